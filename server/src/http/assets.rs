@@ -1,0 +1,118 @@
+//! The built site (WASM, JS, CSS, icons), embedded in the binary, and the
+//! fallback that serves it or answers 404.
+//!
+//! In release builds `rust-embed` compiles every file under cargo-leptos'
+//! site directory into the binary, so the one file is the whole product. In
+//! debug builds it reads the same directory at run time, so a `cargo leptos
+//! build` shows up without relinking the server.
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use rust_embed::{EmbeddedFile, RustEmbed};
+use tower::ServiceExt;
+use tower_http::compression::CompressionLayer;
+
+use super::AppState;
+use crate::{Error, secret::to_hex};
+
+#[derive(RustEmbed)]
+#[folder = "$NOCTURNE_SITE_DIR"]
+// A missing site must not stop `cargo check`/`clippy` before the first
+// `cargo leptos build`; `check_embedded` reports it at startup instead.
+#[allow_missing = true]
+struct Site;
+
+/// Logs loudly if this binary was built without its site.
+pub(super) fn check_embedded() {
+    let wasm = format!("pkg/{}.wasm", app::OUTPUT_NAME);
+    if Site::get(&wasm).is_none() {
+        tracing::error!(
+            "this build of nocturne has no web assets ({wasm} is missing): pages will \
+             render but not run; build with `cargo xtask run` (or `cargo leptos build`)"
+        );
+    }
+}
+
+/// Serves an embedded file, or the 404 answer for the path.
+pub(super) async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    let path = request.uri().path().trim_start_matches('/');
+    if path == "api" || path.starts_with("api/") {
+        return Error::NotFound.into_response();
+    }
+    if let Some(file) = lookup(path) {
+        if request.method() != Method::GET && request.method() != Method::HEAD {
+            return Error::MethodNotAllowed.into_response();
+        }
+        // Compression is for the site's own text and WASM, which compress
+        // well and hold nothing secret; user data is never compressed here.
+        return CompressionLayer::new()
+            .layer(tower::service_fn(move |request: Request| {
+                let response = file_response(&request, file.clone());
+                async move { Ok::<_, std::convert::Infallible>(response) }
+            }))
+            .oneshot(request)
+            .await
+            .map(IntoResponse::into_response)
+            .unwrap_or_else(|never| match never {});
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return Error::NotFound.into_response();
+    }
+    not_found_page(state, request).await
+}
+
+/// Finds `path` among the embedded files, refusing anything that could step
+/// outside the site directory (debug builds read from disk).
+fn lookup(path: &str) -> Option<EmbeddedFile> {
+    if path.is_empty() || path.split('/').any(|seg| seg == ".." || seg == "." || seg.is_empty()) {
+        return None;
+    }
+    if path.contains('\\') || path.contains('\0') {
+        return None;
+    }
+    Site::get(path)
+}
+
+fn file_response(request: &Request, file: EmbeddedFile) -> Response {
+    let etag = format!("\"{}\"", to_hex(&file.metadata.sha256_hash()));
+    let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let not_modified = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        Body::from(file.data).into_response()
+    };
+    let headers = response.headers_mut();
+    if let Ok(mime) = HeaderValue::from_str(file.metadata.mimetype()) {
+        headers.insert(header::CONTENT_TYPE, mime);
+    }
+    headers.insert(header::ETAG, etag);
+    // File names are not content-hashed (that would need a side file next to
+    // the binary), so browsers revalidate each load and get 304s.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// Renders the app's not-found page (the router's fallback sets 404).
+async fn not_found_page(state: AppState, request: Request) -> Response {
+    let options = state.leptos.clone();
+    let handler = leptos_axum::render_app_to_stream_with_context(
+        {
+            let options = options.clone();
+            move || leptos::prelude::provide_context(options.clone())
+        },
+        move || app::shell(options.clone()),
+    );
+    let mut response = handler(request).await;
+    if response.status() == StatusCode::OK {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    response
+}

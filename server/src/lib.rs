@@ -1,0 +1,27 @@
+//! The `nocturne` binary: web server, storage and command line.
+//!
+//! - [`cli`] parses the command line and dispatches: `serve` (the default),
+//!   and the `node`, `agent`, `encrypt` and `decrypt` commands of later
+//!   releases, which say so and exit non-zero until they exist.
+//! - [`Config`] is everything `serve` needs, from flags and environment.
+//! - [`http`] builds the axum router: the Leptos pages (server-rendered, then
+//!   hydrated by the WASM bundle embedded in this binary), the JSON API, and
+//!   the security headers every response carries. [`http::serve`] runs it on
+//!   a listener until a shutdown future resolves, which is how tests start it
+//!   on port 0.
+//! - `db` owns the SQLite connection on a dedicated thread so blocking calls
+//!   never run on the async executor; `secret` loads or creates the server
+//!   secret in the data directory.
+//!
+//! The server stores and serves; it never reads. Nothing here ever sees a
+//! password, a decrypting key or a plaintext byte.
+
+pub mod cli;
+mod config;
+mod db;
+mod error;
+pub mod http;
+mod secret;
+
+pub use config::Config;
+pub use error::Error;
