@@ -1,0 +1,87 @@
+//! Starting the real `nocturne` binary for tests: a fresh data directory,
+//! port 0, and the address read from the line the server prints once ready.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    process::{Child, Command},
+};
+
+/// How long a server may take to become ready before the test fails. A
+/// bound on waiting, not a synchronisation point: readiness is the printed line.
+const STARTUP_LIMIT: Duration = Duration::from_secs(60);
+
+/// The binary under test: `NOCTURNE_TEST_BIN` (the release build with the
+/// site embedded, set by `cargo xtask test`), else the one cargo built for
+/// this test run.
+pub fn binary() -> PathBuf {
+    std::env::var_os("NOCTURNE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_nocturne")))
+}
+
+/// A running server, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `binary` in `cwd` with `envs` on top of a clean environment
+    /// (only PATH and HOME are kept) and port 0 on loopback.
+    pub async fn start(binary: &Path, cwd: &Path, envs: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(binary);
+        command
+            .arg("serve")
+            .current_dir(cwd)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PORT", "0")
+            .env("NOCTURNE_BIND", "127.0.0.1")
+            .env("RUST_LOG", "warn")
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("start nocturne");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(STARTUP_LIMIT, lines.next_line())
+            .await
+            .expect("nocturne did not report its address in time")
+            .expect("read stdout")
+            .expect("nocturne exited before listening");
+        let base = line
+            .strip_prefix("nocturne listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+        Server { child, base }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+        tokio::time::timeout(STARTUP_LIMIT, self.child.wait())
+            .await
+            .expect("nocturne did not stop after SIGTERM")
+            .expect("wait")
+    }
+}

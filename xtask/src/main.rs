@@ -1,0 +1,296 @@
+//! `cargo xtask`: the two commands of the README, with nothing to install by
+//! hand.
+//!
+//! - `cargo xtask run [-- <serve options>]`: installs the build tools if
+//!   missing, builds the release binary with the site embedded, and runs it
+//!   from the repository root (data under `data/`, http://localhost:8080).
+//! - `cargo xtask test`: the same tools plus Chromium, then formatting,
+//!   clippy for the server and for the WASM build, the release build, and
+//!   every test (the browser test runs against that release binary).
+//! - `cargo xtask build`: only the release build.
+//!
+//! Tools it installs when absent or at the wrong version: the
+//! `wasm32-unknown-unknown` target (rustup), cargo-leptos 0.3.10 and the
+//! wasm-bindgen-cli matching `Cargo.lock` (cargo install), wasm-opt from
+//! npm's `binaryen` (Debian's binaryen 108 produces WASM that breaks in the
+//! browser) into `target/tools`, and for tests Debian's `chromium` and
+//! `chromium-driver` (apt-get, when running as root).
+
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
+
+use std::{
+    env,
+    ffi::OsString,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+    time::Instant,
+};
+
+const CARGO_LEPTOS_VERSION: &str = "0.3.10";
+const BINARYEN_VERSION: &str = "132.0.0";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let mut args = env::args_os().skip(1);
+    let task = args.next().and_then(|a| a.into_string().ok());
+    let rest: Vec<OsString> = args.skip_while(|a| a == "--").collect();
+    let started = Instant::now();
+    let result = match task.as_deref() {
+        Some("run") => run(&rest),
+        Some("build") => tools().and_then(|t| build_release(&t)),
+        Some("test") => test(),
+        _ => Err("usage: cargo xtask <run|build|test>\n  run   build the release binary and start it \
+                  (options after -- go to `nocturne serve`)\n  build build the release binary\n  \
+                  test  run formatting, clippy and every test"
+            .into()),
+    };
+    match result {
+        Ok(()) => {
+            eprintln!("xtask: done in {:.0?}", started.elapsed());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (this crate's parent directory).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn cargo() -> OsString {
+    env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Runs `cmd` from the workspace root with `path` as PATH, failing on a
+/// non-zero exit.
+fn sh(cmd: &mut Command, path: &OsString) -> Result {
+    cmd.current_dir(root()).env("PATH", path);
+    eprintln!("xtask: $ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed ({status})", describe(cmd)))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&arg.to_string_lossy());
+    }
+    s
+}
+
+/// The output of `program args`, if it runs and succeeds.
+fn output_of(program: impl AsRef<std::ffi::OsStr>, args: &[&str], path: &OsString) -> Option<String> {
+    let out = Command::new(program).args(args).env("PATH", path).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// PATH with the project's own tools first.
+struct Tools {
+    path: OsString,
+}
+
+fn tools() -> Result<Tools> {
+    let tools_dir = root().join("target/tools");
+    let npm_bin = tools_dir.join("node_modules/.bin");
+    let mut dirs = vec![npm_bin.clone()];
+    if let Some(home) = env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| {
+        env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
+    }) {
+        dirs.push(home.join("bin"));
+    }
+    dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+    let path = env::join_paths(dirs).map_err(|e| format!("bad PATH: {e}"))?;
+
+    // The WASM target.
+    let installed = output_of("rustup", &["target", "list", "--installed"], &path).unwrap_or_default();
+    if !installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        sh(Command::new("rustup").args(["target", "add", WASM_TARGET]), &path)?;
+    }
+
+    // cargo-leptos, at the version known to install on this toolchain.
+    let leptos = output_of("cargo-leptos", &["--version"], &path).unwrap_or_default();
+    if !leptos.contains(CARGO_LEPTOS_VERSION) {
+        sh(
+            Command::new(cargo()).args([
+                "install",
+                "cargo-leptos",
+                "--version",
+                CARGO_LEPTOS_VERSION,
+                "--locked",
+            ]),
+            &path,
+        )?;
+    }
+
+    // wasm-bindgen-cli, exactly the version in Cargo.lock.
+    let wanted = locked_version("wasm-bindgen")?;
+    let have = output_of("wasm-bindgen", &["--version"], &path).unwrap_or_default();
+    if !have.split_whitespace().any(|w| w == wanted) {
+        sh(
+            Command::new(cargo()).args([
+                "install",
+                "wasm-bindgen-cli",
+                "--version",
+                &wanted,
+                "--locked",
+            ]),
+            &path,
+        )?;
+    }
+
+    // wasm-opt from npm's binaryen, first on PATH for cargo-leptos.
+    let have = output_of(npm_bin.join("wasm-opt"), &["--version"], &path).unwrap_or_default();
+    if !have.contains(&BINARYEN_VERSION[..BINARYEN_VERSION.find('.').unwrap_or(3)]) {
+        if output_of("npm", &["--version"], &path).is_none() {
+            ensure_debian_packages(&["nodejs", "npm"], &path)?;
+        }
+        std::fs::create_dir_all(&tools_dir).map_err(|e| format!("create {}: {e}", tools_dir.display()))?;
+        sh(
+            Command::new("npm").args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                &tools_dir.to_string_lossy(),
+                &format!("binaryen@{BINARYEN_VERSION}"),
+            ]),
+            &path,
+        )?;
+    }
+    Ok(Tools { path })
+}
+
+/// The version of `package` recorded in Cargo.lock.
+fn locked_version(package: &str) -> Result<String> {
+    let lock = root().join("Cargo.lock");
+    let text = std::fs::read_to_string(&lock).map_err(|e| format!("read {}: {e}", lock.display()))?;
+    let needle = format!("name = \"{package}\"\nversion = \"");
+    let start = text
+        .find(&needle)
+        .ok_or_else(|| format!("{package} is not in Cargo.lock"))?
+        + needle.len();
+    let end = text[start..]
+        .find('"')
+        .ok_or_else(|| "Cargo.lock is malformed".to_string())?;
+    Ok(text[start..start + end].to_owned())
+}
+
+/// Installs Debian packages when running as root; otherwise says what to do.
+fn ensure_debian_packages(packages: &[&str], path: &OsString) -> Result {
+    let is_root = output_of("id", &["-u"], path).is_some_and(|id| id.trim() == "0");
+    if !is_root || output_of("apt-get", &["--version"], path).is_none() {
+        return Err(format!(
+            "missing {}: install them (Debian: `sudo apt-get install {}`) and rerun",
+            packages.join(", "),
+            packages.join(" ")
+        ));
+    }
+    sh(Command::new("apt-get").args(["update", "-qq"]), path)?;
+    sh(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        path,
+    )
+}
+
+/// Release build: the WASM bundle and site first, then the server, so the
+/// server embeds the finished site (cargo-leptos would otherwise build both
+/// at once and the binary could embed a stale one).
+fn build_release(tools: &Tools) -> Result {
+    sh(
+        Command::new("cargo-leptos").args(["build", "--release", "--frontend-only"]),
+        &tools.path,
+    )?;
+    sh(
+        Command::new("cargo-leptos").args(["build", "--release", "--server-only"]),
+        &tools.path,
+    )?;
+    let binary = release_binary();
+    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    eprintln!("xtask: built {} ({:.1} MiB)", binary.display(), size as f64 / (1024.0 * 1024.0));
+    Ok(())
+}
+
+fn release_binary() -> PathBuf {
+    root().join("target/release/nocturne")
+}
+
+fn run(args: &[OsString]) -> Result {
+    let tools = tools()?;
+    build_release(&tools)?;
+    let binary = release_binary();
+    eprintln!("xtask: starting {}", binary.display());
+    use std::os::unix::process::CommandExt;
+    // Replace this process, so Ctrl-C and SIGTERM reach the server directly.
+    let err = Command::new(&binary).arg("serve").args(args).current_dir(root()).exec();
+    Err(format!("cannot start {}: {err}", binary.display()))
+}
+
+fn test() -> Result {
+    let tools = tools()?;
+    let browser_present = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .iter()
+        .all(|p| Path::new(p).exists());
+    if !browser_present {
+        ensure_debian_packages(&["chromium", "chromium-driver"], &tools.path)?;
+    }
+    let path = &tools.path;
+    sh(Command::new(cargo()).args(["fmt", "--all", "--check"]), path)?;
+    // The server side: every crate but the WASM entry, ssr features.
+    sh(
+        Command::new(cargo()).args([
+            "clippy",
+            "--workspace",
+            "--exclude",
+            "frontend",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        path,
+    )?;
+    // The browser side: the hydrate build for wasm32.
+    sh(
+        Command::new(cargo()).args([
+            "clippy",
+            "--package",
+            "frontend",
+            "--package",
+            "noctis",
+            "--target",
+            WASM_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ]),
+        path,
+    )?;
+    build_release(&tools)?;
+    sh(
+        Command::new(cargo())
+            .args(["test", "--workspace", "--exclude", "frontend"])
+            .env("NOCTURNE_TEST_BIN", release_binary()),
+        path,
+    )
+}
