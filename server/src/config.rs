@@ -76,7 +76,9 @@ mod tests {
     #[test]
     fn debug_never_prints_the_secret() {
         let mut config = Config::new("data");
-        config.secret = Some(Zeroizing::new("correct horse battery staple 1234567".into()));
+        config.secret = Some(Zeroizing::new(
+            "correct horse battery staple 1234567".into(),
+        ));
         let shown = format!("{config:?}");
         assert!(!shown.contains("horse"), "{shown}");
         assert!(shown.contains("<redacted>"));

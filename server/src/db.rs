@@ -108,9 +108,7 @@ mod tests {
     async fn sql_errors_come_back_as_errors() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(&dir.path().join(FILE_NAME)).expect("open");
-        let result = db
-            .call(|conn| Ok(conn.execute("NOT SQL", [])?))
-            .await;
+        let result = db.call(|conn| Ok(conn.execute("NOT SQL", [])?)).await;
         assert!(matches!(result, Err(Error::Database(_))), "{result:?}");
     }
 }

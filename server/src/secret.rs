@@ -166,7 +166,10 @@ mod tests {
         fs::write(dir.path().join(FILE_NAME), "abc12").expect("write");
         let err = ServerSecret::load_or_create(None, dir.path()).expect_err("must refuse");
         assert!(err.to_string().contains("damaged"), "{err}");
-        assert!(!err.to_string().contains("abc12"), "the value must not be echoed");
+        assert!(
+            !err.to_string().contains("abc12"),
+            "the value must not be echoed"
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ async fn start_chromedriver() -> (Child, u16) {
     let port = tokio::time::timeout(HYDRATION_LIMIT, async {
         while let Some(line) = lines.next_line().await.expect("read chromedriver") {
             if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                return rest.trim_end_matches('.').trim().parse::<u16>().expect("port");
+                return rest
+                    .trim_end_matches('.')
+                    .trim()
+                    .parse::<u16>()
+                    .expect("port");
             }
         }
         panic!("chromedriver exited before reporting its port")
@@ -92,7 +96,10 @@ async fn the_release_binary_alone_serves_a_page_that_hydrates() {
     let lone = dir.path().join("nocturne");
     std::fs::copy(binary(), &lone).expect("copy the binary");
     let server = Server::start(&lone, dir.path(), &[]).await;
-    assert!(dir.path().join("data").is_dir(), "default data dir not created");
+    assert!(
+        dir.path().join("data").is_dir(),
+        "default data dir not created"
+    );
 
     let (_driver, port) = start_chromedriver().await;
     let profile = tempfile::tempdir().expect("profile dir");
@@ -103,7 +110,10 @@ async fn the_release_binary_alone_serves_a_page_that_hydrates() {
 }
 
 async fn drive(browser: &Client, server: &Server) -> Result<(), String> {
-    browser.goto(&server.url("/")).await.map_err(|e| format!("goto: {e}"))?;
+    browser
+        .goto(&server.url("/"))
+        .await
+        .map_err(|e| format!("goto: {e}"))?;
 
     // Server-rendered content is there before any script runs.
     let title = browser.title().await.map_err(|e| e.to_string())?;
@@ -139,7 +149,10 @@ async fn drive(browser: &Client, server: &Server) -> Result<(), String> {
     if !text.contains("experimental") || !text.contains("not been audited") {
         return Err(format!("warning text: {text:?}"));
     }
-    let checked = noctis.attr("aria-checked").await.map_err(|e| e.to_string())?;
+    let checked = noctis
+        .attr("aria-checked")
+        .await
+        .map_err(|e| e.to_string())?;
     if checked.as_deref() != Some("true") {
         return Err(format!("Noctis button aria-checked = {checked:?}"));
     }

@@ -27,7 +27,11 @@ fn help_lists_every_command() {
     for command in ["serve", "node", "agent", "encrypt", "decrypt"] {
         assert!(help.contains(command), "--help lacks {command}:\n{help}");
     }
-    for sub in [&["node", "--help"][..], &["agent", "--help"], &["encrypt", "--help"]] {
+    for sub in [
+        &["node", "--help"][..],
+        &["agent", "--help"],
+        &["encrypt", "--help"],
+    ] {
         assert!(nocturne(sub, &[]).status.success(), "{sub:?}");
     }
 }
@@ -52,7 +56,10 @@ fn unbuilt_commands_say_so_and_fail() {
 
 #[test]
 fn bad_settings_fail_with_one_line_and_no_secret_echo() {
-    let output = nocturne(&["serve"], &[("NOCTURNE_SECRET", "tooshortvalue"), ("PORT", "0")]);
+    let output = nocturne(
+        &["serve"],
+        &[("NOCTURNE_SECRET", "tooshortvalue"), ("PORT", "0")],
+    );
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("NOCTURNE_SECRET must be at least"), "{err}");
@@ -68,7 +75,14 @@ fn the_old_binary_names_still_work() {
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("nocturne-node");
     std::os::unix::fs::symlink(common::binary(), &link).expect("symlink");
-    let output = Command::new(&link).arg("status").output().expect("run alias");
+    let output = Command::new(&link)
+        .arg("status")
+        .output()
+        .expect("run alias");
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("`nocturne node` is not implemented"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("`nocturne node` is not implemented"),
+        "{}",
+        stderr(&output)
+    );
 }

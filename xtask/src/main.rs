@@ -41,10 +41,12 @@ fn main() -> ExitCode {
         Some("run") => run(&rest),
         Some("build") => tools().and_then(|t| build_release(&t)),
         Some("test") => test(),
-        _ => Err("usage: cargo xtask <run|build|test>\n  run   build the release binary and start it \
+        _ => Err(
+            "usage: cargo xtask <run|build|test>\n  run   build the release binary and start it \
                   (options after -- go to `nocturne serve`)\n  build build the release binary\n  \
                   test  run formatting, clippy and every test"
-            .into()),
+                .into(),
+        ),
     };
     match result {
         Ok(()) => {
@@ -95,8 +97,16 @@ fn describe(cmd: &Command) -> String {
 }
 
 /// The output of `program args`, if it runs and succeeds.
-fn output_of(program: impl AsRef<std::ffi::OsStr>, args: &[&str], path: &OsString) -> Option<String> {
-    let out = Command::new(program).args(args).env("PATH", path).output().ok()?;
+fn output_of(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+    path: &OsString,
+) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .env("PATH", path)
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
@@ -111,18 +121,23 @@ fn tools() -> Result<Tools> {
     let tools_dir = root().join("target/tools");
     let npm_bin = tools_dir.join("node_modules/.bin");
     let mut dirs = vec![npm_bin.clone()];
-    if let Some(home) = env::var_os("CARGO_HOME").map(PathBuf::from).or_else(|| {
-        env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo"))
-    }) {
+    if let Some(home) = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+    {
         dirs.push(home.join("bin"));
     }
     dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
     let path = env::join_paths(dirs).map_err(|e| format!("bad PATH: {e}"))?;
 
     // The WASM target.
-    let installed = output_of("rustup", &["target", "list", "--installed"], &path).unwrap_or_default();
+    let installed =
+        output_of("rustup", &["target", "list", "--installed"], &path).unwrap_or_default();
     if !installed.lines().any(|l| l.trim() == WASM_TARGET) {
-        sh(Command::new("rustup").args(["target", "add", WASM_TARGET]), &path)?;
+        sh(
+            Command::new("rustup").args(["target", "add", WASM_TARGET]),
+            &path,
+        )?;
     }
 
     // cargo-leptos, at the version known to install on this toolchain.
@@ -162,7 +177,8 @@ fn tools() -> Result<Tools> {
         if output_of("npm", &["--version"], &path).is_none() {
             ensure_debian_packages(&["nodejs", "npm"], &path)?;
         }
-        std::fs::create_dir_all(&tools_dir).map_err(|e| format!("create {}: {e}", tools_dir.display()))?;
+        std::fs::create_dir_all(&tools_dir)
+            .map_err(|e| format!("create {}: {e}", tools_dir.display()))?;
         sh(
             Command::new("npm").args([
                 "install",
@@ -181,7 +197,8 @@ fn tools() -> Result<Tools> {
 /// The version of `package` recorded in Cargo.lock.
 fn locked_version(package: &str) -> Result<String> {
     let lock = root().join("Cargo.lock");
-    let text = std::fs::read_to_string(&lock).map_err(|e| format!("read {}: {e}", lock.display()))?;
+    let text =
+        std::fs::read_to_string(&lock).map_err(|e| format!("read {}: {e}", lock.display()))?;
     let needle = format!("name = \"{package}\"\nversion = \"");
     let start = text
         .find(&needle)
@@ -227,7 +244,11 @@ fn build_release(tools: &Tools) -> Result {
     )?;
     let binary = release_binary();
     let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-    eprintln!("xtask: built {} ({:.1} MiB)", binary.display(), size as f64 / (1024.0 * 1024.0));
+    eprintln!(
+        "xtask: built {} ({:.1} MiB)",
+        binary.display(),
+        size as f64 / (1024.0 * 1024.0)
+    );
     Ok(())
 }
 
@@ -242,7 +263,11 @@ fn run(args: &[OsString]) -> Result {
     eprintln!("xtask: starting {}", binary.display());
     use std::os::unix::process::CommandExt;
     // Replace this process, so Ctrl-C and SIGTERM reach the server directly.
-    let err = Command::new(&binary).arg("serve").args(args).current_dir(root()).exec();
+    let err = Command::new(&binary)
+        .arg("serve")
+        .args(args)
+        .current_dir(root())
+        .exec();
     Err(format!("cannot start {}: {err}", binary.display()))
 }
 
@@ -255,7 +280,10 @@ fn test() -> Result {
         ensure_debian_packages(&["chromium", "chromium-driver"], &tools.path)?;
     }
     let path = &tools.path;
-    sh(Command::new(cargo()).args(["fmt", "--all", "--check"]), path)?;
+    sh(
+        Command::new(cargo()).args(["fmt", "--all", "--check"]),
+        path,
+    )?;
     // The server side: every crate but the WASM entry, ssr features.
     sh(
         Command::new(cargo()).args([

@@ -13,7 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use rust_embed::{EmbeddedFile, RustEmbed};
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
 
 use super::AppState;
@@ -68,7 +68,11 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
 /// Finds `path` among the embedded files, refusing anything that could step
 /// outside the site directory (debug builds read from disk).
 fn lookup(path: &str) -> Option<EmbeddedFile> {
-    if path.is_empty() || path.split('/').any(|seg| seg == ".." || seg == "." || seg.is_empty()) {
+    if path.is_empty()
+        || path
+            .split('/')
+            .any(|seg| seg == ".." || seg == "." || seg.is_empty())
+    {
         return None;
     }
     if path.contains('\\') || path.contains('\0') {

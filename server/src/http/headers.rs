@@ -87,7 +87,10 @@ mod tests {
             HeaderValue::from_static("script-src 'nonce-x'"),
         );
         apply(&mut page, false);
-        assert_eq!(page[header::CONTENT_SECURITY_POLICY], "script-src 'nonce-x'");
+        assert_eq!(
+            page[header::CONTENT_SECURITY_POLICY],
+            "script-src 'nonce-x'"
+        );
 
         let mut other = HeaderMap::new();
         apply(&mut other, false);

@@ -65,7 +65,12 @@ async fn health_answers_ok_with_the_version() {
 #[tokio::test]
 async fn unknown_api_paths_get_a_json_404_without_internals() {
     let (app, dir) = app().await;
-    for uri in ["/api/nope", "/api", "/api/health/extra", "/api/../../etc/passwd"] {
+    for uri in [
+        "/api/nope",
+        "/api",
+        "/api/health/extra",
+        "/api/../../etc/passwd",
+    ] {
         let response = send(&app, "GET", uri).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
         assert_security_headers(&response);
@@ -93,7 +98,13 @@ async fn unknown_pages_render_the_not_found_page_with_404() {
     assert_security_headers(&response);
     let body = body_text(response).await;
     assert!(body.contains("Not found"), "{body}");
-    for internal in ["panicked", "src/", ".rs", "rusqlite", &*dir.path().to_string_lossy()] {
+    for internal in [
+        "panicked",
+        "src/",
+        ".rs",
+        "rusqlite",
+        &*dir.path().to_string_lossy(),
+    ] {
         assert!(!body.contains(internal), "404 page leaks {internal:?}");
     }
 }
@@ -101,7 +112,12 @@ async fn unknown_pages_render_the_not_found_page_with_404() {
 #[tokio::test]
 async fn path_traversal_never_reaches_the_disk() {
     let (app, _dir) = app().await;
-    for uri in ["/pkg/../../Cargo.toml", "/./Cargo.toml", "/pkg//nocturne.js", "/%2e%2e/Cargo.toml"] {
+    for uri in [
+        "/pkg/../../Cargo.toml",
+        "/./Cargo.toml",
+        "/pkg//nocturne.js",
+        "/%2e%2e/Cargo.toml",
+    ] {
         let response = send(&app, "GET", uri).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{uri}");
         assert!(!body_text(response).await.contains("[workspace]"), "{uri}");
@@ -128,18 +144,26 @@ async fn the_dashboard_carries_a_nonce_policy_matching_its_script() {
     assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
 
     let body = body_text(response).await;
-    assert!(body.contains(&format!("nonce=\"{nonce}\"")), "script lacks the nonce");
+    assert!(
+        body.contains(&format!("nonce=\"{nonce}\"")),
+        "script lacks the nonce"
+    );
     // Every inline script carries the nonce.
     for script in body.split("<script").skip(1) {
         let tag = script.split('>').next().unwrap_or_default();
-        assert!(tag.contains(&format!("nonce=\"{nonce}\"")), "script without nonce: {tag}");
+        assert!(
+            tag.contains(&format!("nonce=\"{nonce}\"")),
+            "script without nonce: {tag}"
+        );
     }
     assert!(body.contains("Nocturne"));
     assert!(body.contains("/pkg/nocturne.js"));
 
     // A second response gets a fresh nonce.
     let again = send(&app, "GET", "/").await;
-    let csp2 = again.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
+    let csp2 = again.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii");
     assert!(!csp2.contains(&nonce), "nonce reused across responses");
 }
 
@@ -148,9 +172,15 @@ async fn the_data_dir_is_created_private_with_secret_and_wal_database() {
     use std::os::unix::fs::PermissionsExt;
     let (_app, dir) = app().await;
     let data = dir.path().join("data");
-    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join(crate::secret::FILE_NAME)), 0o600);
-    assert!(data.join(crate::db::FILE_NAME).exists());
-    assert!(data.join(format!("{}-wal", crate::db::FILE_NAME)).exists(), "WAL file missing");
+    // SQLite records WAL mode in the file header: bytes 18 and 19 are 2.
+    let header = std::fs::read(data.join(crate::db::FILE_NAME)).expect("database file");
+    assert_eq!(
+        header.get(18..20),
+        Some(&[2u8, 2][..]),
+        "database not in WAL mode"
+    );
 }
