@@ -18,6 +18,17 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn totals_come_from_cargo_summaries() {
+        let line =
+            "ok. 17 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s";
+        assert_eq!(super::count(line, " passed"), 17);
+        assert_eq!(super::count(line, " failed"), 2);
+    }
+}
+
 use std::{
     env,
     ffi::OsString,
@@ -315,10 +326,55 @@ fn test() -> Result {
         path,
     )?;
     build_release(&tools)?;
-    sh(
+    cargo_test(
         Command::new(cargo())
             .args(["test", "--workspace", "--exclude", "frontend"])
             .env("NOCTURNE_TEST_BIN", release_binary()),
         path,
     )
+}
+
+/// Runs `cargo test`, passing its output through, and ends with one line
+/// totalling every test binary's results (cargo's own last line is about
+/// whichever binary ran last, often the empty doc-tests).
+fn cargo_test(cmd: &mut Command, path: &OsString) -> Result {
+    use std::io::{BufRead, BufReader};
+    cmd.current_dir(root())
+        .env("PATH", path)
+        .stdout(std::process::Stdio::piped());
+    eprintln!("xtask: $ {}", describe(cmd));
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    if let Some(stdout) = child.stdout.take() {
+        for line in BufReader::new(stdout)
+            .lines()
+            .map_while(std::result::Result::ok)
+        {
+            println!("{line}");
+            if let Some(summary) = line.strip_prefix("test result: ") {
+                passed += count(summary, " passed");
+                failed += count(summary, " failed");
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    println!("tests: {passed} passed, {failed} failed");
+    if status.success() && passed > 0 {
+        Ok(())
+    } else if status.success() {
+        Err("cargo test ran no test".into())
+    } else {
+        Err(format!("cargo test failed ({status})"))
+    }
+}
+
+/// The number before `label` in a `test result:` summary.
+fn count(summary: &str, label: &str) -> u64 {
+    summary
+        .split(';')
+        .find_map(|part| part.trim_end().strip_suffix(label.trim_start()))
+        .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }
