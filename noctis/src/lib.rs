@@ -5,8 +5,24 @@
 //! does no I/O, reads no clock and takes its randomness as an argument, so
 //! that the browser worker and the native binary run exactly the same code.
 //!
-//! It is deliberately empty in this first release of the workspace: the
-//! cipher, the AEAD, the streaming file format and the key hierarchy arrive
-//! together with their test vectors and attacks in issue #3.
+//! - [`Noctis256`]: the experimental 256-bit block cipher (RustCrypto
+//!   `cipher` traits; `ctr::Ctr64BE<Noctis256>` is its CTR keystream).
+//!   **Experimental, not audited**: AES-256-GCM stays Nocturne's default.
+//! - [`NoctisAead`]: Noctis-256-CTR-HMAC-SHA3-256 (RustCrypto `aead` traits).
+//!
+//! Still to come (issue #3): the streaming file format, the key hierarchy
+//! (Argon2id, HKDF, key wrapping) and the recovery-key encoding.
 
 #![no_std]
+
+#[cfg(test)]
+extern crate alloc;
+
+pub use aead;
+pub use cipher;
+
+mod noctis256;
+mod noctis_aead;
+
+pub use noctis_aead::NoctisAead;
+pub use noctis256::Noctis256;
