@@ -33,17 +33,14 @@ struct Vector {
 }
 
 /// The vectors live beside the specification in `shared/`, outside this
-/// repository; `NOCTIS_VECTORS` may point elsewhere.
+/// repository; they are compiled in so the wasm32 build needs no file system.
+const VECTORS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/vectors/noctis-256.json"
+));
+
 fn vectors() -> Vec<Vector> {
-    let path = std::env::var("NOCTIS_VECTORS").unwrap_or_else(|_| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/noctis-256.json"
-        )
-        .into()
-    });
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-    serde_json::from_str(&text).expect("vector file")
+    serde_json::from_str(VECTORS).expect("vector file")
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -57,7 +54,8 @@ fn ciphers(key: &[u8]) -> Vec<Noctis256> {
     vec![fast, portable]
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn every_vector_passes_on_every_backend() {
     let vectors = vectors();
     let mut seen = std::collections::BTreeMap::<&str, usize>::new();
@@ -151,7 +149,8 @@ fn every_vector_passes_on_every_backend() {
     let _ = <Noctis256 as KeyInit>::new_from_slice(&[0u8; 32]).expect("KeyInit");
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn a_flipped_bit_anywhere_fails_and_releases_nothing() {
     let key = [7u8; 64];
     let aead = NoctisAead::new_from_slice(&key).expect("key");

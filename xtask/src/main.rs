@@ -18,17 +18,6 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn totals_come_from_cargo_summaries() {
-        let line =
-            "ok. 17 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s";
-        assert_eq!(super::count(line, " passed"), 17);
-        assert_eq!(super::count(line, " failed"), 2);
-    }
-}
-
 use std::{
     env,
     ffi::OsString,
@@ -326,18 +315,40 @@ fn test() -> Result {
         path,
     )?;
     build_release(&tools)?;
-    cargo_test(
+    let mut totals = (0, 0);
+    // Everything native; the browser test runs against the release binary.
+    let native = cargo_test(
         Command::new(cargo())
             .args(["test", "--workspace", "--exclude", "frontend"])
             .env("NOCTURNE_TEST_BIN", release_binary()),
         path,
-    )
+        &mut totals,
+    );
+    // The crypto crate again, compiled to wasm32 and run in Node.
+    let wasm = native.and_then(|()| {
+        cargo_test(
+            Command::new(cargo())
+                .args(["test", "--package", "noctis", "--target", WASM_TARGET])
+                .env(
+                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                    "wasm-bindgen-test-runner",
+                ),
+            path,
+            &mut totals,
+        )
+    });
+    println!("tests: {} passed, {} failed", totals.0, totals.1);
+    wasm?;
+    if totals.0 == 0 {
+        return Err("no test ran".into());
+    }
+    Ok(())
 }
 
-/// Runs `cargo test`, passing its output through, and ends with one line
-/// totalling every test binary's results (cargo's own last line is about
-/// whichever binary ran last, often the empty doc-tests).
-fn cargo_test(cmd: &mut Command, path: &OsString) -> Result {
+/// Runs `cargo test`, passing its output through and adding each test
+/// binary's `test result:` counts to `totals` (cargo's own last line is
+/// about whichever binary ran last, often the empty doc-tests).
+fn cargo_test(cmd: &mut Command, path: &OsString, totals: &mut (u64, u64)) -> Result {
     use std::io::{BufRead, BufReader};
     cmd.current_dir(root())
         .env("PATH", path)
@@ -346,7 +357,6 @@ fn cargo_test(cmd: &mut Command, path: &OsString) -> Result {
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("cannot run cargo test: {e}"))?;
-    let (mut passed, mut failed) = (0u64, 0u64);
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout)
             .lines()
@@ -354,19 +364,16 @@ fn cargo_test(cmd: &mut Command, path: &OsString) -> Result {
         {
             println!("{line}");
             if let Some(summary) = line.strip_prefix("test result: ") {
-                passed += count(summary, " passed");
-                failed += count(summary, " failed");
+                totals.0 += count(summary, " passed");
+                totals.1 += count(summary, " failed");
             }
         }
     }
     let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
-    println!("tests: {passed} passed, {failed} failed");
-    if status.success() && passed > 0 {
+    if status.success() {
         Ok(())
-    } else if status.success() {
-        Err("cargo test ran no test".into())
     } else {
-        Err(format!("cargo test failed ({status})"))
+        Err(format!("`{}` failed ({status})", describe(cmd)))
     }
 }
 
@@ -377,4 +384,15 @@ fn count(summary: &str, label: &str) -> u64 {
         .find_map(|part| part.trim_end().strip_suffix(label.trim_start()))
         .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn totals_come_from_cargo_summaries() {
+        let line =
+            "ok. 17 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s";
+        assert_eq!(super::count(line, " passed"), 17);
+        assert_eq!(super::count(line, " failed"), 2);
+    }
 }

@@ -19,7 +19,7 @@ use core::fmt;
 use cipher::{
     AlgorithmName, Block, BlockCipherDecBackend, BlockCipherDecClosure, BlockCipherDecrypt,
     BlockCipherEncBackend, BlockCipherEncClosure, BlockCipherEncrypt, BlockSizeUser, InOut, Key,
-    KeyInit, KeySizeUser, ParBlocks, ParBlocksSizeUser,
+    KeyInit, KeySizeUser, ParBlocksSizeUser,
     consts::{U1, U32},
 };
 use zeroize::ZeroizeOnDrop;
@@ -47,12 +47,12 @@ impl Noctis256 {
     /// The portable, table-driven backend only (not constant-time), for
     /// tests and benchmarks that compare backends.
     #[doc(hidden)]
-    pub fn portable_only(mut self) -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            self.avx2 = None;
+    pub fn portable_only(self) -> Self {
+        Noctis256 {
+            #[cfg(target_arch = "x86_64")]
+            avx2: None,
+            ..self
         }
-        self
     }
 
     /// Which block function runs on this machine: `"avx2"` or `"portable"`.
@@ -160,7 +160,7 @@ impl ParBlocksSizeUser for Avx2Backend<'_> {
 
 #[cfg(target_arch = "x86_64")]
 impl Avx2Backend<'_> {
-    fn run_par(&self, mut blocks: InOut<'_, '_, ParBlocks<Self>>, decrypt: bool) {
+    fn run_par(&self, mut blocks: InOut<'_, '_, cipher::ParBlocks<Self>>, decrypt: bool) {
         let mut buf = [[0u8; 32]; avx2::PAR];
         for (dst, src) in buf.iter_mut().zip(blocks.get_in().iter()) {
             *dst = src.0;
@@ -192,7 +192,7 @@ impl BlockCipherEncBackend for Avx2Backend<'_> {
         self.run_one(block, false);
     }
 
-    fn encrypt_par_blocks(&self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
+    fn encrypt_par_blocks(&self, blocks: InOut<'_, '_, cipher::ParBlocks<Self>>) {
         self.run_par(blocks, false);
     }
 }
@@ -203,7 +203,7 @@ impl BlockCipherDecBackend for Avx2Backend<'_> {
         self.run_one(block, true);
     }
 
-    fn decrypt_par_blocks(&self, blocks: InOut<'_, '_, ParBlocks<Self>>) {
+    fn decrypt_par_blocks(&self, blocks: InOut<'_, '_, cipher::ParBlocks<Self>>) {
         self.run_par(blocks, true);
     }
 }

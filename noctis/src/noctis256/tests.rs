@@ -20,7 +20,8 @@ fn hex(s: &str) -> alloc::vec::Vec<u8> {
         .collect()
 }
 
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn schedule_matches_the_vector() {
     let s = Schedule::new(&KEY);
     assert_eq!(&s.sbox[..16], &hex("1afdc113e6bb0e0431e2f717e49c6447")[..]);
@@ -48,7 +49,8 @@ fn schedule_matches_the_vector() {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[test]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn avx2_agrees_with_the_portable_function_at_every_batch_size() {
     let Some(avx2) = super::avx2::Avx2::detect() else {
         return;
