@@ -17,16 +17,13 @@ use crate::{Config, Error, http};
 
 /// Self-hosted, end-to-end encrypted file storage and sharing.
 ///
-/// With no command, `nocturne` runs the server (the same as `nocturne serve`).
+/// With no command, `nocturne` runs the server: `nocturne --port 9000` is
+/// `nocturne serve --port 9000`.
 #[derive(Debug, Parser)]
 #[command(name = "nocturne", version, about, long_about = None)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Option<Command>,
-    /// Without a command, `nocturne` takes the options of `serve`.
-    #[command(flatten)]
-    serve: ServeArgs,
+    command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,7 +122,7 @@ struct CryptArgs {
 
 /// Parses `args` (including the program name) and runs the command.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = match Cli::try_parse_from(with_alias(args)) {
+    let cli = match Cli::try_parse_from(canonical_args(args)) {
         Ok(cli) => cli,
         // clap prints help/version to stdout with status 0, usage errors to
         // stderr with status 2.
@@ -143,10 +140,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
-/// The original release shipped `nocturne-node` and `nocturne-agent`
-/// binaries; a link with either name runs the matching subcommand.
-fn with_alias(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+/// Rewrites the command line into its canonical form: `nocturne` alone or
+/// followed by options is `nocturne serve …`, and the original release's
+/// `nocturne-node` and `nocturne-agent` binaries (links to this one) run the
+/// matching subcommand.
+///
+/// Done before parsing, rather than by flattening `serve`'s options into the
+/// top level, so that `serve`'s environment variables (`PORT`, …) are only
+/// read when serving and can never break another command.
+fn canonical_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.into_iter().collect();
+    let first = args.get(1).and_then(|a| a.to_str());
+    let top_level_flag = matches!(first, Some("-h" | "--help" | "-V" | "--version"));
+    let serve_implied = match first {
+        None => true,
+        Some(arg) => arg.starts_with('-') && !top_level_flag,
+    };
     let program = args
         .first()
         .and_then(|p| std::path::Path::new(p).file_name().map(|n| n.to_owned()));
@@ -157,18 +166,19 @@ fn with_alias(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     };
     if let Some(sub) = sub {
         args.insert(1.min(args.len()), sub.into());
+    } else if serve_implied {
+        args.insert(1.min(args.len()), "serve".into());
     }
     args
 }
 
 fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(args),
-        Some(Command::Node(_)) => Err(Error::NotImplemented("node")),
-        Some(Command::Agent(_)) => Err(Error::NotImplemented("agent")),
-        Some(Command::Encrypt(_)) => Err(Error::NotImplemented("encrypt")),
-        Some(Command::Decrypt(_)) => Err(Error::NotImplemented("decrypt")),
+        Command::Serve(args) => serve(args),
+        Command::Node(_) => Err(Error::NotImplemented("node")),
+        Command::Agent(_) => Err(Error::NotImplemented("agent")),
+        Command::Encrypt(_) => Err(Error::NotImplemented("encrypt")),
+        Command::Decrypt(_) => Err(Error::NotImplemented("decrypt")),
     }
 }
 
@@ -233,4 +243,42 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_args;
+
+    fn canon(args: &[&str]) -> Vec<String> {
+        canonical_args(args.iter().map(|a| a.into()))
+            .into_iter()
+            .map(|a| a.into_string().expect("utf-8"))
+            .collect()
+    }
+
+    #[test]
+    fn serve_is_the_default_command() {
+        assert_eq!(canon(&["nocturne"]), ["nocturne", "serve"]);
+        assert_eq!(
+            canon(&["nocturne", "--port", "1"]),
+            ["nocturne", "serve", "--port", "1"]
+        );
+        assert_eq!(canon(&["nocturne", "--help"]), ["nocturne", "--help"]);
+        assert_eq!(
+            canon(&["nocturne", "node", "status"]),
+            ["nocturne", "node", "status"]
+        );
+    }
+
+    #[test]
+    fn old_binary_names_map_to_subcommands() {
+        assert_eq!(
+            canon(&["/usr/bin/nocturne-node", "status"]),
+            ["/usr/bin/nocturne-node", "node", "status"]
+        );
+        assert_eq!(
+            canon(&["nocturne-agent", "setup"]),
+            ["nocturne-agent", "agent", "setup"]
+        );
+    }
 }

@@ -49,6 +49,9 @@ pub enum Error {
     /// The request used a method the resource does not support.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// The request took longer than the server allows.
+    #[error("request timed out")]
+    Timeout,
     /// The command exists in the interface but is not built yet.
     #[error("`nocturne {0}` is not implemented yet in this release")]
     NotImplemented(&'static str),
@@ -80,6 +83,11 @@ impl IntoResponse for Error {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 "This method is not allowed here.",
+            ),
+            Error::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "The request took too long and was abandoned.",
             ),
             Error::DatabaseUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -6,9 +6,9 @@
 //! - [`Config`] is everything `serve` needs, from flags and environment.
 //! - [`http`] builds the axum router: the Leptos pages (server-rendered, then
 //!   hydrated by the WASM bundle embedded in this binary), the JSON API, and
-//!   the security headers every response carries. [`http::serve`] runs it on
-//!   a listener until a shutdown future resolves, which is how tests start it
-//!   on port 0.
+//!   the security headers every response carries; unit tests drive it in
+//!   memory. [`http::serve`] runs it on a listener until a shutdown future
+//!   resolves; the integration tests run the real binary on port 0.
 //! - `db` owns the SQLite connection on a dedicated thread so blocking calls
 //!   never run on the async executor; `secret` loads or creates the server
 //!   secret in the data directory.

@@ -13,7 +13,7 @@ use std::{
     path::Path,
 };
 
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{Error, config::MIN_SECRET_LEN};
 
@@ -40,7 +40,7 @@ impl ServerSecret {
             return Ok(ServerSecret(Zeroizing::new(value.as_bytes().to_vec())));
         }
         let path = data_dir.join(FILE_NAME);
-        match fs::read_to_string(&path) {
+        match read_bounded(&path) {
             Ok(text) => {
                 let text = Zeroizing::new(text);
                 Self::tighten_permissions(&path)?;
@@ -104,6 +104,23 @@ impl ServerSecret {
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }
+}
+
+/// Reads the secret file, refusing one far larger than any secret.
+fn read_bounded(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    const LIMIT: u64 = 4096;
+    let mut text = String::new();
+    fs::File::open(path)?
+        .take(LIMIT + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > LIMIT {
+        text.zeroize();
+        return Err(std::io::Error::other(
+            "larger than any secret; is it the right file?",
+        ));
+    }
+    Ok(text)
 }
 
 /// Makes a rename or file creation inside `dir` durable.

@@ -16,7 +16,7 @@ use tokio::{
     process::{Child, Command},
 };
 
-use common::{Server, binary};
+use common::{Server, release_binary};
 
 /// Upper bound for the page to hydrate; the test proceeds as soon as it does.
 const HYDRATION_LIMIT: Duration = Duration::from_secs(60);
@@ -94,7 +94,7 @@ async fn the_release_binary_alone_serves_a_page_that_hydrates() {
     // with no settings at all but the port: the site must come from inside it.
     let dir = tempfile::tempdir().expect("tempdir");
     let lone = dir.path().join("nocturne");
-    std::fs::copy(binary(), &lone).expect("copy the binary");
+    std::fs::copy(release_binary(), &lone).expect("copy the binary");
     let server = Server::start(&lone, dir.path(), &[]).await;
     assert!(
         dir.path().join("data").is_dir(),

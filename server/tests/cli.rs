@@ -1,27 +1,43 @@
 //! The command line: help, refusals with one readable line, aliases.
+//!
+//! Every run has a clean environment (only PATH) and a time limit, so a
+//! regression that made a command serve forever fails instead of hanging.
 
 mod common;
 
-use std::process::{Command, Output};
+use std::{path::Path, process::Output, time::Duration};
 
-fn nocturne(args: &[&str], envs: &[(&str, &str)]) -> Output {
+use tokio::process::Command;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+async fn run(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
-    Command::new(common::binary())
+    let child = Command::new(program)
         .args(args)
         .current_dir(dir.path())
-        .env_remove("NOCTURNE_SECRET")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(envs.iter().copied())
-        .output()
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(LIMIT, child)
+        .await
+        .unwrap_or_else(|_| panic!("`nocturne {}` did not finish", args.join(" ")))
         .expect("run nocturne")
+}
+
+async fn nocturne(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    run(&common::binary(), args, envs).await
 }
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-#[test]
-fn help_lists_every_command() {
-    let output = nocturne(&["--help"], &[]);
+#[tokio::test]
+async fn help_lists_every_command() {
+    let output = nocturne(&["--help"], &[]).await;
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
     for command in ["serve", "node", "agent", "encrypt", "decrypt"] {
@@ -31,13 +47,14 @@ fn help_lists_every_command() {
         &["node", "--help"][..],
         &["agent", "--help"],
         &["encrypt", "--help"],
+        &["serve", "--help"],
     ] {
-        assert!(nocturne(sub, &[]).status.success(), "{sub:?}");
+        assert!(nocturne(sub, &[]).await.status.success(), "{sub:?}");
     }
 }
 
-#[test]
-fn unbuilt_commands_say_so_and_fail() {
+#[tokio::test]
+async fn unbuilt_commands_say_so_and_fail() {
     for args in [
         &["node", "connect", "--max-storage", "10GB"][..],
         &["node", "status"],
@@ -45,7 +62,7 @@ fn unbuilt_commands_say_so_and_fail() {
         &["encrypt", "-i", "x"],
         &["decrypt", "-i", "x"],
     ] {
-        let output = nocturne(args, &[]);
+        let output = nocturne(args, &[]).await;
         assert!(!output.status.success(), "{args:?} must fail");
         assert!(output.stdout.is_empty(), "{args:?} printed output");
         let err = stderr(&output);
@@ -54,31 +71,39 @@ fn unbuilt_commands_say_so_and_fail() {
     }
 }
 
-#[test]
-fn bad_settings_fail_with_one_line_and_no_secret_echo() {
+#[tokio::test]
+async fn server_settings_do_not_break_other_commands() {
     let output = nocturne(
-        &["serve"],
-        &[("NOCTURNE_SECRET", "tooshortvalue"), ("PORT", "0")],
+        &["node", "status"],
+        &[("PORT", "eighty"), ("NOCTURNE_TRUST_PROXY", "maybe")],
+    )
+    .await;
+    assert!(
+        stderr(&output).contains("not implemented"),
+        "{}",
+        stderr(&output)
     );
+}
+
+#[tokio::test]
+async fn bad_settings_fail_with_one_line_and_no_secret_echo() {
+    let output = nocturne(&[], &[("NOCTURNE_SECRET", "tooshortvalue"), ("PORT", "0")]).await;
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(err.contains("NOCTURNE_SECRET must be at least"), "{err}");
     assert!(!err.contains("tooshortvalue"), "secret echoed: {err}");
 
-    let output = nocturne(&["serve"], &[("PORT", "eighty")]);
+    let output = nocturne(&["serve"], &[("PORT", "eighty")]).await;
     assert_eq!(output.status.code(), Some(2), "usage error");
     assert!(stderr(&output).contains("PORT"), "{}", stderr(&output));
 }
 
-#[test]
-fn the_old_binary_names_still_work() {
+#[tokio::test]
+async fn the_old_binary_names_still_work() {
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("nocturne-node");
     std::os::unix::fs::symlink(common::binary(), &link).expect("symlink");
-    let output = Command::new(&link)
-        .arg("status")
-        .output()
-        .expect("run alias");
+    let output = run(&link, &["status"], &[]).await;
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("`nocturne node` is not implemented"),

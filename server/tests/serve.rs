@@ -70,6 +70,7 @@ async fn health_headers_and_graceful_shutdown_on_a_real_port() {
         "database not in WAL mode"
     );
 
+    let mut server = server;
     let status = server.terminate().await;
     assert!(status.success(), "exit after SIGTERM: {status}");
 }

@@ -130,6 +130,16 @@ fn tools() -> Result<Tools> {
     dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
     let path = env::join_paths(dirs).map_err(|e| format!("bad PATH: {e}"))?;
 
+    // rustfmt and clippy (absent from rustup's minimal profile).
+    for (tool, component) in [("cargo-fmt", "rustfmt"), ("cargo-clippy", "clippy")] {
+        if output_of(tool, &["--version"], &path).is_none() {
+            sh(
+                Command::new("rustup").args(["component", "add", component]),
+                &path,
+            )?;
+        }
+    }
+
     // The WASM target.
     let installed =
         output_of("rustup", &["target", "list", "--installed"], &path).unwrap_or_default();

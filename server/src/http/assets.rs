@@ -65,20 +65,20 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
     not_found_page(state, request).await
 }
 
-/// Finds `path` among the embedded files, refusing anything that could step
-/// outside the site directory (debug builds read from disk).
+/// Finds `path` among the embedded files.
 fn lookup(path: &str) -> Option<EmbeddedFile> {
-    if path.is_empty()
-        || path
+    is_plain_relative(path).then(|| Site::get(path)).flatten()
+}
+
+/// Whether `path` is a plain relative path with nothing that could step
+/// outside the site directory (debug builds read it from disk; rust-embed
+/// checks too, but this does not rely on it).
+fn is_plain_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.contains(['\\', '\0', ':'])
+        && path
             .split('/')
-            .any(|seg| seg == ".." || seg == "." || seg.is_empty())
-    {
-        return None;
-    }
-    if path.contains('\\') || path.contains('\0') {
-        return None;
-    }
-    Site::get(path)
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
 fn file_response(request: &Request, file: EmbeddedFile) -> Response {
@@ -119,4 +119,32 @@ async fn not_found_page(state: AppState, request: Request) -> Response {
         *response.status_mut() = StatusCode::NOT_FOUND;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_relative;
+
+    #[test]
+    fn only_plain_relative_paths_are_looked_up() {
+        for good in ["favicon.svg", "pkg/nocturne.wasm", "a/b.c/d"] {
+            assert!(is_plain_relative(good), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "..",
+            "../x",
+            "pkg/../../x",
+            "./x",
+            "pkg/./x",
+            "pkg//x",
+            "pkg/",
+            "..\\x",
+            "c:x",
+            "x\0y",
+        ] {
+            assert!(!is_plain_relative(bad), "{bad:?}");
+        }
+    }
 }

@@ -13,13 +13,14 @@ use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, FromRef},
-    http::StatusCode,
+    extract::{DefaultBodyLimit, FromRef, Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
-use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::trace::TraceLayer;
 
 use crate::{Config, Error, db::Db, secret::ServerSecret};
 
@@ -70,12 +71,26 @@ impl AppState {
 }
 
 fn create_data_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .map_err(|e| Error::io("create the data directory", dir, e))
+        .map_err(|e| Error::io("create the data directory", dir, e))?;
+    // An existing directory keeps the mode its owner chose, but it should
+    // not go unnoticed that others can look inside.
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| Error::io("inspect the data directory", dir, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %dir.display(),
+            "the data directory is accessible to other users (mode {:o}); consider chmod 700",
+            mode & 0o777
+        );
+    }
+    Ok(())
 }
 
 /// Leptos' settings, fixed at build time: the site is embedded in the
@@ -102,22 +117,40 @@ pub async fn router(config: &Config) -> Result<Router, Error> {
         .nest("/api", api::routes())
         .leptos_routes(&state, routes, move || app::shell(options.clone()))
         .fallback(assets::fallback)
+        // Layers wrap what is above them: the security headers go on last so
+        // they also cover the timeout's and the body limit's own answers.
+        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            REQUEST_TIMEOUT,
+            deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
     Ok(router)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight and returns.
+/// Answers 408 (as JSON, like every API error) when a request takes longer
+/// than `limit` to produce its response.
+pub(crate) async fn deadline(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Error::Timeout.into_response(),
+    }
+}
+
+/// How long requests in flight may take to finish after a shutdown signal.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then lets the
+/// requests in flight finish (for at most 30 seconds) and returns.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -127,13 +160,31 @@ pub async fn serve(
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    axum::serve(
+    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(|source| Error::Listen { addr, source })
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    // A client that never finishes its request must not keep the process
+    // alive after a shutdown signal: drain for a bounded time only.
+    let drain_limit = async move {
+        if stopping.await.is_ok() {
+            tokio::time::sleep(DRAIN_LIMIT).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result.map_err(|source| Error::Listen { addr, source }),
+        () = drain_limit => {
+            tracing::warn!("requests still running {DRAIN_LIMIT:?} after the shutdown signal were cut off");
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

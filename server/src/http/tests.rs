@@ -184,3 +184,18 @@ async fn the_data_dir_is_created_private_with_secret_and_wal_database() {
         "database not in WAL mode"
     );
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_gets_a_json_408() {
+    use axum::routing::get;
+    let slow = Router::new()
+        .route("/slow", get(std::future::pending::<()>))
+        .layer(axum::middleware::from_fn_with_state(
+            std::time::Duration::from_millis(20),
+            super::deadline,
+        ));
+    let response = send(&slow, "GET", "/slow").await;
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let json: serde_json::Value = serde_json::from_str(&body_text(response).await).expect("json");
+    assert_eq!(json["error"], "timeout");
+}

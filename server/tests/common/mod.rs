@@ -18,6 +18,18 @@ use tokio::{
 /// bound on waiting, not a synchronisation point: readiness is the printed line.
 const STARTUP_LIMIT: Duration = Duration::from_secs(60);
 
+/// The release binary with the site embedded, which `cargo xtask test`
+/// builds and names in `NOCTURNE_TEST_BIN`. Tests that are about the shipped
+/// artifact use this and refuse to run on anything else.
+pub fn release_binary() -> PathBuf {
+    std::env::var_os("NOCTURNE_TEST_BIN")
+        .map(PathBuf::from)
+        .expect(
+            "NOCTURNE_TEST_BIN is not set: this test checks the release binary; run it through \
+         `cargo xtask test`",
+        )
+}
+
 /// The binary under test: `NOCTURNE_TEST_BIN` (the release build with the
 /// site embedded, set by `cargo xtask test`), else the one cargo built for
 /// this test run.
@@ -31,12 +43,15 @@ pub fn binary() -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub base: String,
+    /// Where the server's stderr (its logs) goes.
+    log: tempfile::NamedTempFile,
 }
 
 impl Server {
     /// Starts `binary` in `cwd` with `envs` on top of a clean environment
-    /// (only PATH and HOME are kept) and port 0 on loopback.
+    /// (only PATH is kept) and port 0 on loopback; logs go to a file.
     pub async fn start(binary: &Path, cwd: &Path, envs: &[(&str, &str)]) -> Server {
+        let log = tempfile::NamedTempFile::new().expect("log file");
         let mut command = Command::new(binary);
         command
             .arg("serve")
@@ -49,7 +64,7 @@ impl Server {
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log.reopen().expect("log file"))
             .kill_on_drop(true);
         let mut child = command.spawn().expect("start nocturne");
         let stdout = child.stdout.take().expect("stdout piped");
@@ -64,7 +79,12 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .to_owned();
         assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        Server { child, base }
+        Server { child, base, log }
+    }
+
+    /// Everything the server has logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -72,7 +92,7 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process to exit.
-    pub async fn terminate(mut self) -> std::process::ExitStatus {
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().expect("running");
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid.to_string()])
