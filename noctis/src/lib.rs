@@ -9,20 +9,26 @@
 //!   `cipher` traits; `ctr::Ctr64BE<Noctis256>` is its CTR keystream).
 //!   **Experimental, not audited**: AES-256-GCM stays Nocturne's default.
 //! - [`NoctisAead`]: Noctis-256-CTR-HMAC-SHA3-256 (RustCrypto `aead` traits).
+//! - [`format`]: the versioned streaming file format (header + STREAM
+//!   chunks) over AES-256-GCM or the Noctis AEAD, with its pieces exposed
+//!   for the browser's WebCrypto path.
+//! - [`Error`]: the crate's one error type; decryption failure is opaque.
 //!
-//! Still to come (issue #3): the streaming file format, the key hierarchy
-//! (Argon2id, HKDF, key wrapping) and the recovery-key encoding.
+//! Still to come (issue #3): the key hierarchy (Argon2id, key wrapping) and
+//! the recovery-key encoding.
 
 #![no_std]
 
-#[cfg(test)]
 extern crate alloc;
 
 pub use aead;
 pub use cipher;
 
+mod error;
+pub mod format;
 mod noctis256;
 mod noctis_aead;
 
+pub use error::Error;
 pub use noctis_aead::NoctisAead;
 pub use noctis256::Noctis256;

@@ -1,0 +1,27 @@
+//! Nocturne's encrypted file format, version 1.
+//!
+//! ```text
+//! header (80 bytes, authenticated as associated data of every chunk)
+//! chunk 0, chunk 1, …, chunk n-1 (the last one flagged)
+//! ```
+//!
+//! Each chunk is `AEAD(content key, nonce_prefix ‖ u32be(index) ‖ last, header, plaintext)`:
+//! full chunks carry exactly `chunk_size` plaintext bytes, the last one
+//! `1..=chunk_size` (0 only for an empty file). This is the STREAM
+//! construction of Hoang, Reyhanitabar, Rogaway and Vizár, which makes
+//! truncation, reordering, dropping and appending chunks detectable, and
+//! lets any chunk be decrypted on its own (ranged downloads). The content
+//! key comes from the file key and the header's random salt through HKDF, so
+//! a chunk moved from another file never authenticates. The byte-level
+//! specification is `docs/format.md`.
+
+mod header;
+mod stream;
+
+pub use header::{
+    Argon2Params, CipherId, HEADER_LEN, Header, KeySource, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
+};
+pub use stream::{Decryptor, Encryptor, FileKey, chunk_nonce, ciphertext_len};
+
+/// The default plaintext bytes per chunk: 1 MiB.
+pub const DEFAULT_CHUNK_SIZE: u32 = 1 << 20;

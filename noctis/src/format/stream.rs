@@ -1,0 +1,261 @@
+//! STREAM: the chunked AEAD over a file, in order or one chunk at a time.
+
+use alloc::vec::Vec;
+
+use aead::{AeadInOut, KeyInit};
+use aes_gcm::Aes256Gcm;
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::header::{CipherId, HEADER_LEN, Header};
+use crate::{Error, NoctisAead};
+
+/// The 32-byte secret a file is encrypted under: a random data key, or
+/// Argon2id of a password. Zeroized on drop; `Debug` shows nothing.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct FileKey(pub [u8; 32]);
+
+impl core::fmt::Debug for FileKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FileKey(..)")
+    }
+}
+
+/// The content cipher, keyed for one file.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per file; boxing would only add an allocation"
+)]
+#[derive(Clone)]
+enum ChunkCipher {
+    Aes(Aes256Gcm),
+    Noctis(NoctisAead),
+}
+
+impl ChunkCipher {
+    /// HKDF-SHA256(ikm = file key, salt = header salt, info = label ‖ cipher id).
+    fn derive(key: &FileKey, header: &Header) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(&header.salt), &key.0);
+        let info = [
+            b"Nocturne v1 file content".as_slice(),
+            &[header.cipher as u8],
+        ];
+        let mut okm = [0u8; 64];
+        let len = match header.cipher {
+            CipherId::Aes256Gcm => 32,
+            CipherId::Noctis256 => 64,
+        };
+        // 64 bytes is far below HKDF-SHA256's 8160-byte limit.
+        let _ = hk.expand_multi_info(&info, &mut okm[..len]);
+        let cipher = match header.cipher {
+            CipherId::Aes256Gcm => ChunkCipher::Aes(
+                Aes256Gcm::new_from_slice(&okm[..32]).unwrap_or_else(|_| unreachable!()),
+            ),
+            CipherId::Noctis256 => ChunkCipher::Noctis(
+                NoctisAead::new_from_slice(&okm).unwrap_or_else(|_| unreachable!()),
+            ),
+        };
+        okm.zeroize();
+        cipher
+    }
+
+    fn seal(&self, nonce: &[u8], aad: &[u8], buffer: &mut Vec<u8>) -> Result<(), Error> {
+        match self {
+            ChunkCipher::Aes(c) => {
+                c.encrypt_in_place(nonce.try_into().map_err(|_| Error::Decrypt)?, aad, buffer)
+            }
+            ChunkCipher::Noctis(c) => {
+                c.encrypt_in_place(nonce.try_into().map_err(|_| Error::Decrypt)?, aad, buffer)
+            }
+        }
+        .map_err(|_| Error::BadChunkLength)
+    }
+
+    fn open(&self, nonce: &[u8], aad: &[u8], buffer: &mut Vec<u8>) -> Result<(), Error> {
+        let result = match self {
+            ChunkCipher::Aes(c) => {
+                c.decrypt_in_place(nonce.try_into().map_err(|_| Error::Decrypt)?, aad, buffer)
+            }
+            ChunkCipher::Noctis(c) => {
+                c.decrypt_in_place(nonce.try_into().map_err(|_| Error::Decrypt)?, aad, buffer)
+            }
+        };
+        result.map_err(|_| {
+            // Release nothing: the buffer may hold partially processed data.
+            buffer.zeroize();
+            buffer.clear();
+            Error::Decrypt
+        })
+    }
+}
+
+/// The nonce of chunk `index`: `prefix ‖ u32be(index) ‖ last`, where the
+/// prefix is the header's nonce prefix cut to the cipher's nonce length
+/// minus 5 (7 bytes for AES-256-GCM, 19 for Noctis-256). Exposed so the
+/// browser can hand chunks to WebCrypto itself.
+pub fn chunk_nonce(header: &Header, index: u32, last: bool) -> ([u8; 24], usize) {
+    let len = header.cipher.nonce_len();
+    let mut nonce = [0u8; 24];
+    nonce[..len - 5].copy_from_slice(&header.nonce_prefix[..len - 5]);
+    nonce[len - 5..len - 1].copy_from_slice(&index.to_be_bytes());
+    nonce[len - 1] = u8::from(last);
+    (nonce, len)
+}
+
+/// The encrypted size of a `plaintext_len`-byte file under `header`.
+pub fn ciphertext_len(header: &Header, plaintext_len: u64) -> u64 {
+    let chunk = u64::from(header.chunk_size);
+    let chunks = plaintext_len.div_ceil(chunk).max(1);
+    HEADER_LEN as u64 + plaintext_len + chunks * header.cipher.tag_len() as u64
+}
+
+/// Encrypts a file chunk by chunk, in order.
+pub struct Encryptor {
+    cipher: ChunkCipher,
+    header: Header,
+    header_bytes: [u8; HEADER_LEN],
+    next: u32,
+    finished: bool,
+}
+
+impl core::fmt::Debug for Encryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Encryptor")
+            .field("header", &self.header)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Encryptor {
+    /// Starts a file under `key` with `header` (see [`Header::generate`]).
+    pub fn new(key: &FileKey, header: Header) -> Self {
+        Encryptor {
+            cipher: ChunkCipher::derive(key, &header),
+            header_bytes: header.to_bytes(),
+            header,
+            next: 0,
+            finished: false,
+        }
+    }
+
+    /// The bytes to write before the first chunk.
+    pub fn header_bytes(&self) -> &[u8; HEADER_LEN] {
+        &self.header_bytes
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Encrypts the next chunk in place, appending its tag. A chunk that is
+    /// not `last` must hold exactly `chunk_size` bytes; the last one at most
+    /// that, and at least one byte unless it is the only chunk.
+    pub fn seal_next(&mut self, buffer: &mut Vec<u8>, last: bool) -> Result<(), Error> {
+        if self.finished {
+            return Err(Error::Finished);
+        }
+        check_plaintext_len(&self.header, self.next, buffer.len(), last)?;
+        let (nonce, len) = chunk_nonce(&self.header, self.next, last);
+        self.cipher
+            .seal(&nonce[..len], &self.header_bytes, buffer)?;
+        self.finished = last;
+        self.next = self.next.checked_add(1).ok_or(Error::TooManyChunks)?;
+        Ok(())
+    }
+}
+
+fn check_plaintext_len(header: &Header, index: u32, len: usize, last: bool) -> Result<(), Error> {
+    let full = header.chunk_size as usize;
+    let ok = if last {
+        len <= full && (len > 0 || index == 0)
+    } else {
+        len == full
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadChunkLength)
+    }
+}
+
+/// Decrypts a file, in order ([`Decryptor::open_next`]) or any chunk on its
+/// own ([`Decryptor::open_chunk`]).
+pub struct Decryptor {
+    cipher: ChunkCipher,
+    header: Header,
+    header_bytes: [u8; HEADER_LEN],
+    next: u32,
+    finished: bool,
+}
+
+impl core::fmt::Debug for Decryptor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decryptor")
+            .field("header", &self.header)
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decryptor {
+    /// Parses the header at the start of `bytes` and keys the decryptor.
+    /// A wrong key is only detected when the first chunk opens.
+    pub fn new(key: &FileKey, bytes: &[u8]) -> Result<Self, Error> {
+        let header = Header::parse(bytes)?;
+        Ok(Self::with_header(key, header))
+    }
+
+    /// Keys a decryptor for an already parsed header.
+    pub fn with_header(key: &FileKey, header: Header) -> Self {
+        Decryptor {
+            cipher: ChunkCipher::derive(key, &header),
+            header_bytes: header.to_bytes(),
+            header,
+            next: 0,
+            finished: false,
+        }
+    }
+
+    /// The header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The on-disk size of a full chunk (plaintext plus tag).
+    pub fn sealed_chunk_len(&self) -> usize {
+        self.header.chunk_size as usize + self.header.cipher.tag_len()
+    }
+
+    /// Decrypts the next chunk in place (ciphertext with its tag in, plaintext
+    /// out). `last` says whether the input ends after this chunk; a stream
+    /// that ends without a chunk flagged last fails here.
+    pub fn open_next(&mut self, buffer: &mut Vec<u8>, last: bool) -> Result<(), Error> {
+        if self.finished {
+            return Err(Error::Finished);
+        }
+        self.open_chunk(self.next, last, buffer)?;
+        self.finished = last;
+        self.next = self.next.checked_add(1).ok_or(Error::TooManyChunks)?;
+        Ok(())
+    }
+
+    /// Decrypts chunk `index` on its own. `last` must say whether it is the
+    /// file's final chunk (known from the file's total length).
+    pub fn open_chunk(&self, index: u32, last: bool, buffer: &mut Vec<u8>) -> Result<(), Error> {
+        let tag = self.header.cipher.tag_len();
+        let Some(plain_len) = buffer.len().checked_sub(tag) else {
+            return Err(Error::Decrypt);
+        };
+        if check_plaintext_len(&self.header, index, plain_len, last).is_err() {
+            // A chunk of impossible length is an attack or damage, never a
+            // different error the attacker could learn from.
+            buffer.clear();
+            return Err(Error::Decrypt);
+        }
+        let (nonce, len) = chunk_nonce(&self.header, index, last);
+        self.cipher.open(&nonce[..len], &self.header_bytes, buffer)
+    }
+}
