@@ -12,10 +12,11 @@
 //! - [`format`]: the versioned streaming file format (header + STREAM
 //!   chunks) over AES-256-GCM or the Noctis AEAD, with its pieces exposed
 //!   for the browser's WebCrypto path.
+//! - [`keys`]: Argon2id password keys.
 //! - [`Error`]: the crate's one error type; decryption failure is opaque.
 //!
-//! Still to come (issue #3): the key hierarchy (Argon2id, key wrapping) and
-//! the recovery-key encoding.
+//! Still to come (issue #3): the account key hierarchy (auth key, key
+//! wrapping) and the recovery-key encoding.
 
 #![no_std]
 
@@ -26,6 +27,7 @@ pub use cipher;
 
 mod error;
 pub mod format;
+pub mod keys;
 mod noctis256;
 mod noctis_aead;
 

@@ -13,7 +13,7 @@ use std::{
 use clap::{Args, Parser, Subcommand, builder::BoolishValueParser};
 use tokio::net::TcpListener;
 
-use crate::{Config, Error, http};
+use crate::{Config, Error, crypt, http};
 
 /// Self-hosted, end-to-end encrypted file storage and sharing.
 ///
@@ -36,7 +36,7 @@ enum Command {
     /// Run an agent-mesh peer and its MCP server.
     #[command(subcommand)]
     Agent(AgentCommand),
-    /// Encrypt a file into Nocturne's format with a password.
+    /// Encrypt a file into Nocturne's format with a password (Argon2id).
     Encrypt(CryptArgs),
     /// Decrypt a file in Nocturne's format with its password.
     Decrypt(CryptArgs),
@@ -115,9 +115,23 @@ struct CryptArgs {
     /// Read the password from this file instead of NOCTURNE_PASSWORD or a prompt.
     #[arg(long)]
     password_file: Option<PathBuf>,
-    /// The content cipher (encrypt only).
+    /// The content cipher (encrypt only; noctis-256 is experimental and not audited).
     #[arg(long, value_parser = ["aes-256-gcm", "noctis-256"], default_value = "aes-256-gcm")]
     cipher: String,
+}
+
+impl CryptArgs {
+    fn into_job(self) -> crypt::Job {
+        crypt::Job {
+            input: self.input,
+            output: self.output,
+            password_file: self.password_file,
+            cipher: match self.cipher.as_str() {
+                "noctis-256" => noctis::format::CipherId::Noctis256,
+                _ => noctis::format::CipherId::Aes256Gcm,
+            },
+        }
+    }
 }
 
 /// Parses `args` (including the program name) and runs the command.
@@ -177,8 +191,8 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => serve(args),
         Command::Node(_) => Err(Error::NotImplemented("node")),
         Command::Agent(_) => Err(Error::NotImplemented("agent")),
-        Command::Encrypt(_) => Err(Error::NotImplemented("encrypt")),
-        Command::Decrypt(_) => Err(Error::NotImplemented("decrypt")),
+        Command::Encrypt(args) => crypt::encrypt(args.into_job()),
+        Command::Decrypt(args) => crypt::decrypt(args.into_job()),
     }
 }
 

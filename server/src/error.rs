@@ -52,6 +52,14 @@ pub enum Error {
     /// The request took longer than the server allows.
     #[error("request timed out")]
     Timeout,
+    /// The command line asked for something impossible; the message says
+    /// what to do instead.
+    #[error("{0}")]
+    Usage(String),
+    /// Encryption or decryption failed (for decryption: the wrong password,
+    /// or data that was modified; the two are deliberately one error).
+    #[error(transparent)]
+    Crypto(#[from] noctis::Error),
     /// The command exists in the interface but is not built yet.
     #[error("`nocturne {0}` is not implemented yet in this release")]
     NotImplemented(&'static str),

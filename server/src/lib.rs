@@ -1,8 +1,9 @@
 //! The `nocturne` binary: web server, storage and command line.
 //!
 //! - [`cli`] parses the command line and dispatches: `serve` (the default),
-//!   and the `node`, `agent`, `encrypt` and `decrypt` commands of later
-//!   releases, which say so and exit non-zero until they exist.
+//!   `encrypt` and `decrypt` (`crypt`: files to Nocturne's format and back
+//!   with a password, streaming), and the `node` and `agent` commands of
+//!   later releases, which say so and exit non-zero until they exist.
 //! - [`Config`] is everything `serve` needs, from flags and environment.
 //! - [`http`] builds the axum router: the Leptos pages (server-rendered, then
 //!   hydrated by the WASM bundle embedded in this binary), the JSON API, and
@@ -18,6 +19,7 @@
 
 pub mod cli;
 mod config;
+mod crypt;
 mod db;
 mod error;
 pub mod http;

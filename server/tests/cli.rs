@@ -59,8 +59,6 @@ async fn unbuilt_commands_say_so_and_fail() {
         &["node", "connect", "--max-storage", "10GB"][..],
         &["node", "status"],
         &["agent", "setup"],
-        &["encrypt", "-i", "x"],
-        &["decrypt", "-i", "x"],
     ] {
         let output = nocturne(args, &[]).await;
         assert!(!output.status.success(), "{args:?} must fail");

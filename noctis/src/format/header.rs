@@ -164,7 +164,14 @@ impl Header {
                     t: be(72),
                     p: be(76),
                 };
-                if params.m_kib == 0 || params.t == 0 || params.p == 0 {
+                let max = crate::keys::MAX_ARGON2;
+                if params.m_kib == 0
+                    || params.t == 0
+                    || params.p == 0
+                    || params.m_kib > max.m_kib
+                    || params.t > max.t
+                    || params.p > max.p
+                {
                     return Err(Error::MalformedHeader);
                 }
                 KeySource::Password(params)
