@@ -64,24 +64,10 @@ pub(crate) fn encrypt(job: Job) -> Result<(), Error> {
     write_output(job.output.as_deref(), |out| {
         out.write_all(encryptor.header_bytes())
             .map_err(write_error)?;
-        let mut progress = Progress::new("encrypting", total);
-        let mut current = read_up_to(&mut input, chunk)?;
-        loop {
-            let next = if current.len() == chunk {
-                read_up_to(&mut input, chunk)?
-            } else {
-                Vec::new()
-            };
-            let last = next.is_empty();
-            progress.advance(current.len() as u64);
-            encryptor.seal_next(&mut current, last)?;
-            out.write_all(&current).map_err(write_error)?;
-            if last {
-                progress.finish();
-                return Ok(());
-            }
-            current = next;
-        }
+        let progress = Progress::new("encrypting", total);
+        pump(&mut input, out, chunk, progress, |buf, last| {
+            encryptor.seal_next(buf, last)
+        })
     })
 }
 
@@ -100,25 +86,41 @@ pub(crate) fn decrypt(job: Job) -> Result<(), Error> {
     let sealed = decryptor.sealed_chunk_len();
 
     write_output(job.output.as_deref(), |out| {
-        let mut progress = Progress::new("decrypting", total);
-        let mut current = read_up_to(&mut input, sealed)?;
-        loop {
-            let next = if current.len() == sealed {
-                read_up_to(&mut input, sealed)?
-            } else {
-                Vec::new()
-            };
-            let last = next.is_empty();
-            progress.advance(current.len() as u64);
-            decryptor.open_next(&mut current, last)?;
-            out.write_all(&current).map_err(write_error)?;
-            if last {
-                progress.finish();
-                return Ok(());
-            }
-            current = next;
-        }
+        let progress = Progress::new("decrypting", total);
+        pump(&mut input, out, sealed, progress, |buf, last| {
+            decryptor.open_next(buf, last)
+        })
     })
+}
+
+/// Feeds `input` to `step` in pieces of `piece` bytes, telling it which is
+/// the last (one piece of lookahead: a full piece followed by the end of the
+/// input is the last), and writes what `step` leaves in the buffer. Memory:
+/// two pieces.
+fn pump(
+    input: &mut dyn Read,
+    out: &mut dyn Write,
+    piece: usize,
+    mut progress: Progress,
+    mut step: impl FnMut(&mut Vec<u8>, bool) -> Result<(), noctis::Error>,
+) -> Result<(), Error> {
+    let mut current = read_up_to(input, piece)?;
+    loop {
+        let next = if current.len() == piece {
+            read_up_to(input, piece)?
+        } else {
+            Vec::new()
+        };
+        let last = next.is_empty();
+        progress.advance(current.len() as u64);
+        step(&mut current, last)?;
+        out.write_all(&current).map_err(write_error)?;
+        if last {
+            progress.finish();
+            return Ok(());
+        }
+        current = next;
+    }
 }
 
 /// The password from `--password-file`, `NOCTURNE_PASSWORD`, or a no-echo
