@@ -21,6 +21,8 @@
 #![no_std]
 
 extern crate alloc;
+#[cfg(test)]
+extern crate std;
 
 pub use aead;
 pub use cipher;

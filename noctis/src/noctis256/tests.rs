@@ -74,3 +74,102 @@ fn avx2_agrees_with_the_portable_function_at_every_batch_size() {
         assert_eq!(got[..n], blocks[..n], "decrypt, batch of {n}");
     }
 }
+
+/// The avalanche measurement: slow-ish (seconds), so native only.
+#[cfg(not(target_arch = "wasm32"))]
+mod avalanche {
+    use super::Schedule;
+
+    /// Avalanche at `rounds` rounds over `samples` random (plaintext, key)
+    /// pairs: flipping any one input bit, or any one key bit, must flip each
+    /// output bit with probability close to 1/2. Returns the worst deviation
+    /// from 1/2 of any (input bit, output bit) pair's flip frequency, and of
+    /// the mean number of flipped bits from 128.
+    fn avalanche(rounds: usize, samples: usize) -> (f64, f64) {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(rounds as u64);
+        // counts[input bit][output bit]: plaintext bits 0..256, key bits 256..512
+        let mut counts = alloc::vec![[0u32; 256]; 512];
+        let mut total_flips = 0u64;
+        for _ in 0..samples {
+            let mut key = [0u8; 32];
+            let mut block = [0u8; 32];
+            rng.fill_bytes(&mut key);
+            rng.fill_bytes(&mut block);
+            let s = Schedule::new(&key);
+            let mut base = block;
+            super::super::soft::encrypt_rounds(&s, &mut base, rounds);
+            for bit in 0..512 {
+                let mut out = block;
+                if bit < 256 {
+                    out[bit / 8] ^= 1 << (bit % 8);
+                    super::super::soft::encrypt_rounds(&s, &mut out, rounds);
+                } else {
+                    let mut k2 = key;
+                    k2[(bit - 256) / 8] ^= 1 << (bit % 8);
+                    super::super::soft::encrypt_rounds(&Schedule::new(&k2), &mut out, rounds);
+                }
+                for (o, (a, b)) in out.iter().zip(base.iter()).enumerate() {
+                    let diff = a ^ b;
+                    total_flips += u64::from(diff.count_ones());
+                    for j in 0..8 {
+                        counts[bit][o * 8 + j] += u32::from((diff >> j) & 1);
+                    }
+                }
+            }
+        }
+        let n = samples as f64;
+        let worst = counts
+            .iter()
+            .flat_map(|row| row.iter())
+            .map(|&c| (f64::from(c) / n - 0.5).abs())
+            .fold(0.0, f64::max);
+        let mean = total_flips as f64 / (512.0 * n);
+        (worst, (mean - 128.0).abs())
+    }
+
+    /// With 400 samples a fair coin's frequency stays within ±0.125 of 1/2 for
+    /// all 131 072 (input bit, output bit) pairs (≈ 5 standard deviations),
+    /// and the mean flip count within 1 bit of 128.
+    const AVALANCHE_SAMPLES: usize = 400;
+    const WORST_PAIR: f64 = 0.125;
+    const WORST_MEAN: f64 = 1.0;
+
+    fn passes(rounds: usize) -> bool {
+        let (worst, mean) = avalanche(rounds, AVALANCHE_SAMPLES);
+        worst < WORST_PAIR && mean < WORST_MEAN
+    }
+
+    #[test]
+    fn every_input_and_key_bit_avalanches_at_twenty_rounds() {
+        let (worst, mean) = avalanche(super::super::schedule::ROUNDS, AVALANCHE_SAMPLES);
+        assert!(
+            worst < WORST_PAIR,
+            "a bit pair flips with frequency 1/2 ± {worst:.3}"
+        );
+        assert!(
+            mean < WORST_MEAN,
+            "mean flips deviate from 128 by {mean:.3}"
+        );
+    }
+
+    #[test]
+    fn the_diffusion_margin_is_at_least_fourfold() {
+        // The smallest round count that passes the same avalanche test; the
+        // test fails (rather than passes quietly) if even one round passed,
+        // which would mean the test itself cannot see anything.
+        let smallest = (1..=super::super::schedule::ROUNDS)
+            .find(|&r| passes(r))
+            .expect("twenty rounds must pass");
+        assert!(smallest > 1, "one round cannot diffuse: the test is broken");
+        assert!(
+            smallest * 4 <= super::super::schedule::ROUNDS,
+            "avalanche first passes at {smallest} rounds: margin below 4x"
+        );
+        #[allow(clippy::print_stdout, reason = "the figure the test exists to report")]
+        std::println!(
+            "avalanche: first passes at {smallest} rounds; margin to 20 = {}",
+            super::super::schedule::ROUNDS - smallest
+        );
+    }
+}
