@@ -154,6 +154,7 @@ mod avalanche {
     }
 
     #[test]
+    #[allow(clippy::print_stdout, reason = "the figure the test exists to report")]
     fn the_diffusion_margin_is_at_least_fourfold() {
         // The smallest round count that passes the same avalanche test; the
         // test fails (rather than passes quietly) if even one round passed,
@@ -166,7 +167,6 @@ mod avalanche {
             smallest * 4 <= super::super::schedule::ROUNDS,
             "avalanche first passes at {smallest} rounds: margin below 4x"
         );
-        #[allow(clippy::print_stdout, reason = "the figure the test exists to report")]
         std::println!(
             "avalanche: first passes at {smallest} rounds; margin to 20 = {}",
             super::super::schedule::ROUNDS - smallest
