@@ -1,5 +1,7 @@
 //! Throughput, side by side in one run: the Noctis-256 CTR keystream (each
-//! backend), the Noctis AEAD, and HMAC-SHA3-256 alone (the AEAD's ceiling).
+//! backend), the Noctis AEAD, HMAC-SHA3-256 alone (the AEAD's ceiling), the
+//! file format with AES-256-GCM and with Noctis, and one Argon2id key
+//! derivation at the default parameters.
 //!
 //! `cargo bench -p noctis --bench throughput`; criterion prints MiB/s or GiB/s.
 
@@ -63,5 +65,47 @@ fn aead_vs_hmac(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, keystream, aead_vs_hmac);
+fn file_format(c: &mut Criterion) {
+    use noctis::format::{CipherId, DEFAULT_CHUNK_SIZE, Encryptor, FileKey, Header, KeySource};
+    let mut group = c.benchmark_group("file format, 1 MiB chunks");
+    let chunks = 8;
+    group.throughput(Throughput::Bytes(u64::from(DEFAULT_CHUNK_SIZE) * chunks));
+    for cipher in [CipherId::Aes256Gcm, CipherId::Noctis256] {
+        let header = Header {
+            cipher,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            key_source: KeySource::External,
+            salt: [3; 32],
+            nonce_prefix: [4; 19],
+        };
+        let mut buf = Vec::with_capacity(DEFAULT_CHUNK_SIZE as usize + 32);
+        group.bench_function(format!("{cipher:?} encrypt"), |b| {
+            b.iter(|| {
+                let mut enc = Encryptor::new(&FileKey([5; 32]), header.clone());
+                for i in 0..chunks {
+                    buf.clear();
+                    buf.resize(DEFAULT_CHUNK_SIZE as usize, 0);
+                    enc.seal_next(black_box(&mut buf), i + 1 == chunks)
+                        .expect("seal");
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+fn argon2id(c: &mut Criterion) {
+    let mut group = c.benchmark_group("argon2id");
+    group.sample_size(10);
+    let p = noctis::keys::DEFAULT_ARGON2;
+    group.bench_function(
+        format!("t={} m={}MiB p={}", p.t, p.m_kib / 1024, p.p),
+        |b| {
+            b.iter(|| noctis::keys::password_key(b"password", &[9; 32], p).expect("argon2"));
+        },
+    );
+    group.finish();
+}
+
+criterion_group!(benches, keystream, aead_vs_hmac, file_format, argon2id);
 criterion_main!(benches);

@@ -5,6 +5,8 @@
 //! The key and nonce are fixed (all bytes 0x01 and 0x02) so a run can be
 //! repeated; an argument of `portable` uses the table-driven backend.
 
+#![allow(clippy::print_stderr, reason = "reports its byte count")]
+
 use std::io::{self, Write};
 
 use noctis::{
@@ -28,12 +30,15 @@ fn main() {
     let mut ctr = ctr::Ctr64BE::<Noctis256>::from_core(core);
     let mut out = io::stdout().lock();
     let mut buf = vec![0u8; 1 << 20];
+    let mut written: u64 = 0;
     loop {
         buf.fill(0);
         ctr.apply_keystream(&mut buf);
         if out.write_all(&buf).is_err() {
-            // The reader closed the pipe: done.
+            // The reader closed the pipe: say how much it consumed.
+            eprintln!("keystream: {} MiB written", written >> 20);
             return;
         }
+        written += buf.len() as u64;
     }
 }
