@@ -334,18 +334,35 @@ fn test() -> Result {
         path,
         &mut totals,
     );
-    // The crypto crate again, compiled to wasm32 and run in Node.
+    // The crypto crate again, compiled to wasm32 and run in Node: once
+    // plain (the portable path), once with simd128 (the browser's path).
     let wasm = native.and_then(|()| {
-        cargo_test(
-            Command::new(cargo())
-                .args(["test", "--package", "noctis", "--target", WASM_TARGET])
-                .env(
-                    "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-                    "wasm-bindgen-test-runner",
-                ),
-            path,
-            &mut totals,
-        )
+        for (target_dir, rustflags) in [
+            ("target", ""),
+            ("target/wasm-simd128", "-C target-feature=+simd128"),
+        ] {
+            cargo_test(
+                Command::new(cargo())
+                    .args([
+                        "test",
+                        "--package",
+                        "noctis",
+                        "--lib",
+                        "--tests",
+                        "--target",
+                        WASM_TARGET,
+                    ])
+                    .args(["--target-dir", target_dir])
+                    .env(
+                        "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                        "wasm-bindgen-test-runner",
+                    )
+                    .env("RUSTFLAGS", rustflags),
+                path,
+                &mut totals,
+            )?;
+        }
+        Ok(())
     });
     println!("tests: {} passed, {} failed", totals.0, totals.1);
     wasm?;

@@ -6,12 +6,16 @@
 //!
 //! [`Noctis256`] implements RustCrypto's `cipher` block-cipher traits, so
 //! `ctr::Ctr64BE<Noctis256>` is the specified CTR keystream. Backends, chosen
-//! at run time: AVX2 (constant-time, eight blocks at once) on x86-64, else
-//! the portable table-driven function (not constant-time; see `soft`).
+//! at run time: AVX2 (constant-time, eight blocks at once) on x86-64; on
+//! WebAssembly built with `simd128` (as the browser bundle is), the simd128
+//! function (constant-time, four blocks at once); else the portable
+//! table-driven function (not constant-time; see `soft`).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod schedule;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 mod soft;
 
 use core::fmt;
@@ -32,6 +36,10 @@ pub struct Noctis256 {
     schedule: Schedule,
     #[cfg(target_arch = "x86_64")]
     avx2: Option<avx2::Avx2>,
+    /// Whether to use the simd128 function (always, unless a test asked
+    /// for the portable one).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    simd128: bool,
 }
 
 impl Noctis256 {
@@ -41,6 +49,8 @@ impl Noctis256 {
             schedule: Schedule::new(key),
             #[cfg(target_arch = "x86_64")]
             avx2: avx2::Avx2::detect(),
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            simd128: true,
         }
     }
 
@@ -51,15 +61,21 @@ impl Noctis256 {
         Noctis256 {
             #[cfg(target_arch = "x86_64")]
             avx2: None,
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            simd128: false,
             ..self
         }
     }
 
-    /// Which block function runs on this machine: `"avx2"` or `"portable"`.
+    /// Which block function runs here: `"avx2"`, `"simd128"` or `"portable"`.
     pub fn backend(&self) -> &'static str {
         #[cfg(target_arch = "x86_64")]
         if self.avx2.is_some() {
             return "avx2";
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.simd128 {
+            return "simd128";
         }
         "portable"
     }
@@ -99,6 +115,10 @@ impl BlockCipherEncrypt for Noctis256 {
         if let Some(token) = self.avx2 {
             return f.call(&Avx2Backend(&self.schedule, token));
         }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.simd128 {
+            return f.call(&Simd128Backend(&self.schedule));
+        }
         f.call(&SoftBackend(&self.schedule))
     }
 }
@@ -108,6 +128,10 @@ impl BlockCipherDecrypt for Noctis256 {
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = self.avx2 {
             return f.call(&Avx2Backend(&self.schedule, token));
+        }
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if self.simd128 {
+            return f.call(&Simd128Backend(&self.schedule));
         }
         f.call(&SoftBackend(&self.schedule))
     }
@@ -205,6 +229,65 @@ impl BlockCipherDecBackend for Avx2Backend<'_> {
 
     fn decrypt_par_blocks(&self, blocks: InOut<'_, '_, cipher::ParBlocks<Self>>) {
         self.run_par(blocks, true);
+    }
+}
+
+/// The simd128 backend, four blocks at a time.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+struct Simd128Backend<'a>(&'a Schedule);
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl BlockSizeUser for Simd128Backend<'_> {
+    type BlockSize = U32;
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl ParBlocksSizeUser for Simd128Backend<'_> {
+    type ParBlocksSize = cipher::consts::U4;
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl Simd128Backend<'_> {
+    fn run(&self, blocks: &mut [Block<Noctis256>], decrypt: bool) {
+        let mut buf = [[0u8; 32]; simd128::PAR];
+        let n = blocks.len().min(simd128::PAR);
+        for (dst, src) in buf.iter_mut().zip(blocks.iter()) {
+            *dst = src.0;
+        }
+        simd128::crypt(self.0, &mut buf[..n], decrypt);
+        for (dst, src) in blocks.iter_mut().zip(buf.iter()) {
+            dst.0 = *src;
+        }
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl BlockCipherEncBackend for Simd128Backend<'_> {
+    fn encrypt_block(&self, mut block: InOut<'_, '_, Block<Self>>) {
+        let mut b = [*block.get_in()];
+        self.run(&mut b, false);
+        *block.get_out() = b[0];
+    }
+
+    fn encrypt_par_blocks(&self, mut blocks: InOut<'_, '_, cipher::ParBlocks<Self>>) {
+        let mut b = blocks.clone_in();
+        self.run(&mut b, false);
+        *blocks.get_out() = b;
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl BlockCipherDecBackend for Simd128Backend<'_> {
+    fn decrypt_block(&self, mut block: InOut<'_, '_, Block<Self>>) {
+        let mut b = [*block.get_in()];
+        self.run(&mut b, true);
+        *block.get_out() = b[0];
+    }
+
+    fn decrypt_par_blocks(&self, mut blocks: InOut<'_, '_, cipher::ParBlocks<Self>>) {
+        let mut b = blocks.clone_in();
+        self.run(&mut b, true);
+        *blocks.get_out() = b;
     }
 }
 
