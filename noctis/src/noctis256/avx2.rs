@@ -17,31 +17,15 @@
 
 use core::arch::x86_64::*;
 
-use super::schedule::{ROUNDS, Schedule};
+use super::{
+    schedule::{ROUNDS, Schedule},
+    shuffle::{SHIFT_ROT, half},
+};
 
 /// Blocks per batch: four registers of two blocks each, enough independent
 /// work to hide the shuffle latency.
 pub(crate) const PAR: usize = 8;
 const REGS: usize = PAR / 2;
-
-/// Shuffle controls for ShiftRows followed by a rotation of each column by
-/// `rot` rows: `out[4c + r] = in[shiftrows(4c + (r + rot) % 4)]`.
-const fn shift_rot(rot: usize) -> [u8; 16] {
-    let mut ctrl = [0u8; 16];
-    let mut c = 0;
-    while c < 4 {
-        let mut r = 0;
-        while r < 4 {
-            let rr = (r + rot) % 4;
-            ctrl[4 * c + r] = (4 * ((c + rr) % 4) + rr) as u8;
-            r += 1;
-        }
-        c += 1;
-    }
-    ctrl
-}
-
-const SHIFT_ROT: [[u8; 16]; 4] = [shift_rot(0), shift_rot(1), shift_rot(2), shift_rot(3)];
 
 /// The schedule as registers, loaded once per call.
 struct Keys {
@@ -70,10 +54,6 @@ fn store128(v: __m128i, out: &mut [u8; 16]) {
 #[target_feature(enable = "avx2")]
 fn broadcast(bytes: &[u8; 16]) -> __m256i {
     _mm256_broadcastsi128_si256(load128(bytes))
-}
-
-fn half(bytes: &[u8], offset: usize) -> &[u8; 16] {
-    bytes[offset..offset + 16].try_into().unwrap_or(&[0; 16])
 }
 
 #[inline]

@@ -14,6 +14,11 @@
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod schedule;
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod shuffle;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
 mod soft;

@@ -12,27 +12,13 @@
 
 use core::arch::wasm32::*;
 
-use super::schedule::{ROUNDS, Schedule};
+use super::{
+    schedule::{ROUNDS, Schedule},
+    shuffle::{SHIFT_ROT, half},
+};
 
 /// Blocks per batch.
 pub(crate) const PAR: usize = 4;
-
-const fn shift_rot(rot: usize) -> [u8; 16] {
-    let mut ctrl = [0u8; 16];
-    let mut c = 0;
-    while c < 4 {
-        let mut r = 0;
-        while r < 4 {
-            let rr = (r + rot) % 4;
-            ctrl[4 * c + r] = (4 * ((c + rr) % 4) + rr) as u8;
-            r += 1;
-        }
-        c += 1;
-    }
-    ctrl
-}
-
-const SHIFT_ROT: [[u8; 16]; 4] = [shift_rot(0), shift_rot(1), shift_rot(2), shift_rot(3)];
 
 fn load(bytes: &[u8; 16]) -> v128 {
     // SAFETY: reads exactly the 16 bytes of `bytes`; v128 loads need no alignment.
@@ -42,10 +28,6 @@ fn load(bytes: &[u8; 16]) -> v128 {
 fn store(v: v128, out: &mut [u8; 16]) {
     // SAFETY: writes exactly the 16 bytes of `out`; v128 stores need no alignment.
     unsafe { v128_store(out.as_mut_ptr().cast(), v) }
-}
-
-fn half(bytes: &[u8], offset: usize) -> &[u8; 16] {
-    bytes[offset..offset + 16].try_into().unwrap_or(&[0; 16])
 }
 
 struct Keys {
