@@ -40,6 +40,30 @@ pub enum Error {
     /// Chunks were requested after the last one.
     #[error("the stream is already finished")]
     Finished,
+    /// A recovery key holds a character that is neither a hex digit nor
+    /// spacing, at this 1-based position.
+    #[error("character {position} of the recovery key is not a hex digit")]
+    RecoveryCharacter {
+        /// 1-based position in the text as typed.
+        position: usize,
+    },
+    /// A recovery key has the wrong number of hex digits or words.
+    #[error("the recovery key has {found} digits or words; it should have {expected}")]
+    RecoveryLength {
+        /// How many it should have.
+        expected: usize,
+        /// How many were found.
+        found: usize,
+    },
+    /// A word of a recovery phrase is not in the word list.
+    #[error("word {position} of the recovery phrase is not in the word list")]
+    RecoveryWord {
+        /// 1-based position of the word.
+        position: usize,
+    },
+    /// A recovery key's checksum does not match: a typo somewhere.
+    #[error("the recovery key's checksum does not match: check it for typos")]
+    RecoveryChecksum,
     /// Authentication failed: wrong key, or the data was modified,
     /// truncated, reordered or extended.
     #[error("decryption failed: wrong key, or the data was modified")]

@@ -13,10 +13,11 @@
 //!   chunks) over AES-256-GCM or the Noctis AEAD, with its pieces exposed
 //!   for the browser's WebCrypto path.
 //! - [`keys`]: Argon2id password keys.
+//! - [`recovery`]: the recovery key as checksummed hex and as a word phrase.
 //! - [`Error`]: the crate's one error type; decryption failure is opaque.
 //!
 //! Still to come (issue #3): the account key hierarchy (auth key, key
-//! wrapping) and the recovery-key encoding.
+//! wrapping).
 
 #![no_std]
 
@@ -32,6 +33,7 @@ pub mod format;
 pub mod keys;
 mod noctis256;
 mod noctis_aead;
+pub mod recovery;
 
 pub use error::Error;
 pub use noctis_aead::NoctisAead;
