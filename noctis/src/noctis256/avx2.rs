@@ -225,15 +225,9 @@ impl Avx2 {
         avx2_cpuid::get().then_some(Avx2(()))
     }
 
-    /// Encrypts up to [`PAR`] blocks in place.
-    pub(crate) fn encrypt(self, s: &Schedule, blocks: &mut [[u8; 32]]) {
+    /// Encrypts (or decrypts) up to [`PAR`] blocks in place.
+    pub(crate) fn crypt(self, s: &Schedule, blocks: &mut [[u8; 32]], decrypt: bool) {
         // SAFETY: `self` exists only if the CPU supports AVX2.
-        unsafe { crypt(s, blocks, false) }
-    }
-
-    /// Decrypts up to [`PAR`] blocks in place.
-    pub(crate) fn decrypt(self, s: &Schedule, blocks: &mut [[u8; 32]]) {
-        // SAFETY: `self` exists only if the CPU supports AVX2.
-        unsafe { crypt(s, blocks, true) }
+        unsafe { crypt(s, blocks, decrypt) }
     }
 }

@@ -22,6 +22,8 @@ mod shuffle;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd128;
 mod soft;
+#[cfg(target_arch = "x86_64")]
+mod ssse3;
 
 use core::fmt;
 
@@ -41,6 +43,8 @@ pub struct Noctis256 {
     schedule: Schedule,
     #[cfg(target_arch = "x86_64")]
     avx2: Option<avx2::Avx2>,
+    #[cfg(target_arch = "x86_64")]
+    ssse3: Option<ssse3::Ssse3>,
     /// Whether to use the simd128 function (always, unless a test asked
     /// for the portable one).
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -54,6 +58,8 @@ impl Noctis256 {
             schedule: Schedule::new(key),
             #[cfg(target_arch = "x86_64")]
             avx2: avx2::Avx2::detect(),
+            #[cfg(target_arch = "x86_64")]
+            ssse3: ssse3::Ssse3::detect(),
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             simd128: true,
         }
@@ -66,17 +72,43 @@ impl Noctis256 {
         Noctis256 {
             #[cfg(target_arch = "x86_64")]
             avx2: None,
+            #[cfg(target_arch = "x86_64")]
+            ssse3: None,
             #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
             simd128: false,
             ..self
         }
     }
 
-    /// Which block function runs here: `"avx2"`, `"simd128"` or `"portable"`.
+    /// One instance per block function this machine can run, fastest
+    /// first, for tests and benchmarks that compare backends.
+    #[doc(hidden)]
+    pub fn every_backend(key: &[u8; 32]) -> alloc::vec::Vec<Self> {
+        let fastest = Self::from_key(key);
+        let mut all = alloc::vec![fastest.clone()];
+        #[cfg(target_arch = "x86_64")]
+        if fastest.avx2.is_some() && fastest.ssse3.is_some() {
+            all.push(Noctis256 {
+                avx2: None,
+                ..fastest.clone()
+            });
+        }
+        if fastest.backend() != "portable" {
+            all.push(fastest.portable_only());
+        }
+        all
+    }
+
+    /// Which block function runs here: `"avx2"`, `"ssse3"`, `"simd128"` or
+    /// `"portable"`.
     pub fn backend(&self) -> &'static str {
         #[cfg(target_arch = "x86_64")]
         if self.avx2.is_some() {
             return "avx2";
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.ssse3.is_some() {
+            return "ssse3";
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if self.simd128 {
@@ -118,11 +150,24 @@ impl BlockCipherEncrypt for Noctis256 {
     fn encrypt_with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = U32>) {
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = self.avx2 {
-            return f.call(&Avx2Backend(&self.schedule, token));
+            return f.call(&Batched::<cipher::consts::U8, _>::new(
+                &self.schedule,
+                move |s, b, d| token.crypt(s, b, d),
+            ));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = self.ssse3 {
+            return f.call(&Batched::<cipher::consts::U4, _>::new(
+                &self.schedule,
+                move |s, b, d| token.crypt(s, b, d),
+            ));
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if self.simd128 {
-            return f.call(&Simd128Backend(&self.schedule));
+            return f.call(&Batched::<cipher::consts::U4, _>::new(
+                &self.schedule,
+                simd128::crypt,
+            ));
         }
         f.call(&SoftBackend(&self.schedule))
     }
@@ -132,11 +177,24 @@ impl BlockCipherDecrypt for Noctis256 {
     fn decrypt_with_backend(&self, f: impl BlockCipherDecClosure<BlockSize = U32>) {
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = self.avx2 {
-            return f.call(&Avx2Backend(&self.schedule, token));
+            return f.call(&Batched::<cipher::consts::U8, _>::new(
+                &self.schedule,
+                move |s, b, d| token.crypt(s, b, d),
+            ));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = self.ssse3 {
+            return f.call(&Batched::<cipher::consts::U4, _>::new(
+                &self.schedule,
+                move |s, b, d| token.crypt(s, b, d),
+            ));
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if self.simd128 {
-            return f.call(&Simd128Backend(&self.schedule));
+            return f.call(&Batched::<cipher::consts::U4, _>::new(
+                &self.schedule,
+                simd128::crypt,
+            ));
         }
         f.call(&SoftBackend(&self.schedule))
     }
@@ -173,101 +231,73 @@ impl BlockCipherDecBackend for SoftBackend<'_> {
     }
 }
 
-/// The AVX2 backend, eight blocks at a time.
-#[cfg(target_arch = "x86_64")]
-struct Avx2Backend<'a>(&'a Schedule, avx2::Avx2);
-
-#[cfg(target_arch = "x86_64")]
-impl BlockSizeUser for Avx2Backend<'_> {
-    type BlockSize = U32;
+/// A SIMD backend: up to `P` blocks per call of `crypt`, which is
+/// constant-time and processes a whole batch in one pass.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+struct Batched<'a, P, F> {
+    schedule: &'a Schedule,
+    crypt: F,
+    par: core::marker::PhantomData<P>,
 }
 
-#[cfg(target_arch = "x86_64")]
-impl ParBlocksSizeUser for Avx2Backend<'_> {
-    type ParBlocksSize = cipher::consts::U8;
-}
-
-#[cfg(target_arch = "x86_64")]
-impl Avx2Backend<'_> {
-    fn run_par(&self, mut blocks: InOut<'_, '_, cipher::ParBlocks<Self>>, decrypt: bool) {
-        let mut buf = [[0u8; 32]; avx2::PAR];
-        for (dst, src) in buf.iter_mut().zip(blocks.get_in().iter()) {
-            *dst = src.0;
-        }
-        if decrypt {
-            self.1.decrypt(self.0, &mut buf);
-        } else {
-            self.1.encrypt(self.0, &mut buf);
-        }
-        for (dst, src) in blocks.get_out().iter_mut().zip(buf.iter()) {
-            dst.0 = *src;
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+impl<'a, P, F> Batched<'a, P, F>
+where
+    P: cipher::array::ArraySize,
+    F: Fn(&Schedule, &mut [[u8; 32]], bool),
+{
+    fn new(schedule: &'a Schedule, crypt: F) -> Self {
+        Batched {
+            schedule,
+            crypt,
+            par: core::marker::PhantomData,
         }
     }
 
-    fn run_one(&self, mut block: InOut<'_, '_, Block<Self>>, decrypt: bool) {
-        let mut buf = [block.get_in().0];
-        if decrypt {
-            self.1.decrypt(self.0, &mut buf);
-        } else {
-            self.1.encrypt(self.0, &mut buf);
-        }
-        block.get_out().0 = buf[0];
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-impl BlockCipherEncBackend for Avx2Backend<'_> {
-    fn encrypt_block(&self, block: InOut<'_, '_, Block<Self>>) {
-        self.run_one(block, false);
-    }
-
-    fn encrypt_par_blocks(&self, blocks: InOut<'_, '_, cipher::ParBlocks<Self>>) {
-        self.run_par(blocks, false);
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-impl BlockCipherDecBackend for Avx2Backend<'_> {
-    fn decrypt_block(&self, block: InOut<'_, '_, Block<Self>>) {
-        self.run_one(block, true);
-    }
-
-    fn decrypt_par_blocks(&self, blocks: InOut<'_, '_, cipher::ParBlocks<Self>>) {
-        self.run_par(blocks, true);
-    }
-}
-
-/// The simd128 backend, four blocks at a time.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-struct Simd128Backend<'a>(&'a Schedule);
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl BlockSizeUser for Simd128Backend<'_> {
-    type BlockSize = U32;
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl ParBlocksSizeUser for Simd128Backend<'_> {
-    type ParBlocksSize = cipher::consts::U4;
-}
-
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl Simd128Backend<'_> {
     fn run(&self, blocks: &mut [Block<Noctis256>], decrypt: bool) {
-        let mut buf = [[0u8; 32]; simd128::PAR];
-        let n = blocks.len().min(simd128::PAR);
+        let mut buf = [[0u8; 32]; 16];
+        let n = blocks.len().min(P::USIZE).min(buf.len());
         for (dst, src) in buf.iter_mut().zip(blocks.iter()) {
             *dst = src.0;
         }
-        simd128::crypt(self.0, &mut buf[..n], decrypt);
+        (self.crypt)(self.schedule, &mut buf[..n], decrypt);
         for (dst, src) in blocks.iter_mut().zip(buf.iter()) {
             dst.0 = *src;
         }
     }
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl BlockCipherEncBackend for Simd128Backend<'_> {
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+impl<P: cipher::array::ArraySize, F> BlockSizeUser for Batched<'_, P, F> {
+    type BlockSize = U32;
+}
+
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+impl<P: cipher::array::ArraySize, F> ParBlocksSizeUser for Batched<'_, P, F> {
+    type ParBlocksSize = P;
+}
+
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+impl<P, F> BlockCipherEncBackend for Batched<'_, P, F>
+where
+    P: cipher::array::ArraySize,
+    F: Fn(&Schedule, &mut [[u8; 32]], bool),
+{
     fn encrypt_block(&self, mut block: InOut<'_, '_, Block<Self>>) {
         let mut b = [*block.get_in()];
         self.run(&mut b, false);
@@ -281,8 +311,15 @@ impl BlockCipherEncBackend for Simd128Backend<'_> {
     }
 }
 
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-impl BlockCipherDecBackend for Simd128Backend<'_> {
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+impl<P, F> BlockCipherDecBackend for Batched<'_, P, F>
+where
+    P: cipher::array::ArraySize,
+    F: Fn(&Schedule, &mut [[u8; 32]], bool),
+{
     fn decrypt_block(&self, mut block: InOut<'_, '_, Block<Self>>) {
         let mut b = [*block.get_in()];
         self.run(&mut b, true);

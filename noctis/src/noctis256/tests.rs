@@ -55,9 +55,25 @@ fn avx2_agrees_with_the_portable_function_at_every_batch_size() {
     let Some(avx2) = super::avx2::Avx2::detect() else {
         return;
     };
+    simd_agrees(super::avx2::PAR, |s, b, d| avx2.crypt(s, b, d));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn ssse3_agrees_with_the_portable_function_at_every_batch_size() {
+    let Some(ssse3) = super::ssse3::Ssse3::detect() else {
+        return;
+    };
+    simd_agrees(super::ssse3::PAR, |s, b, d| ssse3.crypt(s, b, d));
+}
+
+/// `crypt` over every batch size up to `par` equals the portable function,
+/// and undoes itself.
+#[cfg(target_arch = "x86_64")]
+fn simd_agrees(par: usize, crypt: impl Fn(&Schedule, &mut [[u8; 32]], bool)) {
     let s = Schedule::new(&KEY);
-    for n in 1..=super::avx2::PAR {
-        let mut blocks = [[0u8; 32]; super::avx2::PAR];
+    for n in 1..=par {
+        let mut blocks = [[0u8; 32]; 16];
         for (i, b) in blocks.iter_mut().enumerate() {
             for (j, v) in b.iter_mut().enumerate() {
                 *v = (i * 37 + j * 11 + n) as u8;
@@ -68,9 +84,9 @@ fn avx2_agrees_with_the_portable_function_at_every_batch_size() {
             super::soft::encrypt(&s, b);
         }
         let mut got = blocks;
-        avx2.encrypt(&s, &mut got[..n]);
+        crypt(&s, &mut got[..n], false);
         assert_eq!(got[..n], expected[..n], "encrypt, batch of {n}");
-        avx2.decrypt(&s, &mut got[..n]);
+        crypt(&s, &mut got[..n], true);
         assert_eq!(got[..n], blocks[..n], "decrypt, batch of {n}");
     }
 }
