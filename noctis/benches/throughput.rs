@@ -21,10 +21,7 @@ fn keystream(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(SIZE as u64));
     let key = [0x42u8; 32];
     let iv = [7u8; 32];
-    for cipher in [
-        Noctis256::from_key(&key),
-        Noctis256::from_key(&key).portable_only(),
-    ] {
+    for cipher in Noctis256::every_backend(&key) {
         let mut buf = vec![0u8; SIZE];
         group.bench_function(cipher.backend(), |b| {
             b.iter(|| {
