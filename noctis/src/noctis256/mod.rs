@@ -146,57 +146,45 @@ impl AlgorithmName for Noctis256 {
     }
 }
 
-impl BlockCipherEncrypt for Noctis256 {
-    fn encrypt_with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = U32>) {
+/// Hands the closure `$f` the best backend `$cipher` may use: AVX2, SSSE3,
+/// simd128, else the portable one. (A macro, because the encrypt and decrypt
+/// closures are different traits with generic `call` methods.)
+macro_rules! dispatch {
+    ($cipher:ident, $f:ident) => {{
         #[cfg(target_arch = "x86_64")]
-        if let Some(token) = self.avx2 {
-            return f.call(&Batched::<cipher::consts::U8, _>::new(
-                &self.schedule,
+        if let Some(token) = $cipher.avx2 {
+            return $f.call(&Batched::<cipher::consts::U8, _>::new(
+                &$cipher.schedule,
                 move |s, b, d| token.crypt(s, b, d),
             ));
         }
         #[cfg(target_arch = "x86_64")]
-        if let Some(token) = self.ssse3 {
-            return f.call(&Batched::<cipher::consts::U4, _>::new(
-                &self.schedule,
+        if let Some(token) = $cipher.ssse3 {
+            return $f.call(&Batched::<cipher::consts::U4, _>::new(
+                &$cipher.schedule,
                 move |s, b, d| token.crypt(s, b, d),
             ));
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if self.simd128 {
-            return f.call(&Batched::<cipher::consts::U4, _>::new(
-                &self.schedule,
+        if $cipher.simd128 {
+            return $f.call(&Batched::<cipher::consts::U4, _>::new(
+                &$cipher.schedule,
                 simd128::crypt,
             ));
         }
-        f.call(&SoftBackend(&self.schedule))
+        $f.call(&SoftBackend(&$cipher.schedule))
+    }};
+}
+
+impl BlockCipherEncrypt for Noctis256 {
+    fn encrypt_with_backend(&self, f: impl BlockCipherEncClosure<BlockSize = U32>) {
+        dispatch!(self, f)
     }
 }
 
 impl BlockCipherDecrypt for Noctis256 {
     fn decrypt_with_backend(&self, f: impl BlockCipherDecClosure<BlockSize = U32>) {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(token) = self.avx2 {
-            return f.call(&Batched::<cipher::consts::U8, _>::new(
-                &self.schedule,
-                move |s, b, d| token.crypt(s, b, d),
-            ));
-        }
-        #[cfg(target_arch = "x86_64")]
-        if let Some(token) = self.ssse3 {
-            return f.call(&Batched::<cipher::consts::U4, _>::new(
-                &self.schedule,
-                move |s, b, d| token.crypt(s, b, d),
-            ));
-        }
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if self.simd128 {
-            return f.call(&Batched::<cipher::consts::U4, _>::new(
-                &self.schedule,
-                simd128::crypt,
-            ));
-        }
-        f.call(&SoftBackend(&self.schedule))
+        dispatch!(self, f)
     }
 }
 
