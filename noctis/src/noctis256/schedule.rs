@@ -10,9 +10,14 @@ pub(crate) const ROUNDS: usize = 20;
 /// Everything the block function needs, derived from one 32-byte key.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub(crate) struct Schedule {
-    /// The key-dependent permutation of 0..=255.
+    /// The key-dependent permutation of 0..=255. (Its inverse is never
+    /// needed: Feistel decryption runs F forwards.)
     pub(crate) sbox: [u8; 256],
-    /// Its inverse is never needed: Feistel decryption runs F forwards.
+    /// The S-box as sixteen 16-byte slices, each half of eight stored as
+    /// differences of neighbours (`D_k = S_k ⊕ S_(k+1)`, `D_7 = S_7`, same for
+    /// 8..16): the form the SSSE3 lookup consumes, computed once per key
+    /// rather than per batch.
+    pub(crate) sbox_diff: [u8; 256],
     pub(crate) round_keys: [[u8; 16]; ROUNDS],
     pub(crate) w_in: [u8; 32],
     pub(crate) w_out: [u8; 32],
@@ -20,8 +25,10 @@ pub(crate) struct Schedule {
 
 impl Schedule {
     pub(crate) fn new(key: &[u8; 32]) -> Self {
+        let sbox = sbox(key);
         let mut schedule = Schedule {
-            sbox: sbox(key),
+            sbox_diff: slice_differences(&sbox),
+            sbox,
             round_keys: [[0; 16]; ROUNDS],
             w_in: [0; 32],
             w_out: [0; 32],
@@ -37,6 +44,17 @@ impl Schedule {
         reader.read(&mut schedule.w_out);
         schedule
     }
+}
+
+fn slice_differences(sbox: &[u8; 256]) -> [u8; 256] {
+    let mut diff = *sbox;
+    for i in 0..256 {
+        // Slices 7 and 15 (the last of each half) stay as they are.
+        if (i / 16) % 8 != 7 {
+            diff[i] ^= sbox[i + 16];
+        }
+    }
+    diff
 }
 
 /// Fisher–Yates over SHAKE256 bytes with rejection sampling (no modulo

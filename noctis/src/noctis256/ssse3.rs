@@ -7,8 +7,8 @@
 //! bit 7 flipped) from slices 8..16. In each half, step `k` shuffles with
 //! the index `byte +sat (0x70 − 16k)`, which has bit 7 set (so `pshufb`
 //! yields zero) exactly for bytes whose high nibble is above `k`; the
-//! slices are stored as differences of neighbours (`D_k = S_k ⊕ S_(k+1)`,
-//! `D_7 = S_7`), so the steps a byte takes part in XOR up to its entry.
+//! slices are stored as differences of neighbours (`Schedule::sbox_diff`,
+//! made once per key), so the steps a byte takes part in XOR up to its entry.
 //! Every byte runs the same instructions over the whole table.
 
 #![allow(
@@ -51,13 +51,7 @@ fn store(v: __m128i, out: &mut [u8; 16]) {
 fn keys(s: &Schedule) -> Keys {
     let mut diff = [_mm_setzero_si128(); 16];
     for (k, v) in diff.iter_mut().enumerate() {
-        let mut d = *half(&s.sbox, 16 * k);
-        if k % 8 != 7 {
-            for (a, b) in d.iter_mut().zip(half(&s.sbox, 16 * (k + 1))) {
-                *a ^= b;
-            }
-        }
-        *v = load(&d);
+        *v = load(half(&s.sbox_diff, 16 * k));
     }
     let mut round_keys = [_mm_setzero_si128(); ROUNDS];
     for (v, rk) in round_keys.iter_mut().zip(&s.round_keys) {
