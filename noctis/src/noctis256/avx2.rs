@@ -23,15 +23,18 @@ use super::{
 };
 
 /// Blocks per batch: four registers of two blocks each, enough independent
-/// work to hide the shuffle latency.
-pub(crate) const PAR: usize = 8;
+/// work to hide the shuffle latency. Measured here (AMD EPYC): 8 blocks
+/// 330–407 MiB/s, 4 blocks 260, 2 blocks 232. The cipher traits read this
+/// type, so the batch the `ctr` crate hands over is the batch `crypt` does.
+pub(crate) type ParBlocks = cipher::consts::U8;
+pub(crate) const PAR: usize = <ParBlocks as cipher::typenum::Unsigned>::USIZE;
 const REGS: usize = PAR / 2;
 
 /// The schedule as registers, loaded once per call.
 struct Keys {
     sbox: [__m256i; 16],
     round_keys: [__m256i; ROUNDS],
-    shift_rot: [__m256i; 4],
+    shift_rot: [__m256i; 1],
     w_in: [__m256i; 2],
     w_out: [__m256i; 2],
 }
@@ -67,7 +70,7 @@ fn keys(s: &Schedule) -> Keys {
     for (v, rk) in round_keys.iter_mut().zip(&s.round_keys) {
         *v = broadcast(rk);
     }
-    let mut shift_rot = [_mm256_setzero_si256(); 4];
+    let mut shift_rot = [_mm256_setzero_si256(); 1];
     for (v, ctrl) in shift_rot.iter_mut().zip(&SHIFT_ROT) {
         *v = broadcast(ctrl);
     }
@@ -119,20 +122,26 @@ fn xtime(v: __m256i) -> __m256i {
     )
 }
 
+/// Rotates each 32-bit column down by `BITS`: byte `r` of the result is
+/// byte `r + BITS/8` of the column. Shifts, not `vpshufb`, so the shuffle
+/// ports stay free for the S-box.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn rot_column<const BITS: i32, const BACK: i32>(v: __m256i) -> __m256i {
+    _mm256_or_si256(_mm256_srli_epi32::<BITS>(v), _mm256_slli_epi32::<BACK>(v))
+}
+
 /// The round function on two half-blocks.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn f(x: __m256i, round_key: __m256i, k: &Keys) -> __m256i {
     let t = sub_bytes(_mm256_xor_si256(x, round_key), &k.sbox);
     let a0 = _mm256_shuffle_epi8(t, k.shift_rot[0]);
-    let a1 = _mm256_shuffle_epi8(t, k.shift_rot[1]);
-    let a2 = _mm256_shuffle_epi8(t, k.shift_rot[2]);
-    let a3 = _mm256_shuffle_epi8(t, k.shift_rot[3]);
-    // b_r = 2·a_r ⊕ 3·a_(r+1) ⊕ a_(r+2) ⊕ a_(r+3) = 2·(a_r ⊕ a_(r+1)) ⊕ a_(r+1) ⊕ a_(r+2) ⊕ a_(r+3)
-    _mm256_xor_si256(
-        xtime(_mm256_xor_si256(a0, a1)),
-        _mm256_xor_si256(a1, _mm256_xor_si256(a2, a3)),
-    )
+    // b_r = 2·a_r ⊕ 3·a_(r+1) ⊕ a_(r+2) ⊕ a_(r+3) = 2·u_r ⊕ a_(r+1) ⊕ u_(r+2)
+    // with u_r = a_r ⊕ a_(r+1): one rotation of a and one of u.
+    let a1 = rot_column::<8, 24>(a0);
+    let u = _mm256_xor_si256(a0, a1);
+    _mm256_xor_si256(xtime(u), _mm256_xor_si256(a1, rot_column::<16, 16>(u)))
 }
 
 /// Runs the twenty rounds over `REGS` register pairs. The Feistel swap is

@@ -153,21 +153,21 @@ macro_rules! dispatch {
     ($cipher:ident, $f:ident) => {{
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = $cipher.avx2 {
-            return $f.call(&Batched::<cipher::consts::U8, _>::new(
+            return $f.call(&Batched::<avx2::ParBlocks, _>::new(
                 &$cipher.schedule,
                 move |s, b, d| token.crypt(s, b, d),
             ));
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = $cipher.ssse3 {
-            return $f.call(&Batched::<cipher::consts::U4, _>::new(
+            return $f.call(&Batched::<ssse3::ParBlocks, _>::new(
                 &$cipher.schedule,
                 move |s, b, d| token.crypt(s, b, d),
             ));
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if $cipher.simd128 {
-            return $f.call(&Batched::<cipher::consts::U4, _>::new(
+            return $f.call(&Batched::<simd128::ParBlocks, _>::new(
                 &$cipher.schedule,
                 simd128::crypt,
             ));

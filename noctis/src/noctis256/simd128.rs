@@ -18,7 +18,8 @@ use super::{
 };
 
 /// Blocks per batch.
-pub(crate) const PAR: usize = 4;
+pub(crate) type ParBlocks = cipher::consts::U4;
+pub(crate) const PAR: usize = <ParBlocks as cipher::typenum::Unsigned>::USIZE;
 
 fn load(bytes: &[u8; 16]) -> v128 {
     // SAFETY: reads exactly the 16 bytes of `bytes`; v128 loads need no alignment.

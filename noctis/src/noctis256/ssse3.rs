@@ -24,12 +24,13 @@ use super::{
 };
 
 /// Blocks per batch.
-pub(crate) const PAR: usize = 4;
+pub(crate) type ParBlocks = cipher::consts::U4;
+pub(crate) const PAR: usize = <ParBlocks as cipher::typenum::Unsigned>::USIZE;
 
 struct Keys {
     diff: [__m128i; 16],
     round_keys: [__m128i; ROUNDS],
-    shift_rot: [__m128i; 4],
+    shift_rows: __m128i,
 }
 
 #[inline]
@@ -57,14 +58,10 @@ fn keys(s: &Schedule) -> Keys {
     for (v, rk) in round_keys.iter_mut().zip(&s.round_keys) {
         *v = load(rk);
     }
-    let mut shift_rot = [_mm_setzero_si128(); 4];
-    for (v, ctrl) in shift_rot.iter_mut().zip(&SHIFT_ROT) {
-        *v = load(ctrl);
-    }
     Keys {
         diff,
         round_keys,
-        shift_rot,
+        shift_rows: load(&SHIFT_ROT[0]),
     }
 }
 
@@ -91,18 +88,22 @@ fn xtime(v: __m128i) -> __m128i {
     _mm_xor_si128(_mm_add_epi8(v, v), _mm_and_si128(high, _mm_set1_epi8(0x1b)))
 }
 
+/// Rotates each 32-bit column down by `BITS` (see the AVX2 backend).
+#[inline]
+#[target_feature(enable = "ssse3")]
+fn rot_column<const BITS: i32, const BACK: i32>(v: __m128i) -> __m128i {
+    _mm_or_si128(_mm_srli_epi32::<BITS>(v), _mm_slli_epi32::<BACK>(v))
+}
+
 #[inline]
 #[target_feature(enable = "ssse3")]
 fn f(x: __m128i, round_key: __m128i, k: &Keys) -> __m128i {
     let t = sub_bytes(_mm_xor_si128(x, round_key), &k.diff);
-    let a0 = _mm_shuffle_epi8(t, k.shift_rot[0]);
-    let a1 = _mm_shuffle_epi8(t, k.shift_rot[1]);
-    let a2 = _mm_shuffle_epi8(t, k.shift_rot[2]);
-    let a3 = _mm_shuffle_epi8(t, k.shift_rot[3]);
-    _mm_xor_si128(
-        xtime(_mm_xor_si128(a0, a1)),
-        _mm_xor_si128(a1, _mm_xor_si128(a2, a3)),
-    )
+    let a0 = _mm_shuffle_epi8(t, k.shift_rows);
+    // MixColumns as 2·u_r ⊕ a_(r+1) ⊕ u_(r+2) with u_r = a_r ⊕ a_(r+1).
+    let a1 = rot_column::<8, 24>(a0);
+    let u = _mm_xor_si128(a0, a1);
+    _mm_xor_si128(xtime(u), _mm_xor_si128(a1, rot_column::<16, 16>(u)))
 }
 
 #[target_feature(enable = "ssse3")]
