@@ -13,7 +13,11 @@ use std::{
 use clap::{Args, Parser, Subcommand, builder::BoolishValueParser};
 use tokio::net::TcpListener;
 
-use crate::{Config, Error, crypt, http};
+use crate::{
+    Config, Error,
+    config::{Registration, parse_size},
+    crypt, http,
+};
 
 /// Self-hosted, end-to-end encrypted file storage and sharing.
 ///
@@ -67,6 +71,22 @@ struct ServeArgs {
         default_missing_value = "true"
     )]
     trust_proxy: bool,
+    /// Who may create accounts: `open`, `invite` (an administrator's invite
+    /// code) or `closed`. The first account may always register and becomes
+    /// the administrator.
+    #[arg(
+        long,
+        env = "NOCTURNE_REGISTRATION",
+        value_enum,
+        default_value = "invite"
+    )]
+    registration: Registration,
+    /// The largest file an upload may be (ciphertext), e.g. `10GiB`.
+    #[arg(long, env = "NOCTURNE_MAX_FILE_SIZE", default_value = "10GiB", value_parser = parse_size)]
+    max_file_size: u64,
+    /// Storage per account (ciphertext, uploads in progress included), e.g. `100GiB`.
+    #[arg(long, env = "NOCTURNE_QUOTA", default_value = "100GiB", value_parser = parse_size)]
+    quota: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,6 +220,9 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
     init_logging();
     let mut config = Config::new(args.data_dir).with_secret_from_env()?;
     config.trust_proxy = args.trust_proxy;
+    config.registration = args.registration;
+    config.max_file_size = args.max_file_size;
+    config.quota = args.quota;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

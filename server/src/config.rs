@@ -10,6 +10,24 @@ use crate::Error;
 /// hex- or base64-encoded value carries at least 128 bits.
 pub(crate) const MIN_SECRET_LEN: usize = 32;
 
+/// Who may create an account (`NOCTURNE_REGISTRATION`). Whatever the
+/// policy, the very first account may always register and becomes the
+/// administrator, so a fresh server can be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Registration {
+    /// Anyone who can reach the server.
+    Open,
+    /// Only with an invite code from an administrator (the default).
+    Invite,
+    /// No one after the first account.
+    Closed,
+}
+
+/// The default largest file: 10 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 << 30;
+/// The default storage per account: 100 GiB.
+pub const DEFAULT_QUOTA: u64 = 100 << 30;
+
 /// Settings for a running server (the listener's address is the caller's).
 #[derive(Clone)]
 pub struct Config {
@@ -21,6 +39,12 @@ pub struct Config {
     /// `X-Forwarded-For`: turns on HSTS and (later) client addresses from
     /// forwarded headers.
     pub trust_proxy: bool,
+    /// Who may register.
+    pub registration: Registration,
+    /// The largest file (ciphertext bytes) an upload may declare.
+    pub max_file_size: u64,
+    /// Ciphertext bytes each account may store, uploads in progress included.
+    pub quota: u64,
 }
 
 impl Config {
@@ -31,6 +55,9 @@ impl Config {
             data_dir: data_dir.into(),
             secret: None,
             trust_proxy: false,
+            registration: Registration::Invite,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            quota: DEFAULT_QUOTA,
         }
     }
 
@@ -65,13 +92,60 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("trust_proxy", &self.trust_proxy)
+            .field("registration", &self.registration)
+            .field("max_file_size", &self.max_file_size)
+            .field("quota", &self.quota)
             .finish()
     }
+}
+
+/// Parses a byte size: a number with an optional unit, `B`, `KB`/`MB`/`GB`/`TB`
+/// (powers of 1000) or `KiB`/`MiB`/`GiB`/`TiB` (powers of 1024), case and
+/// spaces ignored: `10GiB`, `500 MB`, `1048576`.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (try 10GiB, 500MB or a number of bytes)"))?;
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1_000,
+        "mb" | "m" => 1_000_000,
+        "gb" | "g" => 1_000_000_000,
+        "tb" | "t" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "`{unit}` is not a size unit (use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_either_unit_family() {
+        assert_eq!(parse_size("10GiB"), Ok(10 << 30));
+        assert_eq!(parse_size("10 gb"), Ok(10_000_000_000));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("3MiB"), Ok(3 << 20));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999TiB").is_err());
+    }
 
     #[test]
     fn debug_never_prints_the_secret() {

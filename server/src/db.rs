@@ -35,6 +35,7 @@ impl Db {
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
         let mut conn = Connection::open(path)?;
         configure(&mut conn)?;
+        migrate(&mut conn)?;
         let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE_DEPTH);
         thread::Builder::new()
             .name("nocturne-db".into())
@@ -85,6 +86,104 @@ fn configure(conn: &mut Connection) -> Result<(), Error> {
     Ok(())
 }
 
+/// The schema, one step per version. `PRAGMA user_version` records how many
+/// steps a database has taken; each step runs in its own transaction, so a
+/// crash leaves the database at one version or the next, never between.
+/// Steps are append-only: an existing step is never edited.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, sessions, invites, files and uploads.
+    "CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        salt BLOB NOT NULL,
+        argon2_m_kib INTEGER NOT NULL,
+        argon2_t INTEGER NOT NULL,
+        argon2_p INTEGER NOT NULL,
+        auth_hash BLOB NOT NULL,
+        master_by_password BLOB NOT NULL,
+        master_by_recovery BLOB NOT NULL,
+        recovery_hash BLOB NOT NULL,
+        quota INTEGER,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX sessions_by_account ON sessions(account_id);
+    CREATE TABLE invites (
+        code_hash BLOB PRIMARY KEY,
+        created_by INTEGER REFERENCES accounts(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        size INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        metadata BLOB NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX files_by_account ON files(account_id);
+    CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        size INTEGER NOT NULL,
+        part_size INTEGER NOT NULL,
+        metadata BLOB NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX uploads_by_account ON uploads(account_id);
+    CREATE TABLE upload_parts (
+        upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        sha256 BLOB NOT NULL,
+        PRIMARY KEY (upload_id, idx)
+    ) STRICT;",
+];
+
+/// Brings the schema up to date. A database from a newer Nocturne is
+/// refused rather than guessed at.
+fn migrate(conn: &mut Connection) -> Result<(), Error> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version = usize::try_from(version).unwrap_or(usize::MAX);
+    if version > MIGRATIONS.len() {
+        return Err(Error::Config(format!(
+            "the database has schema version {version}, newer than this release knows \
+             ({}); run a newer nocturne",
+            MIGRATIONS.len()
+        )));
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(step + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+        tracing::info!(version = step + 1, "database schema migrated");
+    }
+    Ok(())
+}
+
+/// Seconds since the Unix epoch: the one clock the database uses.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +201,24 @@ mod tests {
             .expect("query");
         assert_eq!(mode, "wal");
         assert_eq!(thread_name.as_deref(), Some("nocturne-db"));
+    }
+
+    #[tokio::test]
+    async fn migrations_run_once_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(FILE_NAME);
+        drop(Db::open(&path).expect("first open migrates"));
+        drop(Db::open(&path).expect("second open finds nothing to do"));
+        let conn = Connection::open(&path).expect("open");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64 + 1)
+            .expect("bump");
+        drop(conn);
+        let err = Db::open(&path).expect_err("newer schema");
+        assert!(err.to_string().contains("newer"), "{err}");
     }
 
     #[tokio::test]

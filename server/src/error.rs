@@ -1,6 +1,6 @@
 //! The one error type of the server crate, and how it looks over HTTP.
 
-use std::{io, path::PathBuf};
+use std::{borrow::Cow, io, path::PathBuf};
 
 use axum::{
     Json,
@@ -60,6 +60,59 @@ pub enum Error {
     /// or data that was modified; the two are deliberately one error).
     #[error(transparent)]
     Crypto(#[from] noctis::Error),
+    /// The request is malformed or asks for something impossible. `code` is
+    /// stable for programs; the message is for people and names no secret.
+    #[error("{message}")]
+    Invalid {
+        /// A short machine-readable reason (`invalid_username`, ...).
+        code: &'static str,
+        /// What was wrong and what to do instead.
+        message: String,
+    },
+    /// No valid session: not logged in, or the session expired or was revoked.
+    #[error("not logged in")]
+    Unauthorized,
+    /// The username or the password (auth key, recovery key) is wrong. Which
+    /// of the two is deliberately not said.
+    #[error("wrong credentials")]
+    BadCredentials,
+    /// Logged in, but not allowed to do this (`code` says why).
+    #[error("{message}")]
+    Forbidden {
+        /// A short machine-readable reason.
+        code: &'static str,
+        /// What was refused.
+        message: &'static str,
+    },
+    /// The request conflicts with what is stored (a taken username, an
+    /// upload missing parts).
+    #[error("{message}")]
+    Conflict {
+        /// A short machine-readable reason.
+        code: &'static str,
+        /// What conflicts and how to resolve it.
+        message: String,
+    },
+    /// The upload would exceed the file size limit or the account's quota.
+    #[error("{message}")]
+    TooLarge {
+        /// `file_too_large`, `quota_exceeded` or `part_too_large`.
+        code: &'static str,
+        /// The limit, in words and bytes.
+        message: String,
+    },
+    /// Too many attempts; the client may retry after this many seconds.
+    #[error("too many requests")]
+    RateLimited {
+        /// Seconds until the next attempt is allowed.
+        retry_after: u64,
+    },
+    /// A Range header that lies outside the file.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable {
+        /// The file's size, for the `Content-Range: bytes */size` answer.
+        size: u64,
+    },
     /// The command exists in the interface but is not built yet.
     #[error("`nocturne {0}` is not implemented yet in this release")]
     NotImplemented(&'static str),
@@ -73,34 +126,87 @@ impl Error {
             source,
         }
     }
+
+    pub(crate) fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 /// The JSON body of every API error: a stable machine-readable code and a
 /// sentence for people.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorBody {
+    /// Stable, machine-readable: `not_found`, `invalid_username`, `quota_exceeded`, ...
     pub(crate) error: &'static str,
-    pub(crate) message: &'static str,
+    /// One sentence for people. Never contains a secret.
+    pub(crate) message: Cow<'static, str>,
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let (status, error, message) = match self {
-            Error::NotFound => (StatusCode::NOT_FOUND, "not_found", "There is nothing here."),
+        let (status, error, message): (StatusCode, &'static str, Cow<'static, str>) = match self {
+            Error::Invalid { code, message } => (StatusCode::BAD_REQUEST, code, message.into()),
+            Error::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Log in first; the session is missing, expired or revoked.".into(),
+            ),
+            Error::BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "The username or password is wrong.".into(),
+            ),
+            Error::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message.into()),
+            Error::Conflict { code, message } => (StatusCode::CONFLICT, code, message.into()),
+            Error::TooLarge { code, message } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, code, message.into())
+            }
+            Error::RateLimited { retry_after } => {
+                let body = ErrorBody {
+                    error: "rate_limited",
+                    message: format!("Too many attempts; try again in {retry_after} s.").into(),
+                };
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(http::header::RETRY_AFTER, retry_after.to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            Error::RangeNotSatisfiable { size } => {
+                let body = ErrorBody {
+                    error: "range_not_satisfiable",
+                    message: "The requested range lies outside the file.".into(),
+                };
+                return (
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    [(http::header::CONTENT_RANGE, format!("bytes */{size}"))],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            Error::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "There is nothing here.".into(),
+            ),
             Error::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                "This method is not allowed here.",
+                "This method is not allowed here.".into(),
             ),
             Error::Timeout => (
                 StatusCode::REQUEST_TIMEOUT,
                 "timeout",
-                "The request took too long and was abandoned.",
+                "The request took too long and was abandoned.".into(),
             ),
             Error::DatabaseUnavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "The server is not ready; try again shortly.",
+                "The server is not ready; try again shortly.".into(),
             ),
             ref internal => {
                 // The detail goes to the operator's log, never to the client.
@@ -108,7 +214,7 @@ impl IntoResponse for Error {
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
-                    "Something went wrong on the server.",
+                    "Something went wrong on the server.".into(),
                 )
             }
         };

@@ -23,7 +23,9 @@ mod crypt;
 mod db;
 mod error;
 pub mod http;
+mod maintenance;
 mod secret;
+mod store;
 
-pub use config::Config;
+pub use config::{Config, Registration};
 pub use error::Error;

@@ -1,22 +1,76 @@
-//! The JSON API under `/api`.
+//! The JSON API under `/api`, and its OpenAPI document.
+//!
+//! Routes are registered through utoipa-axum, so the document at
+//! `/api/openapi.json` is generated from the same list the router is built
+//! from and cannot drift from it.
 
 use axum::{Json, Router, extract::State, routing::get};
 use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::AppState;
+use super::{AppState, auth, files};
 use crate::Error;
 
-/// The routes under `/api`; anything else there is a JSON 404 or 405.
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Nocturne",
+        description = "End-to-end encrypted file storage. The server stores ciphertext, \
+                       wrapped keys and encrypted metadata; it never sees a password, a \
+                       key that decrypts or a plaintext byte. Errors are JSON \
+                       `{error, message}` with a 4xx or 5xx status. Browsers authenticate \
+                       with an HttpOnly SameSite=Strict cookie, programs with \
+                       `Authorization: Bearer <token>` from `POST /api/auth/login` with \
+                       `token: true`."
+    ),
+    tags((name = "accounts", description = "Registration, sessions, recovery, invites"),
+         (name = "files", description = "Resumable uploads and encrypted files"),
+         (name = "server", description = "Health"))
+)]
+struct ApiDoc;
+
+/// The routes under `/api` (anything else there is a JSON 404 or 405) and
+/// the OpenAPI document describing them, with paths as clients see them.
+pub(super) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(auth::params))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::recovery_key))
+        .routes(routes!(auth::recovery_reset))
+        .routes(routes!(auth::account, auth::delete_account))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::create_invite))
+        .routes(routes!(files::create_upload, files::list_uploads))
+        .routes(routes!(files::get_upload, files::cancel_upload))
+        .routes(routes!(files::put_part))
+        .routes(routes!(files::finish_upload))
+        .routes(routes!(files::list_files))
+        .routes(routes!(
+            files::get_file,
+            files::update_file,
+            files::delete_file
+        ))
+        .routes(routes!(files::download))
+        .split_for_parts();
+    doc.paths.paths = std::mem::take(&mut doc.paths.paths)
+        .into_iter()
+        .map(|(path, item)| (format!("/api{path}"), item))
+        .collect();
+    let served = doc.clone();
+    let router = router
+        .route("/openapi.json", get(move || async move { Json(served) }))
         .fallback(|| async { Error::NotFound })
-        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed });
+    (router, doc)
 }
 
 /// The answer of `GET /api/health`.
-#[derive(Debug, Serialize)]
-struct Health {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Health {
     /// `"ok"` when the server can reach its database.
     status: &'static str,
     /// The server's version (the workspace version).
@@ -24,7 +78,9 @@ struct Health {
 }
 
 /// Liveness and readiness in one: answers only once the database answers.
-async fn health(State(state): State<AppState>) -> Result<Json<Health>, Error> {
+#[utoipa::path(get, path = "/health", tag = "server",
+    responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
+pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     state
         .db
         .call(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))

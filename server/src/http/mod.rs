@@ -7,7 +7,12 @@
 
 mod api;
 mod assets;
+mod auth;
+mod files;
 mod headers;
+mod limits;
+pub(crate) mod session;
+mod wire;
 
 use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
@@ -22,23 +27,31 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Config, Error, db::Db, secret::ServerSecret};
+use crate::{Config, Error, config::Registration, db::Db, secret::ServerSecret, store::LocalDisk};
 
 /// The largest request body any route accepts unless it says otherwise.
-/// Upload routes (issue #4) raise it for themselves.
+/// Upload parts are streamed and bounded by their exact expected length.
 const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
-/// How long any request may take before the server gives up on it.
+/// How long any request may take before the server gives up on it
+/// (response bodies, such as downloads, stream on after this).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Upload parts (up to 16 MiB each) may take this long to arrive: 16 MiB in
+/// ten minutes is 28 KB/s, slower than any link worth supporting.
+const PART_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub(crate) struct AppState {
     pub(crate) leptos: LeptosOptions,
     pub(crate) db: Db,
-    #[allow(dead_code, reason = "used by sessions and fake salts (issue #4)")]
     pub(crate) secret: Arc<ServerSecret>,
     pub(crate) trust_proxy: bool,
+    pub(crate) blobs: LocalDisk,
+    pub(crate) limiter: Arc<limits::Limiter>,
+    pub(crate) registration: Registration,
+    pub(crate) quota: u64,
+    pub(crate) max_file_size: u64,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -57,12 +70,19 @@ impl AppState {
             create_data_dir(&config.data_dir)?;
             let secret = ServerSecret::load_or_create(config.secret.as_ref(), &config.data_dir)?;
             let db = Db::open(&config.data_dir.join(crate::db::FILE_NAME))?;
+            let blobs = LocalDisk::open(&config.data_dir)
+                .map_err(|e| Error::io("create the blob store in", &config.data_dir, e))?;
             assets::check_embedded();
             Ok(AppState {
                 leptos: leptos_options(),
                 db,
                 secret: Arc::new(secret),
                 trust_proxy: config.trust_proxy,
+                blobs,
+                limiter: Arc::default(),
+                registration: config.registration,
+                quota: config.quota,
+                max_file_size: config.max_file_size,
             })
         })
         .await
@@ -107,14 +127,32 @@ fn leptos_options() -> LeptosOptions {
         .build()
 }
 
-/// Opens everything under `config.data_dir` and returns the full router.
+/// The OpenAPI document of the JSON API (what `/api/openapi.json` serves).
+pub fn openapi_json() -> String {
+    api::routes().1.to_pretty_json().unwrap_or_default()
+}
+
+/// Opens everything under `config.data_dir`, checks the storage for
+/// leftovers of a crash, and returns the full router.
 pub async fn router(config: &Config) -> Result<Router, Error> {
     let state = AppState::open(config).await?;
+    crate::maintenance::startup_check(&state).await?;
+    let sweeper = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(crate::maintenance::SWEEP_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = crate::maintenance::sweep(&sweeper).await {
+                tracing::warn!(error = %e, "the sweep of expired uploads failed");
+            }
+        }
+    });
     let options = state.leptos.clone();
     let routes = generate_route_list(app::App);
 
     let router = Router::new()
-        .nest("/api", api::routes())
+        .nest("/api", api::routes().0)
         .leptos_routes(&state, routes, move || app::shell(options.clone()))
         .fallback(assets::fallback)
         // Layers wrap what is above them: the security headers go on last so
@@ -140,6 +178,10 @@ pub(crate) async fn deadline(
     request: Request,
     next: Next,
 ) -> Response {
+    let is_part = request.method() == http::Method::PUT
+        && request.uri().path().starts_with("/api/uploads/")
+        && request.uri().path().contains("/parts/");
+    let limit = if is_part { PART_TIMEOUT } else { limit };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => Error::Timeout.into_response(),

@@ -1,0 +1,757 @@
+//! Accounts: register, key-derivation parameters, log in and out, recovery,
+//! password change, account deletion and invites.
+//!
+//! The browser derives everything from the password with Argon2id and sends
+//! only the auth key; the server keeps its SHA-256. The master key arrives
+//! and leaves only wrapped (under the password's key-encryption key, and
+//! under the recovery key). The recovery key authorises a reset through a
+//! recovery auth token derived from it, of which the server also keeps only
+//! a hash. Nothing stored here decrypts anything.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use hmac::{KeyInit as _, Mac as _};
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    AppState,
+    limits::{self, ClientAddr},
+    session::{self, Session},
+    wire::{self, Argon2, B64},
+};
+use crate::{Error, config::Registration, db};
+
+/// The tag the API uses for these routes in the OpenAPI document.
+pub(crate) const TAG: &str = "accounts";
+
+const AUTH_LABEL: &str = "nocturne auth key";
+const RECOVERY_LABEL: &str = "nocturne recovery auth";
+const INVITE_LABEL: &str = "nocturne invite";
+/// Invites expire after seven days.
+const INVITE_LIFETIME: i64 = 7 * 24 * 60 * 60;
+
+/// A username: 1–64 of `a–z 0–9 . _ -`, starting with a letter or digit,
+/// compared case-insensitively (stored lowercase).
+pub(crate) fn username(raw: &str) -> Result<String, Error> {
+    let name = raw.trim().to_ascii_lowercase();
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::invalid(
+            "invalid_username",
+            "A username is 1 to 64 letters, digits, dots, dashes or underscores, \
+             starting with a letter or digit.",
+        ))
+    }
+}
+
+/// What the browser needs to derive an account's keys.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) struct KeyParams {
+    /// The Argon2id salt.
+    pub(crate) salt: B64,
+    /// The Argon2id cost.
+    pub(crate) argon2: Argon2,
+}
+
+/// `POST /api/auth/params`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ParamsRequest {
+    username: String,
+}
+
+/// The Argon2id salt and cost for an account. An unknown username gets a
+/// salt derived from the server secret and the name, stable across calls,
+/// so the answer does not reveal whether the account exists.
+#[utoipa::path(post, path = "/auth/params", tag = TAG,
+    request_body = ParamsRequest,
+    responses((status = 200, body = KeyParams), (status = 400, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn params(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(req): Json<ParamsRequest>,
+) -> Result<Json<KeyParams>, Error> {
+    state
+        .limiter
+        .check("params", &client.key(), limits::PARAMS_PER_CLIENT)?;
+    let name = username(&req.username)?;
+    let lookup = name.clone();
+    let found = state
+        .db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT salt, argon2_m_kib, argon2_t, argon2_p FROM accounts WHERE username = ?1",
+                    [&lookup],
+                    |r| {
+                        Ok(KeyParams {
+                            salt: B64(r.get(0)?),
+                            argon2: Argon2 {
+                                m_kib: r.get(1)?,
+                                t: r.get(2)?,
+                                p: r.get(3)?,
+                            },
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await?;
+    Ok(Json(found.unwrap_or_else(|| KeyParams {
+        salt: B64(fake(&state, "salt", &name)),
+        argon2: Argon2::default_params(),
+    })))
+}
+
+/// A stable stand-in for an unknown account's public values.
+fn fake(state: &AppState, what: &str, name: &str) -> Vec<u8> {
+    let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(state.secret.expose())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(b"nocturne fake ");
+    mac.update(what.as_bytes());
+    mac.update(&[0]);
+    mac.update(name.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// `POST /api/auth/register`. Everything here is public or wrapped.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RegisterRequest {
+    username: String,
+    /// An invite code, when the server requires one.
+    #[serde(default)]
+    invite: Option<String>,
+    /// The Argon2id salt the browser chose (16–64 random bytes).
+    salt: B64,
+    argon2: Argon2,
+    /// The auth half of Argon2id's output (32 bytes).
+    auth_key: B64,
+    /// The master key wrapped under the password's key-encryption key.
+    master_by_password: B64,
+    /// The master key wrapped under the recovery key.
+    master_by_recovery: B64,
+    /// A token derived from the recovery key that authorises a reset (32 bytes).
+    recovery_auth: B64,
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AccountView {
+    username: String,
+    is_admin: bool,
+}
+
+/// Creates an account. The first account on a server becomes its
+/// administrator and needs no invite; after that `NOCTURNE_REGISTRATION`
+/// decides. Returns nothing secret: the recovery key was made in the browser.
+#[utoipa::path(post, path = "/auth/register", tag = TAG,
+    request_body = RegisterRequest,
+    responses((status = 201, body = AccountView), (status = 400, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(req): Json<RegisterRequest>,
+) -> Result<(StatusCode, Json<AccountView>), Error> {
+    state
+        .limiter
+        .check("register", &client.key(), limits::REGISTER_PER_CLIENT)?;
+    let name = username(&req.username)?;
+    let argon2 = req.argon2.check()?;
+    let salt = req.salt.bounded("salt", 16, 64)?.to_vec();
+    let auth_hash = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let by_password = req
+        .master_by_password
+        .bounded("master_by_password", noctis::keys::WRAPPED_LEN, 256)?
+        .to_vec();
+    let by_recovery = req
+        .master_by_recovery
+        .bounded("master_by_recovery", noctis::keys::WRAPPED_LEN, 256)?
+        .to_vec();
+    let recovery_hash = wire::digest(
+        RECOVERY_LABEL,
+        req.recovery_auth.bounded("recovery_auth", 32, 32)?,
+    );
+    let invite = req
+        .invite
+        .as_deref()
+        .map(|code| wire::digest(INVITE_LABEL, code.trim().as_bytes()));
+    let policy = state.registration;
+    let view_name = name.clone();
+    let is_admin = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = db::now();
+            let first =
+                tx.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get::<_, i64>(0))? == 0;
+            if !first {
+                match policy {
+                    Registration::Open => {}
+                    Registration::Closed => {
+                        return Err(Error::Forbidden {
+                            code: "registration_closed",
+                            message: "This server does not take new accounts.",
+                        });
+                    }
+                    Registration::Invite => {
+                        let used = match invite {
+                            Some(hash) => tx.execute(
+                                "DELETE FROM invites WHERE code_hash = ?1 AND expires_at > ?2",
+                                rusqlite::params![&hash[..], now],
+                            )?,
+                            None => 0,
+                        };
+                        if used == 0 {
+                            return Err(Error::Forbidden {
+                                code: "invite_required",
+                                message: "A valid invite code from an administrator is needed.",
+                            });
+                        }
+                    }
+                }
+            }
+            let taken = tx
+                .query_row(
+                    "SELECT 1 FROM accounts WHERE username = ?1",
+                    [&name],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if taken {
+                return Err(Error::Conflict {
+                    code: "username_taken",
+                    message: "That username is taken.".into(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO accounts (username, is_admin, salt, argon2_m_kib, argon2_t, argon2_p,
+                    auth_hash, master_by_password, master_by_recovery, recovery_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                rusqlite::params![
+                    name,
+                    first,
+                    salt,
+                    argon2.m_kib,
+                    argon2.t,
+                    argon2.p,
+                    &auth_hash[..],
+                    by_password,
+                    by_recovery,
+                    &recovery_hash[..],
+                    now
+                ],
+            )?;
+            tx.commit()?;
+            Ok(first)
+        })
+        .await?;
+    tracing::info!(admin = is_admin, "account registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(AccountView {
+            username: view_name,
+            is_admin,
+        }),
+    ))
+}
+
+/// `POST /api/auth/login`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct LoginRequest {
+    username: String,
+    /// The auth half of Argon2id's output (32 bytes).
+    auth_key: B64,
+    /// `true`: return a bearer token in the body (for programs) instead of
+    /// setting the browser's HttpOnly cookie.
+    #[serde(default)]
+    token: bool,
+}
+
+/// A successful login.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LoginResponse {
+    username: String,
+    is_admin: bool,
+    /// The master key, wrapped under the password's key-encryption key.
+    master_by_password: B64,
+    /// A bearer token, only when the request asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+/// Checks the auth key and starts a session: a cookie, or a bearer token
+/// when asked. A wrong password and an unknown username are the same 401.
+#[utoipa::path(post, path = "/auth/login", tag = TAG,
+    request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(req): Json<LoginRequest>,
+) -> Result<Response, Error> {
+    state
+        .limiter
+        .check("login", &client.key(), limits::LOGIN_PER_CLIENT)?;
+    let name = username(&req.username)?;
+    state
+        .limiter
+        .check("login-account", &name, limits::LOGIN_PER_ACCOUNT)?;
+    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let lookup = name.clone();
+    let row = state
+        .db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, is_admin, auth_hash, master_by_password FROM accounts WHERE username = ?1",
+                    [&lookup],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, bool>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, Vec<u8>>(3)?,
+                        ))
+                    },
+                )
+                .optional()?)
+        })
+        .await?;
+    let Some((id, is_admin, stored, wrapped)) = row else {
+        return Err(Error::BadCredentials);
+    };
+    if !wire::same(&stored, &presented) {
+        tracing::info!("login refused: wrong credentials");
+        return Err(Error::BadCredentials);
+    }
+    let token = session::start(&state, id).await?;
+    let body = LoginResponse {
+        username: name,
+        is_admin,
+        master_by_password: B64(wrapped),
+        token: req.token.then(|| token.clone()),
+    };
+    if req.token {
+        Ok(Json(body).into_response())
+    } else {
+        Ok((
+            [(
+                header::SET_COOKIE,
+                session::cookie(Some(&token), state.trust_proxy),
+            )],
+            Json(body),
+        )
+            .into_response())
+    }
+}
+
+/// Ends the caller's session and clears the cookie.
+#[utoipa::path(post, path = "/auth/logout", tag = TAG,
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Response, Error> {
+    session.end(&state).await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, session::cookie(None, state.trust_proxy))],
+    )
+        .into_response())
+}
+
+/// `POST /api/auth/recovery/key`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RecoveryKeyRequest {
+    username: String,
+    /// The token derived from the recovery key (32 bytes).
+    recovery_auth: B64,
+}
+
+/// The master key wrapped under the recovery key.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RecoveryKeyResponse {
+    master_by_recovery: B64,
+}
+
+/// Checks the recovery auth token and returns the recovery-wrapped master
+/// key, which only the recovery key unwraps.
+#[utoipa::path(post, path = "/auth/recovery/key", tag = TAG,
+    request_body = RecoveryKeyRequest,
+    responses((status = 200, body = RecoveryKeyResponse), (status = 401, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn recovery_key(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(req): Json<RecoveryKeyRequest>,
+) -> Result<Json<RecoveryKeyResponse>, Error> {
+    let (id, wrapped) = check_recovery(&state, &client, &req.username, &req.recovery_auth).await?;
+    let _ = id;
+    Ok(Json(RecoveryKeyResponse {
+        master_by_recovery: B64(wrapped),
+    }))
+}
+
+async fn check_recovery(
+    state: &AppState,
+    client: &ClientAddr,
+    raw_name: &str,
+    recovery_auth: &B64,
+) -> Result<(i64, Vec<u8>), Error> {
+    state
+        .limiter
+        .check("recover", &client.key(), limits::RECOVER_PER_CLIENT)?;
+    let name = username(raw_name)?;
+    state
+        .limiter
+        .check("recover-account", &name, limits::RECOVER_PER_ACCOUNT)?;
+    let presented = wire::digest(
+        RECOVERY_LABEL,
+        recovery_auth.bounded("recovery_auth", 32, 32)?,
+    );
+    let row = state
+        .db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, recovery_hash, master_by_recovery FROM accounts WHERE username = ?1",
+                    [&name],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)),
+                )
+                .optional()?)
+        })
+        .await?;
+    match row {
+        Some((id, stored, wrapped)) if wire::same(&stored, &presented) => Ok((id, wrapped)),
+        _ => {
+            tracing::info!("recovery refused: wrong recovery key");
+            Err(Error::BadCredentials)
+        }
+    }
+}
+
+/// New password material: a fresh salt and cost, the new auth key and the
+/// master key wrapped under the new key-encryption key.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct NewPassword {
+    salt: B64,
+    argon2: Argon2,
+    auth_key: B64,
+    master_by_password: B64,
+}
+
+struct CheckedPassword {
+    salt: Vec<u8>,
+    argon2: Argon2,
+    auth_hash: [u8; 32],
+    wrapped: Vec<u8>,
+}
+
+impl NewPassword {
+    fn check(&self) -> Result<CheckedPassword, Error> {
+        Ok(CheckedPassword {
+            salt: self.salt.bounded("salt", 16, 64)?.to_vec(),
+            argon2: self.argon2.check()?,
+            auth_hash: wire::digest(AUTH_LABEL, self.auth_key.bounded("auth_key", 32, 32)?),
+            wrapped: self
+                .master_by_password
+                .bounded("master_by_password", noctis::keys::WRAPPED_LEN, 256)?
+                .to_vec(),
+        })
+    }
+}
+
+/// Stores new password material and ends every session of the account.
+fn set_password(
+    conn: &mut rusqlite::Connection,
+    id: i64,
+    new: CheckedPassword,
+) -> Result<(), Error> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE accounts SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
+            auth_hash = ?6, master_by_password = ?7 WHERE id = ?1",
+        rusqlite::params![
+            id,
+            new.salt,
+            new.argon2.m_kib,
+            new.argon2.t,
+            new.argon2.p,
+            &new.auth_hash[..],
+            new.wrapped
+        ],
+    )?;
+    session::end_all(&tx, id)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// `POST /api/auth/recovery/reset`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RecoveryResetRequest {
+    username: String,
+    recovery_auth: B64,
+    /// The new password's material.
+    new: NewPassword,
+}
+
+/// Sets a new password with the recovery key: the browser unwrapped the
+/// master key with it and wrapped it again under the new password. Every
+/// session of the account ends.
+#[utoipa::path(post, path = "/auth/recovery/reset", tag = TAG,
+    request_body = RecoveryResetRequest,
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn recovery_reset(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(req): Json<RecoveryResetRequest>,
+) -> Result<StatusCode, Error> {
+    let new = req.new.check()?;
+    let (id, _) = check_recovery(&state, &client, &req.username, &req.recovery_auth).await?;
+    state
+        .db
+        .call(move |conn| set_password(conn, id, new))
+        .await?;
+    tracing::info!("password reset with the recovery key");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's account, with what the browser needs to unlock it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AccountDetails {
+    username: String,
+    is_admin: bool,
+    salt: B64,
+    argon2: Argon2,
+    master_by_password: B64,
+    /// Ciphertext bytes stored, uploads in progress included.
+    used: u64,
+    quota: u64,
+    max_file_size: u64,
+}
+
+/// Bytes an account holds or has reserved for uploads in progress.
+pub(crate) fn used_bytes(conn: &rusqlite::Connection, account_id: i64) -> Result<u64, Error> {
+    let used: i64 = conn.query_row(
+        "SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE account_id = ?1)
+              + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE account_id = ?1)",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    Ok(u64::try_from(used).unwrap_or(0))
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/account", tag = TAG,
+    responses((status = 200, body = AccountDetails), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn account(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<AccountDetails>, Error> {
+    let (quota, max_file_size) = (state.quota, state.max_file_size);
+    let id = session.account_id;
+    let details = state
+        .db
+        .call(move |conn| {
+            let used = used_bytes(conn, id)?;
+            Ok(conn.query_row(
+                "SELECT username, is_admin, salt, argon2_m_kib, argon2_t, argon2_p,
+                        master_by_password, quota FROM accounts WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(AccountDetails {
+                        username: r.get(0)?,
+                        is_admin: r.get(1)?,
+                        salt: B64(r.get(2)?),
+                        argon2: Argon2 {
+                            m_kib: r.get(3)?,
+                            t: r.get(4)?,
+                            p: r.get(5)?,
+                        },
+                        master_by_password: B64(r.get(6)?),
+                        used,
+                        quota: r
+                            .get::<_, Option<i64>>(7)?
+                            .and_then(|q| u64::try_from(q).ok())
+                            .unwrap_or(quota),
+                        max_file_size,
+                    })
+                },
+            )?)
+        })
+        .await?;
+    Ok(Json(details))
+}
+
+/// `POST /api/account/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ChangePasswordRequest {
+    /// The current password's auth key (32 bytes).
+    auth_key: B64,
+    /// The new password's material.
+    new: NewPassword,
+}
+
+/// Changes the password. Every session of the account ends, this one
+/// included: log in again with the new password.
+#[utoipa::path(post, path = "/account/password", tag = TAG,
+    request_body = ChangePasswordRequest,
+    responses((status = 204), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<ChangePasswordRequest>,
+) -> Result<Response, Error> {
+    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let new = req.new.check()?;
+    let id = session.account_id;
+    state
+        .db
+        .call(move |conn| {
+            let stored: Vec<u8> =
+                conn.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            if !wire::same(&stored, &presented) {
+                return Err(Error::BadCredentials);
+            }
+            set_password(conn, id, new)
+        })
+        .await?;
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, session::cookie(None, state.trust_proxy))],
+    )
+        .into_response())
+}
+
+/// `DELETE /api/account`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct DeleteAccountRequest {
+    /// The current password's auth key (32 bytes), to confirm.
+    auth_key: B64,
+}
+
+/// Deletes the account, its sessions and every file. Rows go first, then
+/// the blobs; a crash in between leaves blobs the startup check removes.
+#[utoipa::path(delete, path = "/account", tag = TAG,
+    request_body = DeleteAccountRequest,
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn delete_account(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<DeleteAccountRequest>,
+) -> Result<Response, Error> {
+    use crate::store::{BlobId, BlobStore as _};
+    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let id = session.account_id;
+    let (files, uploads) = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let stored: Vec<u8> =
+                tx.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            if !wire::same(&stored, &presented) {
+                return Err(Error::BadCredentials);
+            }
+            let ids = |sql: &str| -> Result<Vec<String>, Error> {
+                let mut stmt = tx.prepare(sql)?;
+                let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            };
+            let files = ids("SELECT id FROM files WHERE account_id = ?1")?;
+            let uploads = ids("SELECT id FROM uploads WHERE account_id = ?1")?;
+            tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+            tx.commit()?;
+            Ok((files, uploads))
+        })
+        .await?;
+    for id in files.iter().filter_map(|f| BlobId::parse(f)) {
+        if let Err(e) = state.blobs.delete(&id).await {
+            tracing::warn!(error = %e, "a deleted account's blob stays until the next startup check");
+        }
+    }
+    for id in uploads.iter().filter_map(|f| BlobId::parse(f)) {
+        let _ = state.blobs.discard_staged(&id).await;
+    }
+    tracing::info!("account deleted");
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, session::cookie(None, state.trust_proxy))],
+    )
+        .into_response())
+}
+
+/// A new invite code, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Invite {
+    /// 128 random bits as 32 hex digits; single use.
+    code: String,
+    /// Unix seconds after which the code no longer works.
+    expires_at: i64,
+}
+
+/// Creates an invite code (administrators only). The server keeps only its
+/// hash; it works once, for seven days.
+#[utoipa::path(post, path = "/invites", tag = TAG,
+    responses((status = 201, body = Invite), (status = 401, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody)))]
+pub(crate) async fn create_invite(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<(StatusCode, Json<Invite>), Error> {
+    if !session.is_admin {
+        return Err(Error::Forbidden {
+            code: "admin_only",
+            message: "Only an administrator can create invites.",
+        });
+    }
+    let code = crate::secret::to_hex(&wire::random32()[..16]);
+    let hash = wire::digest(INVITE_LABEL, code.as_bytes());
+    let by = session.account_id;
+    let expires_at = state
+        .db
+        .call(move |conn| {
+            let now = db::now();
+            conn.execute(
+                "INSERT INTO invites (code_hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![&hash[..], by, now, now + INVITE_LIFETIME],
+            )?;
+            Ok(now + INVITE_LIFETIME)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(Invite { code, expires_at })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_bounded() {
+        assert_eq!(username(" Alice.B ").expect("ok"), "alice.b");
+        for bad in ["", "-alice", "al ice", "ünïcode", &"a".repeat(65)] {
+            assert!(username(bad).is_err(), "{bad}");
+        }
+    }
+}

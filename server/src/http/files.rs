@@ -1,0 +1,949 @@
+//! Encrypted files: resumable uploads, listing, ranged downloads, rename and
+//! delete, each scoped to its owner (another account's id is a 404).
+//!
+//! An upload declares its total ciphertext size up front, so the file size
+//! limit and the quota are checked before a byte is stored; the declared
+//! size is counted against the quota until the upload finishes or expires.
+//! Parts are fixed-size slices (the last one shorter) written at their
+//! offsets in any order and retried at will; the server records each part's
+//! SHA-256 as it streams in. Finishing re-reads the staged file, checks each
+//! part against its record and the whole against the client's hash, then
+//! commits the blob (fsync, rename) before the database row appears.
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use futures_util::StreamExt;
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AppState, auth::used_bytes, session::Session, wire::B64};
+use crate::{
+    Error, db,
+    store::{BlobId, BlobStore as _},
+};
+
+pub(crate) const TAG: &str = "files";
+
+/// Smallest and largest upload part; 8 MiB unless the client asks otherwise.
+pub(crate) const MIN_PART: u64 = 256 * 1024;
+pub(crate) const MAX_PART: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_PART: u64 = 8 * 1024 * 1024;
+/// Encrypted metadata (name, type, size, ...) may be at most this large.
+const MAX_METADATA: usize = 8 * 1024;
+/// A wrapped file key may be at most this large.
+const MAX_WRAPPED_KEY: usize = 256;
+/// An unfinished upload is dropped this long after it began (seconds).
+pub(crate) const UPLOAD_LIFETIME: i64 = 24 * 60 * 60;
+/// At most this many uploads in progress per account.
+const MAX_OPEN_UPLOADS: i64 = 64;
+
+fn upload_id(raw: &str) -> Result<BlobId, Error> {
+    BlobId::parse(raw).ok_or(Error::NotFound)
+}
+
+fn hex32(text: &str) -> Result<[u8; 32], Error> {
+    let bad = || Error::invalid("invalid_hash", "`sha256` must be 64 hex digits");
+    if text.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+            .map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// `POST /api/uploads`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateUpload {
+    /// The ciphertext's total length in bytes.
+    size: u64,
+    /// Bytes per part (256 KiB to 16 MiB; default 8 MiB).
+    #[serde(default)]
+    part_size: Option<u64>,
+    /// The file's encrypted metadata (at most 8 KiB).
+    metadata: B64,
+    /// The file's data key wrapped under the master key (at most 256 bytes).
+    wrapped_key: B64,
+}
+
+/// One received part.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PartView {
+    index: u64,
+    /// SHA-256 of the part as the server received it (hex).
+    sha256: String,
+}
+
+/// An upload in progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UploadView {
+    id: String,
+    size: u64,
+    part_size: u64,
+    /// How many parts make up the whole.
+    parts: u64,
+    /// The parts the server holds, with their hashes, so a client can
+    /// resume and check its re-encryption matches.
+    received: Vec<PartView>,
+    metadata: B64,
+    wrapped_key: B64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+fn part_count(size: u64, part_size: u64) -> u64 {
+    size.div_ceil(part_size).max(1)
+}
+
+/// The length part `index` must have.
+fn part_len(size: u64, part_size: u64, index: u64) -> Option<u64> {
+    let start = index.checked_mul(part_size)?;
+    if index >= part_count(size, part_size) {
+        return None;
+    }
+    Some(size.saturating_sub(start).min(part_size))
+}
+
+/// Starts an upload: checks the file size limit and the quota against the
+/// declared size (413 beyond them) before anything is stored.
+#[utoipa::path(post, path = "/uploads", tag = TAG, request_body = CreateUpload,
+    responses((status = 201, body = UploadView), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
+pub(crate) async fn create_upload(
+    State(state): State<AppState>,
+    session: Session,
+    Json(req): Json<CreateUpload>,
+) -> Result<(StatusCode, Json<UploadView>), Error> {
+    let part_size = req.part_size.unwrap_or(DEFAULT_PART);
+    if !(MIN_PART..=MAX_PART).contains(&part_size) {
+        return Err(Error::invalid(
+            "invalid_part_size",
+            format!("`part_size` must be between {MIN_PART} and {MAX_PART} bytes"),
+        ));
+    }
+    if req.size > state.max_file_size {
+        return Err(Error::TooLarge {
+            code: "file_too_large",
+            message: format!(
+                "This server takes files of at most {} bytes; this one is {} bytes.",
+                state.max_file_size, req.size
+            ),
+        });
+    }
+    let metadata = req.metadata.bounded("metadata", 1, MAX_METADATA)?.to_vec();
+    let wrapped_key = req
+        .wrapped_key
+        .bounded("wrapped_key", noctis::keys::WRAPPED_LEN, MAX_WRAPPED_KEY)?
+        .to_vec();
+    let id = BlobId::random();
+    let size = req.size;
+    let account = session.account_id;
+    let default_quota = state.quota;
+    let row_id = id.to_string();
+    let (created_at, expires_at) = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let quota = tx
+                .query_row("SELECT quota FROM accounts WHERE id = ?1", [account], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })?
+                .and_then(|q| u64::try_from(q).ok())
+                .unwrap_or(default_quota);
+            let used = used_bytes(&tx, account)?;
+            if used.saturating_add(size) > quota {
+                return Err(Error::TooLarge {
+                    code: "quota_exceeded",
+                    message: format!(
+                        "This upload needs {size} bytes; {} of the account's {quota} are left.",
+                        quota.saturating_sub(used)
+                    ),
+                });
+            }
+            let open: i64 =
+                tx.query_row("SELECT COUNT(*) FROM uploads WHERE account_id = ?1", [account], |r| r.get(0))?;
+            if open >= MAX_OPEN_UPLOADS {
+                return Err(Error::Conflict {
+                    code: "too_many_uploads",
+                    message: format!("At most {MAX_OPEN_UPLOADS} uploads may be in progress; finish or cancel some."),
+                });
+            }
+            let now = db::now();
+            tx.execute(
+                "INSERT INTO uploads (id, account_id, size, part_size, metadata, wrapped_key, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    row_id,
+                    account,
+                    i64::try_from(size).unwrap_or(i64::MAX),
+                    i64::try_from(part_size).unwrap_or(i64::MAX),
+                    metadata,
+                    wrapped_key,
+                    now,
+                    now + UPLOAD_LIFETIME
+                ],
+            )?;
+            tx.commit()?;
+            Ok((now, now + UPLOAD_LIFETIME))
+        })
+        .await?;
+    if let Err(e) = state.blobs.stage(&id, size).await {
+        // Undo the row so the quota is not held by an upload with no file.
+        let row_id = id.to_string();
+        let _ = state
+            .db
+            .call(move |conn| Ok(conn.execute("DELETE FROM uploads WHERE id = ?1", [row_id])?))
+            .await;
+        return Err(Error::io("stage an upload in", "the data directory", e));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadView {
+            id: id.to_string(),
+            size,
+            part_size,
+            parts: part_count(size, part_size),
+            received: Vec::new(),
+            metadata: req.metadata,
+            wrapped_key: req.wrapped_key,
+            created_at,
+            expires_at,
+        }),
+    ))
+}
+
+struct UploadRow {
+    size: u64,
+    part_size: u64,
+}
+
+async fn owned_upload(
+    state: &AppState,
+    session: &Session,
+    id: &BlobId,
+) -> Result<UploadRow, Error> {
+    let (id, account) = (id.to_string(), session.account_id);
+    state
+        .db
+        .call(move |conn| {
+            conn.query_row(
+                "SELECT size, part_size FROM uploads WHERE id = ?1 AND account_id = ?2 AND expires_at > ?3",
+                rusqlite::params![id, account, db::now()],
+                |r| {
+                    Ok(UploadRow {
+                        size: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        part_size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(1),
+                    })
+                },
+            )
+            .optional()?
+            .ok_or(Error::NotFound)
+        })
+        .await
+}
+
+/// Stores one part at its offset (any order; a retry replaces it). The body
+/// must be exactly the part's length: `part_size`, or what is left for the
+/// last part.
+#[utoipa::path(put, path = "/uploads/{id}/parts/{index}", tag = TAG,
+    params(("id" = String, Path, description = "upload id"), ("index" = u64, Path, description = "part number, from 0")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = PartView), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
+pub(crate) async fn put_part(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, index)): Path<(String, u64)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PartView>, Error> {
+    let id = upload_id(&id)?;
+    let upload = owned_upload(&state, &session, &id).await?;
+    let expected = part_len(upload.size, upload.part_size, index).ok_or_else(|| {
+        Error::invalid(
+            "invalid_part",
+            format!(
+                "This upload has parts 0 to {}",
+                part_count(upload.size, upload.part_size) - 1
+            ),
+        )
+    })?;
+    if let Some(declared) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if declared > expected {
+            return Err(Error::TooLarge {
+                code: "part_too_large",
+                message: format!("Part {index} must be {expected} bytes, not {declared}."),
+            });
+        }
+        if declared != expected {
+            return Err(Error::invalid(
+                "wrong_part_length",
+                format!("Part {index} must be {expected} bytes, not {declared}."),
+            ));
+        }
+    }
+    // Count and hash as the bytes pass; stop reading at one byte too many.
+    let hasher = std::sync::Arc::new(std::sync::Mutex::new((Sha256::new(), 0u64)));
+    let tap = hasher.clone();
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        let mut guard = tap
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.1 += chunk.len() as u64;
+        if guard.1 > expected {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "part too long",
+            ));
+        }
+        guard.0.update(&chunk);
+        Ok(chunk)
+    });
+    let offset = index * upload.part_size;
+    let written = state.blobs.write_at(&id, offset, stream).await;
+    let (hash, seen) = {
+        let mut guard = hasher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (h, n) = std::mem::replace(&mut *guard, (Sha256::new(), 0));
+        (<[u8; 32]>::from(h.finalize()), n)
+    };
+    match written {
+        Ok(_) if seen == expected => {}
+        Ok(_) => {
+            return Err(Error::invalid(
+                "wrong_part_length",
+                format!("Part {index} must be {expected} bytes, not {seen}."),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData || seen > expected => {
+            return Err(Error::TooLarge {
+                code: "part_too_large",
+                message: format!("Part {index} must be {expected} bytes."),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
+        Err(e) => {
+            // A broken connection mid-part is the client's; anything else is ours.
+            if e.get_ref().is_some_and(|inner| inner.is::<axum::Error>()) {
+                return Err(Error::invalid(
+                    "incomplete_part",
+                    "The part's body was cut off; send it again.",
+                ));
+            }
+            return Err(Error::io(
+                "write an upload part in",
+                "the data directory",
+                e,
+            ));
+        }
+    }
+    let row_id = id.to_string();
+    let index_db = i64::try_from(index).unwrap_or(i64::MAX);
+    state
+        .db
+        .call(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO upload_parts (upload_id, idx, sha256) VALUES (?1, ?2, ?3)",
+                rusqlite::params![row_id, index_db, &hash[..]],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(PartView {
+        index,
+        sha256: crate::secret::to_hex(&hash),
+    }))
+}
+
+fn view_upload(
+    conn: &rusqlite::Connection,
+    id: &str,
+    account: i64,
+) -> Result<Option<UploadView>, Error> {
+    let row = conn
+        .query_row(
+            "SELECT size, part_size, metadata, wrapped_key, created_at, expires_at
+             FROM uploads WHERE id = ?1 AND account_id = ?2 AND expires_at > ?3",
+            rusqlite::params![id, account, db::now()],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((size, part_size, metadata, wrapped_key, created_at, expires_at)) = row else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare("SELECT idx, sha256 FROM upload_parts WHERE upload_id = ?1 ORDER BY idx")?;
+    let received = stmt
+        .query_map([id], |r| {
+            Ok(PartView {
+                index: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                sha256: crate::secret::to_hex(&r.get::<_, Vec<u8>>(1)?),
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let (size, part_size) = (
+        u64::try_from(size).unwrap_or(0),
+        u64::try_from(part_size).unwrap_or(1),
+    );
+    Ok(Some(UploadView {
+        id: id.to_owned(),
+        size,
+        part_size,
+        parts: part_count(size, part_size),
+        received,
+        metadata: B64(metadata),
+        wrapped_key: B64(wrapped_key),
+        created_at,
+        expires_at,
+    }))
+}
+
+/// An upload in progress, with the parts received so far.
+#[utoipa::path(get, path = "/uploads/{id}", tag = TAG,
+    params(("id" = String, Path, description = "upload id")),
+    responses((status = 200, body = UploadView), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn get_upload(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<UploadView>, Error> {
+    let id = upload_id(&id)?.to_string();
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| view_upload(conn, &id, account)?.ok_or(Error::NotFound))
+        .await
+        .map(Json)
+}
+
+/// Every upload in progress, to resume after a reload.
+#[utoipa::path(get, path = "/uploads", tag = TAG,
+    responses((status = 200, body = Vec<UploadView>), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn list_uploads(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<UploadView>>, Error> {
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| {
+            let ids: Vec<String> = conn
+                .prepare("SELECT id FROM uploads WHERE account_id = ?1 ORDER BY created_at")?
+                .query_map([account], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::new();
+            for id in ids {
+                out.extend(view_upload(conn, &id, account)?);
+            }
+            Ok(out)
+        })
+        .await
+        .map(Json)
+}
+
+/// Cancels an upload and frees what it held.
+#[utoipa::path(delete, path = "/uploads/{id}", tag = TAG,
+    params(("id" = String, Path, description = "upload id")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn cancel_upload(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let id = upload_id(&id)?;
+    let (row_id, account) = (id.to_string(), session.account_id);
+    let gone = state
+        .db
+        .call(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM uploads WHERE id = ?1 AND account_id = ?2",
+                rusqlite::params![row_id, account],
+            )?)
+        })
+        .await?;
+    if gone == 0 {
+        return Err(Error::NotFound);
+    }
+    let _ = state.blobs.discard_staged(&id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/uploads/{id}/finish`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct FinishUpload {
+    /// The ciphertext's total length (must equal the declared size).
+    size: u64,
+    /// SHA-256 of the whole ciphertext, hex.
+    sha256: String,
+}
+
+/// A stored file: public sizes and times, encrypted metadata, wrapped key.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FileView {
+    id: String,
+    /// Ciphertext bytes.
+    size: u64,
+    /// SHA-256 of the ciphertext, hex (also the download's ETag).
+    sha256: String,
+    metadata: B64,
+    wrapped_key: B64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// Checks every part against what was received and the whole against the
+/// client's hash, then commits the blob and creates the file. Parts that
+/// no longer match (lost in a crash) are forgotten and named in a 409.
+#[utoipa::path(post, path = "/uploads/{id}/finish", tag = TAG,
+    params(("id" = String, Path, description = "upload id")), request_body = FinishUpload,
+    responses((status = 201, body = FileView), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub(crate) async fn finish_upload(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Json(req): Json<FinishUpload>,
+) -> Result<(StatusCode, Json<FileView>), Error> {
+    let id = upload_id(&id)?;
+    let claimed = hex32(&req.sha256)?;
+    let (row_id, account) = (id.to_string(), session.account_id);
+    let view = state
+        .db
+        .call(move |conn| view_upload(conn, &row_id, account)?.ok_or(Error::NotFound))
+        .await?;
+    if req.size != view.size {
+        return Err(Error::invalid(
+            "wrong_size",
+            format!(
+                "This upload was declared as {} bytes, not {}.",
+                view.size, req.size
+            ),
+        ));
+    }
+    let missing: Vec<u64> = (0..view.parts)
+        .filter(|i| !view.received.iter().any(|p| p.index == *i))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Conflict {
+            code: "parts_missing",
+            message: format!("Parts not received yet: {}", list(&missing)),
+        });
+    }
+    let actual = state
+        .blobs
+        .hash_staged(&id, view.part_size)
+        .await
+        .map_err(|e| Error::io("read a staged upload in", "the data directory", e))?;
+    let damaged: Vec<u64> = view
+        .received
+        .iter()
+        .filter(|p| {
+            usize::try_from(p.index)
+                .ok()
+                .and_then(|i| actual.parts.get(i))
+                .is_none_or(|h| crate::secret::to_hex(h) != p.sha256)
+        })
+        .map(|p| p.index)
+        .collect();
+    if !damaged.is_empty() {
+        let (row_id, lost) = (id.to_string(), damaged.clone());
+        state
+            .db
+            .call(move |conn| {
+                for i in lost {
+                    conn.execute(
+                        "DELETE FROM upload_parts WHERE upload_id = ?1 AND idx = ?2",
+                        rusqlite::params![row_id, i64::try_from(i).unwrap_or(i64::MAX)],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        return Err(Error::Conflict {
+            code: "parts_missing",
+            message: format!(
+                "Parts not stored intact; send them again: {}",
+                list(&damaged)
+            ),
+        });
+    }
+    if actual.whole != claimed {
+        return Err(Error::invalid(
+            "hash_mismatch",
+            "The ciphertext's SHA-256 differs from `sha256`; the parts sent are not the file the client meant.",
+        ));
+    }
+    state
+        .blobs
+        .commit(&id)
+        .await
+        .map_err(|e| Error::io("commit an upload in", "the data directory", e))?;
+    let (row_id, whole) = (id.to_string(), actual.whole);
+    let file = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = db::now();
+            let moved = tx.execute(
+                "INSERT INTO files (id, account_id, size, sha256, metadata, wrapped_key, created_at, updated_at)
+                 SELECT id, account_id, size, ?2, metadata, wrapped_key, ?3, ?3 FROM uploads
+                 WHERE id = ?1 AND account_id = ?4",
+                rusqlite::params![row_id, &whole[..], now, account],
+            )?;
+            if moved == 0 {
+                return Err(Error::NotFound);
+            }
+            tx.execute("DELETE FROM uploads WHERE id = ?1", [&row_id])?;
+            let file = file_view(&tx, &row_id, account)?.ok_or(Error::NotFound)?;
+            tx.commit()?;
+            Ok(file)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(file)))
+}
+
+fn list(indices: &[u64]) -> String {
+    let shown: Vec<String> = indices.iter().take(32).map(u64::to_string).collect();
+    let more = indices.len().saturating_sub(32);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn file_view(
+    conn: &rusqlite::Connection,
+    id: &str,
+    account: i64,
+) -> Result<Option<FileView>, Error> {
+    Ok(conn
+        .query_row(
+            "SELECT id, size, sha256, metadata, wrapped_key, created_at, updated_at
+             FROM files WHERE id = ?1 AND account_id = ?2",
+            rusqlite::params![id, account],
+            file_row,
+        )
+        .optional()?)
+}
+
+fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileView> {
+    Ok(FileView {
+        id: r.get(0)?,
+        size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        sha256: crate::secret::to_hex(&r.get::<_, Vec<u8>>(2)?),
+        metadata: B64(r.get(3)?),
+        wrapped_key: B64(r.get(4)?),
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
+
+/// The caller's files and storage use.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FileList {
+    files: Vec<FileView>,
+    /// Bytes stored, uploads in progress included.
+    used: u64,
+    quota: u64,
+}
+
+/// Lists the caller's files, newest first.
+#[utoipa::path(get, path = "/files", tag = TAG,
+    responses((status = 200, body = FileList), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn list_files(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<FileList>, Error> {
+    let account = session.account_id;
+    let default_quota = state.quota;
+    state
+        .db
+        .call(move |conn| {
+            let files = conn
+                .prepare(
+                    "SELECT id, size, sha256, metadata, wrapped_key, created_at, updated_at
+                     FROM files WHERE account_id = ?1 ORDER BY created_at DESC, id",
+                )?
+                .query_map([account], file_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            let quota = conn
+                .query_row("SELECT quota FROM accounts WHERE id = ?1", [account], |r| {
+                    r.get::<_, Option<i64>>(0)
+                })?
+                .and_then(|q| u64::try_from(q).ok())
+                .unwrap_or(default_quota);
+            Ok(FileList {
+                files,
+                used: used_bytes(conn, account)?,
+                quota,
+            })
+        })
+        .await
+        .map(Json)
+}
+
+async fn owned_file(state: &AppState, session: &Session, id: &str) -> Result<FileView, Error> {
+    let id = upload_id(id)?.to_string();
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| file_view(conn, &id, account)?.ok_or(Error::NotFound))
+        .await
+}
+
+/// One file.
+#[utoipa::path(get, path = "/files/{id}", tag = TAG,
+    params(("id" = String, Path, description = "file id")),
+    responses((status = 200, body = FileView), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn get_file(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<FileView>, Error> {
+    owned_file(&state, &session, &id).await.map(Json)
+}
+
+/// A single byte range, resolved against a file's size.
+fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, Error> {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return Ok(None); // another unit: ignore, serve the whole
+    };
+    if spec.contains(',') {
+        return Ok(None); // several ranges: serving the whole is allowed
+    }
+    let (first, last) = spec
+        .split_once('-')
+        .ok_or(Error::RangeNotSatisfiable { size })?;
+    let (first, last) = (first.trim(), last.trim());
+    let range = if first.is_empty() {
+        let n: u64 = last
+            .parse()
+            .map_err(|_| Error::RangeNotSatisfiable { size })?;
+        if n == 0 || size == 0 {
+            return Err(Error::RangeNotSatisfiable { size });
+        }
+        (size.saturating_sub(n), size - 1)
+    } else {
+        let start: u64 = first
+            .parse()
+            .map_err(|_| Error::RangeNotSatisfiable { size })?;
+        let end = if last.is_empty() {
+            size.saturating_sub(1)
+        } else {
+            last.parse::<u64>()
+                .map_err(|_| Error::RangeNotSatisfiable { size })?
+                .min(size.saturating_sub(1))
+        };
+        if start >= size || end < start {
+            return Err(Error::RangeNotSatisfiable { size });
+        }
+        (start, end)
+    };
+    Ok(Some(range))
+}
+
+/// The ciphertext, streamed; `Range: bytes=a-b` gives 206 with that slice
+/// (one range; several are answered with the whole file), `If-None-Match`
+/// with the ETag gives 304, `If-Range` is honoured.
+#[utoipa::path(get, path = "/files/{id}/content", tag = TAG,
+    params(("id" = String, Path, description = "file id")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 304), (status = 404, body = crate::error::ErrorBody),
+              (status = 416, body = crate::error::ErrorBody)))]
+pub(crate) async fn download(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let file = owned_file(&state, &session, &id).await?;
+    let etag = format!("\"{}\"", file.sha256);
+    let matches = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    };
+    if matches(header::IF_NONE_MATCH) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let range_allowed = headers
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        Some(value) if range_allowed => parse_range(value, file.size)?,
+        _ => None,
+    };
+    let blob_id = upload_id(&file.id)?;
+    let mut blob = state.blobs.open(&blob_id).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            tracing::error!(file = %file.id, "a file's blob is missing");
+        }
+        Error::io("open a blob in", "the data directory", e)
+    })?;
+    let (status, start, len) = match range {
+        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        None => (StatusCode::OK, 0, file.size),
+    };
+    if start > 0 {
+        blob.seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
+    }
+    let stream = tokio_util::io::ReaderStream::with_capacity(blob.take(len), 256 * 1024);
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::CONTENT_LENGTH, len.into());
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("private, no-cache"),
+    );
+    if status == StatusCode::PARTIAL_CONTENT
+        && let Ok(v) = header::HeaderValue::from_str(&format!(
+            "bytes {start}-{}/{}",
+            start + len - 1,
+            file.size
+        ))
+    {
+        h.insert(header::CONTENT_RANGE, v);
+    }
+    Ok(response)
+}
+
+/// `PATCH /api/files/{id}`.
+#[derive(Debug, Deserialize, ToSchema, IntoParams)]
+pub(crate) struct UpdateFile {
+    /// New encrypted metadata (a rename is new metadata).
+    metadata: B64,
+}
+
+/// Replaces a file's encrypted metadata (rename).
+#[utoipa::path(patch, path = "/files/{id}", tag = TAG,
+    params(("id" = String, Path, description = "file id")), request_body = UpdateFile,
+    responses((status = 200, body = FileView), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn update_file(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Json(req): Json<UpdateFile>,
+) -> Result<Json<FileView>, Error> {
+    let id = upload_id(&id)?.to_string();
+    let metadata = req.metadata.bounded("metadata", 1, MAX_METADATA)?.to_vec();
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| {
+            let n = conn.execute(
+                "UPDATE files SET metadata = ?3, updated_at = ?4 WHERE id = ?1 AND account_id = ?2",
+                rusqlite::params![id, account, metadata, db::now()],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound);
+            }
+            file_view(conn, &id, account)?.ok_or(Error::NotFound)
+        })
+        .await
+        .map(Json)
+}
+
+/// Deletes a file: the row first, then the blob. A crash in between leaves
+/// a blob without a row, which the startup check removes.
+#[utoipa::path(delete, path = "/files/{id}", tag = TAG,
+    params(("id" = String, Path, description = "file id")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn delete_file(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let blob = upload_id(&id)?;
+    let (row_id, account) = (blob.to_string(), session.account_id);
+    let gone = state
+        .db
+        .call(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM files WHERE id = ?1 AND account_id = ?2",
+                rusqlite::params![row_id, account],
+            )?)
+        })
+        .await?;
+    if gone == 0 {
+        return Err(Error::NotFound);
+    }
+    if let Err(e) = state.blobs.delete(&blob).await {
+        tracing::warn!(error = %e, "a deleted file's blob stays until the next startup check");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_size_exactly() {
+        assert_eq!(part_count(0, 10), 1);
+        assert_eq!(part_len(0, 10, 0), Some(0));
+        assert_eq!(part_count(25, 10), 3);
+        assert_eq!(part_len(25, 10, 2), Some(5));
+        assert_eq!(part_len(25, 10, 3), None);
+        assert_eq!(part_len(20, 10, 1), Some(10));
+    }
+
+    #[test]
+    fn ranges_resolve_or_are_refused() {
+        assert_eq!(parse_range("bytes=0-9", 100).expect("ok"), Some((0, 9)));
+        assert_eq!(parse_range("bytes=90-", 100).expect("ok"), Some((90, 99)));
+        assert_eq!(parse_range("bytes=-10", 100).expect("ok"), Some((90, 99)));
+        assert_eq!(
+            parse_range("bytes=95-200", 100).expect("ok"),
+            Some((95, 99))
+        );
+        assert_eq!(parse_range("bytes=0-1,5-6", 100).expect("ok"), None);
+        assert_eq!(parse_range("items=0-1", 100).expect("ok"), None);
+        for bad in ["bytes=100-", "bytes=5-2", "bytes=x-1", "bytes=-0"] {
+            assert!(parse_range(bad, 100).is_err(), "{bad}");
+        }
+    }
+}

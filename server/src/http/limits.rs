@@ -1,0 +1,196 @@
+//! Rate limits for guessable endpoints (log in, register, recovery) and the
+//! client's address they are keyed by.
+//!
+//! Token buckets in memory, keyed by (what, who): `who` is an account name
+//! or a client address, so both a single account under attack from many
+//! addresses and one address trying many accounts run dry. The table is
+//! bounded: when full, idle buckets (back to full capacity) are dropped
+//! first; if none is idle, the new key is refused rather than growing the
+//! table, which fails closed under a flood of distinct keys.
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, SocketAddr},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{ConnectInfo, FromRequestParts},
+    http::request::Parts,
+};
+
+use super::AppState;
+use crate::Error;
+
+/// How many buckets the table holds at most.
+const MAX_KEYS: usize = 100_000;
+
+/// A limit: `burst` attempts at once, refilled at one per `every`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rate {
+    pub(crate) burst: u32,
+    pub(crate) every: Duration,
+}
+
+/// Log in: per client address, and per account name.
+pub(crate) const LOGIN_PER_CLIENT: Rate = Rate {
+    burst: 20,
+    every: Duration::from_secs(3),
+};
+pub(crate) const LOGIN_PER_ACCOUNT: Rate = Rate {
+    burst: 10,
+    every: Duration::from_secs(6),
+};
+/// Register: per client address.
+pub(crate) const REGISTER_PER_CLIENT: Rate = Rate {
+    burst: 5,
+    every: Duration::from_secs(60),
+};
+/// Recovery (fetching the recovery-wrapped key and resetting): per client
+/// and per account.
+pub(crate) const RECOVER_PER_CLIENT: Rate = Rate {
+    burst: 10,
+    every: Duration::from_secs(6),
+};
+pub(crate) const RECOVER_PER_ACCOUNT: Rate = Rate {
+    burst: 5,
+    every: Duration::from_secs(60),
+};
+/// Key-derivation parameters (cheap, but a username oracle if unlimited).
+pub(crate) const PARAMS_PER_CLIENT: Rate = Rate {
+    burst: 60,
+    every: Duration::from_secs(1),
+};
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// The table of buckets.
+#[derive(Debug, Default)]
+pub(crate) struct Limiter {
+    buckets: Mutex<HashMap<(&'static str, String), Bucket>>,
+}
+
+impl Limiter {
+    /// Takes one token from the bucket `(what, who)` under `rate`, or says
+    /// how long to wait.
+    pub(crate) fn check(&self, what: &'static str, who: &str, rate: Rate) -> Result<(), Error> {
+        self.check_at(what, who, rate, Instant::now())
+    }
+
+    fn check_at(
+        &self,
+        what: &'static str,
+        who: &str,
+        rate: Rate,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let burst = f64::from(rate.burst);
+        let per_second = 1.0 / rate.every.as_secs_f64();
+        let refill = |b: &Bucket| {
+            (b.tokens + now.saturating_duration_since(b.updated).as_secs_f64() * per_second)
+                .min(burst)
+        };
+        let key = (what, who.to_owned());
+        if !buckets.contains_key(&key) && buckets.len() >= MAX_KEYS {
+            // Idle buckets carry no information: a fresh one would be the same.
+            buckets.retain(|_, b| refill(b) < burst);
+            if buckets.len() >= MAX_KEYS {
+                return Err(Error::RateLimited {
+                    retry_after: rate.every.as_secs().max(1),
+                });
+            }
+        }
+        let bucket = buckets.entry(key).or_insert(Bucket {
+            tokens: burst,
+            updated: now,
+        });
+        bucket.tokens = refill(bucket);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = (1.0 - bucket.tokens) / per_second;
+            Err(Error::RateLimited {
+                retry_after: wait.ceil().max(1.0) as u64,
+            })
+        }
+    }
+}
+
+/// The client's address: the TCP peer, or, behind a trusted proxy
+/// (`NOCTURNE_TRUST_PROXY`), the last address in `X-Forwarded-For` (the one
+/// the proxy itself appended; earlier entries are the client's to forge).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) Option<IpAddr>);
+
+impl ClientAddr {
+    pub(crate) fn key(&self) -> String {
+        self.0
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    }
+}
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        if state.trust_proxy {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|v| v.trim().parse::<IpAddr>().ok())
+                .next_back();
+            if forwarded.is_some() {
+                return Ok(ClientAddr(forwarded));
+            }
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(ClientAddr(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_runs_dry_then_refills() {
+        let limiter = Limiter::default();
+        let rate = Rate {
+            burst: 3,
+            every: Duration::from_secs(10),
+        };
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            limiter
+                .check_at("login", "a", rate, t0)
+                .expect("within burst");
+        }
+        let Err(Error::RateLimited { retry_after }) = limiter.check_at("login", "a", rate, t0)
+        else {
+            panic!("the fourth attempt must be refused");
+        };
+        assert_eq!(retry_after, 10);
+        // Another key is unaffected; the same key refills with time.
+        limiter.check_at("login", "b", rate, t0).expect("other key");
+        limiter
+            .check_at("login", "a", rate, t0 + Duration::from_secs(10))
+            .expect("refilled");
+    }
+}

@@ -1,0 +1,144 @@
+//! Keeping storage consistent: the startup check and the periodic sweep.
+//!
+//! The write order everywhere is "blob durable, then row" for uploads and
+//! "row gone, then blob" for deletes, so a crash can only ever leave a blob
+//! without a row (or a staged upload without its row), never a row whose
+//! bytes are incomplete. At startup, before any request, the check removes
+//! such leftovers and reports what it found. While running, the sweep only
+//! expires old uploads, sessions and invites; it never touches blobs that a
+//! finishing upload might be committing.
+
+use std::{collections::HashSet, time::Duration};
+
+use crate::{
+    Error, db,
+    http::AppState,
+    store::{BlobId, BlobStore as _},
+};
+
+/// How often expired uploads, sessions and invites are swept.
+pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// What the startup check found and repaired.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Report {
+    /// Blobs with no file row (a crash between commit and row, or after a
+    /// delete's row went): removed.
+    pub(crate) orphan_blobs: usize,
+    /// File rows whose blob is missing (lost outside Nocturne): removed.
+    pub(crate) rows_without_blob: usize,
+    /// Staged uploads with no upload row: removed.
+    pub(crate) orphan_staged: usize,
+    /// Upload rows with no staged file: removed.
+    pub(crate) uploads_without_file: usize,
+    /// Expired uploads: removed.
+    pub(crate) expired_uploads: usize,
+}
+
+/// Runs the startup check. Must run before the server takes requests.
+pub(crate) async fn startup_check(state: &AppState) -> Result<Report, Error> {
+    let mut report = Report {
+        expired_uploads: sweep(state).await?,
+        ..Report::default()
+    };
+    let (blobs, staged) = state
+        .blobs
+        .inventory()
+        .await
+        .map_err(|e| Error::io("list the blob store in", "the data directory", e))?;
+    let (files, uploads) = state
+        .db
+        .call(|conn| {
+            let ids = |sql: &str| -> Result<HashSet<String>, Error> {
+                let mut stmt = conn.prepare(sql)?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            };
+            Ok((ids("SELECT id FROM files")?, ids("SELECT id FROM uploads")?))
+        })
+        .await?;
+    let on_disk: HashSet<String> = blobs.iter().map(ToString::to_string).collect();
+    let staged_on_disk: HashSet<String> = staged.iter().map(ToString::to_string).collect();
+    for id in blobs.iter().filter(|b| !files.contains(b.as_str())) {
+        state
+            .blobs
+            .delete(id)
+            .await
+            .map_err(|e| Error::io("remove an orphaned blob in", "the data directory", e))?;
+        report.orphan_blobs += 1;
+    }
+    for id in staged.iter().filter(|s| !uploads.contains(s.as_str())) {
+        state
+            .blobs
+            .discard_staged(id)
+            .await
+            .map_err(|e| Error::io("remove an orphaned upload in", "the data directory", e))?;
+        report.orphan_staged += 1;
+    }
+    let lost_files: Vec<String> = files.difference(&on_disk).cloned().collect();
+    let lost_uploads: Vec<String> = uploads.difference(&staged_on_disk).cloned().collect();
+    report.rows_without_blob = lost_files.len();
+    report.uploads_without_file = lost_uploads.len();
+    if !lost_files.is_empty() || !lost_uploads.is_empty() {
+        state
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                for id in &lost_files {
+                    tx.execute("DELETE FROM files WHERE id = ?1", [id])?;
+                }
+                for id in &lost_uploads {
+                    tx.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+    }
+    if report.rows_without_blob > 0 {
+        tracing::error!(
+            count = report.rows_without_blob,
+            "files whose ciphertext is missing from the data directory were removed from the database"
+        );
+    }
+    tracing::info!(
+        orphan_blobs = report.orphan_blobs,
+        rows_without_blob = report.rows_without_blob,
+        orphan_staged = report.orphan_staged,
+        uploads_without_file = report.uploads_without_file,
+        expired_uploads = report.expired_uploads,
+        "storage check done"
+    );
+    Ok(report)
+}
+
+/// Removes expired uploads (row first, then the staged file), sessions and
+/// invites. Returns how many uploads went.
+pub(crate) async fn sweep(state: &AppState) -> Result<usize, Error> {
+    let expired = state
+        .db
+        .call(|conn| {
+            let now = db::now();
+            let tx = conn.transaction()?;
+            let ids: Vec<String> = tx
+                .prepare("SELECT id FROM uploads WHERE expires_at <= ?1")?
+                .query_map([now], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            tx.execute("DELETE FROM uploads WHERE expires_at <= ?1", [now])?;
+            tx.execute(
+                "DELETE FROM sessions WHERE last_seen <= ?1 OR created_at <= ?2",
+                [
+                    now - crate::http::session::IDLE,
+                    now - crate::http::session::ABSOLUTE,
+                ],
+            )?;
+            tx.execute("DELETE FROM invites WHERE expires_at <= ?1", [now])?;
+            tx.commit()?;
+            Ok(ids)
+        })
+        .await?;
+    for id in expired.iter().filter_map(|i| BlobId::parse(i)) {
+        let _ = state.blobs.discard_staged(&id).await;
+    }
+    Ok(expired.len())
+}

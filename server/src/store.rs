@@ -1,0 +1,351 @@
+//! Where ciphertext lives: the [`BlobStore`] trait and its local-disk
+//! implementation.
+//!
+//! A blob is one file's ciphertext, named by the file's random id, so the
+//! layout on disk says nothing about content, names or owners. An upload is
+//! *staged* (written part by part at its offset, in any order) and then
+//! *committed*: fsync, rename into place, fsync the directory. Only after the
+//! commit does the database get its row, so a crash leaves at worst a blob
+//! without a row, which the startup check removes.
+//!
+//! The trait is the seam for an object store later; the server holds the
+//! local implementation directly, so its futures need not be boxed.
+
+use std::{
+    future::Future,
+    io,
+    path::{Path, PathBuf},
+};
+
+use axum::body::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+/// A blob or staged upload id: 32 lowercase hex digits (128 random bits).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct BlobId(String);
+
+impl BlobId {
+    /// A fresh random id.
+    pub(crate) fn random() -> Self {
+        let mut bytes = [0u8; 16];
+        // The OS RNG failing is not something a server can carry on from.
+        getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+        BlobId(crate::secret::to_hex(&bytes))
+    }
+
+    /// Accepts only the exact shape `random` makes, so an id taken from a
+    /// URL can never name a path outside the store.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        (text.len() == 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| BlobId(text.to_owned()))
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BlobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The hashes a staged upload actually holds: one per part, and the whole.
+#[derive(Debug)]
+pub(crate) struct StagedHashes {
+    pub(crate) parts: Vec<[u8; 32]>,
+    pub(crate) whole: [u8; 32],
+}
+
+/// Storage for ciphertext blobs.
+pub(crate) trait BlobStore: Send + Sync {
+    /// Prepares a staged upload of `size` bytes (idempotent).
+    fn stage(&self, id: &BlobId, size: u64) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Writes `body` into the staged upload at `offset`. Returns the bytes
+    /// written; the caller bounds and checks the length.
+    fn write_at<S>(
+        &self,
+        id: &BlobId,
+        offset: u64,
+        body: S,
+    ) -> impl Future<Output = io::Result<u64>> + Send
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send;
+
+    /// Reads the staged upload back and hashes each `part_size` part and the
+    /// whole, so a commit is checked against what is really on disk.
+    fn hash_staged(
+        &self,
+        id: &BlobId,
+        part_size: u64,
+    ) -> impl Future<Output = io::Result<StagedHashes>> + Send;
+
+    /// Makes the staged upload a durable blob (fsync, rename, fsync dir).
+    fn commit(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Forgets a staged upload (missing is fine).
+    fn discard_staged(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Opens a committed blob for reading.
+    fn open(&self, id: &BlobId) -> impl Future<Output = io::Result<tokio::fs::File>> + Send;
+
+    /// Deletes a committed blob (missing is fine).
+    fn delete(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Every committed blob and every staged upload, for the startup check.
+    fn inventory(&self) -> impl Future<Output = io::Result<(Vec<BlobId>, Vec<BlobId>)>> + Send;
+}
+
+/// Blobs as files under `<data>/blobs/<ab>/<id>` and staged uploads under
+/// `<data>/uploads/<id>.part`. The two-character fan-out keeps directories
+/// small; both trees are created with mode 0700.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalDisk {
+    blobs: PathBuf,
+    staging: PathBuf,
+}
+
+impl LocalDisk {
+    /// Opens (creating if needed) the store under `data_dir`.
+    pub(crate) fn open(data_dir: &Path) -> io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let store = LocalDisk {
+            blobs: data_dir.join("blobs"),
+            staging: data_dir.join("uploads"),
+        };
+        for dir in [&store.blobs, &store.staging] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        Ok(store)
+    }
+
+    fn blob_path(&self, id: &BlobId) -> PathBuf {
+        self.blobs.join(&id.as_str()[..2]).join(id.as_str())
+    }
+
+    fn staged_path(&self, id: &BlobId) -> PathBuf {
+        self.staging.join(format!("{}.part", id.as_str()))
+    }
+}
+
+fn ignore_missing(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+impl BlobStore for LocalDisk {
+    async fn stage(&self, id: &BlobId, size: u64) -> io::Result<()> {
+        let file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(self.staged_path(id))
+            .await?;
+        // Sparse: reserves nothing on disk, but fixes the length so parts
+        // can land at their offsets in any order.
+        file.set_len(size).await
+    }
+
+    async fn write_at<S>(&self, id: &BlobId, offset: u64, body: S) -> io::Result<u64>
+    where
+        S: Stream<Item = io::Result<Bytes>> + Send,
+    {
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(self.staged_path(id))
+            .await?;
+        file.seek(io::SeekFrom::Start(offset)).await?;
+        let mut written = 0u64;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            file.write_all(&chunk).await?;
+            written += chunk.len() as u64;
+        }
+        file.flush().await?;
+        Ok(written)
+    }
+
+    async fn hash_staged(&self, id: &BlobId, part_size: u64) -> io::Result<StagedHashes> {
+        let path = self.staged_path(id);
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut file = std::fs::File::open(path)?;
+            let mut whole = Sha256::new();
+            let mut parts = Vec::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let mut part = Sha256::new();
+                let mut left = part_size;
+                let mut seen = 0u64;
+                while left > 0 {
+                    let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                    let n = file.read(&mut buf[..want])?;
+                    if n == 0 {
+                        break;
+                    }
+                    part.update(&buf[..n]);
+                    whole.update(&buf[..n]);
+                    left -= n as u64;
+                    seen += n as u64;
+                }
+                if seen == 0 {
+                    break;
+                }
+                parts.push(part.finalize().into());
+                if left > 0 {
+                    break;
+                }
+            }
+            Ok(StagedHashes {
+                parts,
+                whole: whole.finalize().into(),
+            })
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn commit(&self, id: &BlobId) -> io::Result<()> {
+        let from = self.staged_path(id);
+        let to = self.blob_path(id);
+        tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::File::open(&from)?.sync_all()?;
+            let dir = to
+                .parent()
+                .ok_or_else(|| io::Error::other("blob path has no parent"))?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+            std::fs::rename(&from, &to)?;
+            // The rename is durable only once the directory entry is.
+            std::fs::File::open(dir)?.sync_all()
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn discard_staged(&self, id: &BlobId) -> io::Result<()> {
+        ignore_missing(tokio::fs::remove_file(self.staged_path(id)).await)
+    }
+
+    async fn open(&self, id: &BlobId) -> io::Result<tokio::fs::File> {
+        tokio::fs::File::open(self.blob_path(id)).await
+    }
+
+    async fn delete(&self, id: &BlobId) -> io::Result<()> {
+        ignore_missing(tokio::fs::remove_file(self.blob_path(id)).await)
+    }
+
+    async fn inventory(&self) -> io::Result<(Vec<BlobId>, Vec<BlobId>)> {
+        let (blobs, staging) = (self.blobs.clone(), self.staging.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut committed = Vec::new();
+            for fan in std::fs::read_dir(&blobs)? {
+                let fan = fan?;
+                if !fan.file_type()?.is_dir() {
+                    continue;
+                }
+                for entry in std::fs::read_dir(fan.path())? {
+                    if let Some(id) = entry?.file_name().to_str().and_then(BlobId::parse) {
+                        committed.push(id);
+                    }
+                }
+            }
+            let mut staged = Vec::new();
+            for entry in std::fs::read_dir(&staging)? {
+                let name = entry?.file_name();
+                if let Some(id) = name
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".part"))
+                    .and_then(BlobId::parse)
+                {
+                    staged.push(id);
+                }
+            }
+            Ok((committed, staged))
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(parts: &[&'static [u8]]) -> impl Stream<Item = io::Result<Bytes>> + Send {
+        futures_util::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn parts_in_any_order_commit_to_the_same_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalDisk::open(dir.path()).expect("open");
+        let id = BlobId::random();
+        store.stage(&id, 10).await.expect("stage");
+        store
+            .write_at(&id, 8, stream(&[b"ij"]))
+            .await
+            .expect("last");
+        store
+            .write_at(&id, 0, stream(&[b"abc", b"d"]))
+            .await
+            .expect("first");
+        store
+            .write_at(&id, 4, stream(&[b"efgh"]))
+            .await
+            .expect("middle");
+        let hashes = store.hash_staged(&id, 4).await.expect("hash");
+        assert_eq!(hashes.parts.len(), 3);
+        assert_eq!(
+            hashes.whole,
+            <[u8; 32]>::from(Sha256::digest(b"abcdefghij"))
+        );
+        assert_eq!(hashes.parts[2], <[u8; 32]>::from(Sha256::digest(b"ij")));
+        store.commit(&id).await.expect("commit");
+        let (blobs, staged) = store.inventory().await.expect("inventory");
+        assert_eq!((blobs, staged.len()), (vec![id.clone()], 0));
+        let mut bytes = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut store.open(&id).await.expect("open"), &mut bytes)
+            .await
+            .expect("read");
+        assert_eq!(bytes, b"abcdefghij");
+        store.delete(&id).await.expect("delete");
+        store.delete(&id).await.expect("deleting twice is fine");
+    }
+
+    #[test]
+    fn ids_from_urls_cannot_name_other_paths() {
+        for bad in [
+            "../../etc/passwd",
+            "",
+            "ABCDEF0123456789abcdef0123456789",
+            "0123",
+        ] {
+            assert!(BlobId::parse(bad).is_none(), "{bad}");
+        }
+        let id = BlobId::random();
+        assert_eq!(BlobId::parse(id.as_str()), Some(id));
+    }
+}
