@@ -12,12 +12,12 @@
 //! - [`format`]: the versioned streaming file format (header + STREAM
 //!   chunks) over AES-256-GCM or the Noctis AEAD, with its pieces exposed
 //!   for the browser's WebCrypto path.
-//! - [`keys`]: Argon2id password keys.
+//! - [`keys`]: Argon2id password and account keys, HKDF subkeys, key wrapping.
+//! - [`account`]: the account hierarchy built from them (master key,
+//!   recovery keys, per-file data keys and sealed metadata).
 //! - [`recovery`]: the recovery key as checksummed hex and as a word phrase.
 //! - [`Error`]: the crate's one error type; decryption failure is opaque.
 //!
-//! Still to come (issue #3): the account key hierarchy (auth key, key
-//! wrapping).
 
 #![no_std]
 
@@ -28,6 +28,7 @@ extern crate std;
 pub use aead;
 pub use cipher;
 
+pub mod account;
 mod error;
 pub mod format;
 pub mod keys;

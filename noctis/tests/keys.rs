@@ -82,3 +82,25 @@ fn wrapped_keys_open_only_with_the_right_key_and_purpose() {
     // Fresh nonces: the same key wrapped twice looks different.
     assert_ne!(wrap_key(&mut rng, &kek, &key, b"master key"), wrapped);
 }
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn metadata_round_trips_and_any_change_is_refused() {
+    use noctis::account::{open_metadata, recovery_keys, seal_metadata};
+    let mut rng = StdRng::seed_from_u64(5);
+    let key = [7u8; 32];
+    let sealed = seal_metadata(&mut rng, &key, b"{\"name\":\"taxes.pdf\"}");
+    assert_eq!(
+        &open_metadata(&key, &sealed).expect("opens")[..],
+        b"{\"name\":\"taxes.pdf\"}"
+    );
+    for i in 0..sealed.len() {
+        let mut bad = sealed.clone();
+        bad[i] ^= 1;
+        assert!(open_metadata(&key, &bad).is_err(), "byte {i}");
+    }
+    assert!(open_metadata(&[8u8; 32], &sealed).is_err());
+    assert!(open_metadata(&key, &sealed[..20]).is_err());
+    let r = recovery_keys(&[1u8; 32]);
+    assert_ne!(r.kek, r.auth, "the two recovery keys are independent");
+}
