@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
+pub mod client;
+
 use std::{
     path::{Path, PathBuf},
     process::Stdio,

@@ -1,0 +1,421 @@
+//! Accounts against the real binary: registration policy, login, sessions,
+//! recovery, password change, rate limits, and what the server keeps.
+
+mod common;
+
+use common::{
+    Server, binary,
+    client::{Client, assert_absent, encrypt},
+};
+use noctis::format::CipherId;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn server(dir: &std::path::Path, envs: &[(&str, &str)]) -> Server {
+    Server::start(&binary(), dir, envs).await
+}
+
+#[tokio::test]
+async fn the_first_account_is_admin_and_later_ones_need_an_invite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut admin = Client::new(&s.base, "Admin");
+    let r = admin.register("admin password", None).await;
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body, json!({"username": "admin", "is_admin": true}));
+
+    let mut bob = Client::new(&s.base, "bob");
+    let r = bob.register("bob password", None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "invite_required"
+    );
+    let r = bob
+        .register("bob password", Some("00000000000000000000000000000000"))
+        .await;
+    assert_eq!(r.status(), 403, "a made-up invite is refused");
+
+    assert_eq!(admin.login("admin password").await, 200);
+    let invite: Value = admin
+        .req(Method::POST, "/api/invites")
+        .send()
+        .await
+        .expect("invite")
+        .json()
+        .await
+        .expect("json");
+    let code = invite["code"].as_str().expect("code").to_owned();
+    let r = bob.register("bob password", Some(&code)).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.json::<Value>().await.expect("json")["is_admin"], false);
+    let mut carol = Client::new(&s.base, "carol");
+    assert_eq!(
+        carol.register("pw", Some(&code)).await.status(),
+        403,
+        "invites are single-use"
+    );
+
+    assert_eq!(bob.login("bob password").await, 200);
+    let r = bob
+        .req(Method::POST, "/api/invites")
+        .send()
+        .await
+        .expect("invite");
+    assert_eq!(r.status(), 403, "only admins invite");
+}
+
+#[tokio::test]
+async fn open_and_closed_registration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
+    assert_eq!(
+        Client::new(&s.base, "a")
+            .register("pw", None)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        Client::new(&s.base, "b")
+            .register("pw", None)
+            .await
+            .status(),
+        201
+    );
+    let r = Client::new(&s.base, "A").register("pw", None).await;
+    assert_eq!(r.status(), 409, "usernames are case-insensitive");
+    drop(s);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[("NOCTURNE_REGISTRATION", "closed")]).await;
+    assert_eq!(
+        Client::new(&s.base, "a")
+            .register("pw", None)
+            .await
+            .status(),
+        201,
+        "first"
+    );
+    let r = Client::new(&s.base, "b").register("pw", None).await;
+    assert_eq!(r.status(), 403);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "registration_closed"
+    );
+}
+
+#[tokio::test]
+async fn wrong_passwords_and_unknown_users_look_the_same() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut alice = Client::new(&s.base, "alice");
+    assert_eq!(alice.register("right", None).await.status(), 201);
+    assert_eq!(alice.login("wrong").await, 401);
+    let mut ghost = Client::new(&s.base, "ghost");
+    assert_eq!(ghost.login("anything").await, 401);
+
+    // An unknown user's parameters are stable and shaped like a real one's.
+    let (salt1, p1) = ghost.params().await;
+    let (salt2, _) = ghost.params().await;
+    let (real_salt, p2) = alice.params().await;
+    assert_eq!(salt1, salt2);
+    assert_eq!(salt1.len(), real_salt.len());
+    assert_eq!(p1.m_kib, noctis::keys::DEFAULT_ARGON2.m_kib);
+    assert_ne!(p2, p1, "alice's stored (test) parameters are returned");
+
+    assert_eq!(alice.login("right").await, 200);
+    let me: Value = alice
+        .req(Method::GET, "/api/account")
+        .send()
+        .await
+        .expect("account")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["username"], "alice");
+}
+
+#[tokio::test]
+async fn logout_and_password_change_end_sessions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut a = Client::new(&s.base, "alice");
+    assert_eq!(a.register("one", None).await.status(), 201);
+    assert_eq!(a.login("one").await, 200);
+    let first = a.token.clone();
+    assert_eq!(a.login("one").await, 200);
+    let second = a.token.clone();
+
+    // Logout ends only that session.
+    let r = a
+        .req(Method::POST, "/api/auth/logout")
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), 204);
+    let r = a
+        .req(Method::GET, "/api/account")
+        .send()
+        .await
+        .expect("account");
+    assert_eq!(r.status(), 401);
+    a.token = first.clone();
+    let r = a
+        .req(Method::GET, "/api/account")
+        .send()
+        .await
+        .expect("account");
+    assert_eq!(r.status(), 200);
+
+    // Changing the password ends every session, and the old one stops working.
+    let master = a.master();
+    let current = {
+        let (salt, params) = a.params().await;
+        noctis::keys::account_keys(b"one", &salt, params).expect("argon2")
+    };
+    let r = a
+        .req(Method::POST, "/api/account/password")
+        .json(&json!({
+            "auth_key": common::client::b64(&current.auth),
+            "new": common::client::password_material("two", &master),
+        }))
+        .send()
+        .await
+        .expect("change");
+    assert_eq!(r.status(), 204);
+    for token in [first, second] {
+        a.token = token;
+        let r = a
+            .req(Method::GET, "/api/account")
+            .send()
+            .await
+            .expect("account");
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(a.login("one").await, 401);
+    assert_eq!(a.login("two").await, 200);
+    assert_eq!(
+        a.master(),
+        master,
+        "the same master key, so every file stays readable"
+    );
+}
+
+#[tokio::test]
+async fn browser_sessions_are_http_only_strict_cookies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut a = Client::new(&s.base, "alice");
+    assert_eq!(a.register("pw", None).await.status(), 201);
+    let (salt, params) = a.params().await;
+    let keys = noctis::keys::account_keys(b"pw", &salt, params).expect("argon2");
+    let r = a
+        .http
+        .post(a.url("/api/auth/login"))
+        .json(&json!({"username": "alice", "auth_key": common::client::b64(&keys.auth)}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 200);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body.get("token").is_none(),
+        "no token in the body for the browser"
+    );
+    let pair = cookie.split(';').next().expect("pair").to_owned();
+    let ok = a
+        .http
+        .get(a.url("/api/account"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .expect("account");
+    assert_eq!(ok.status(), 200);
+    let cross = a
+        .http
+        .post(a.url("/api/invites"))
+        .header("cookie", &pair)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("invite");
+    assert_eq!(
+        cross.status(),
+        403,
+        "a cross-site change with the cookie is refused"
+    );
+}
+
+#[tokio::test]
+async fn recovery_resets_the_password_and_every_file_still_decrypts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut a = Client::new(&s.base, "alice");
+    assert_eq!(a.register("forgotten", None).await.status(), 201);
+    let recovery = a.recovery.expect("recovery key");
+    assert_eq!(a.login("forgotten").await, 200);
+    let files = [
+        encrypt("one.txt", b"first file", CipherId::Aes256Gcm),
+        encrypt("two.bin", &vec![9u8; 3 << 20], CipherId::Noctis256),
+    ];
+    for f in &files {
+        a.upload(f, 1 << 20).await;
+    }
+    let stale = a.token.clone();
+
+    // A wrong recovery key is refused and changes nothing.
+    assert_eq!(a.recover(&[0u8; 32], "new").await, 401);
+    assert_eq!(a.recover(&recovery, "brand new").await, 204);
+    a.token = stale;
+    let r = a.req(Method::GET, "/api/files").send().await.expect("list");
+    assert_eq!(r.status(), 401, "the reset ended old sessions");
+    assert_eq!(a.login("forgotten").await, 401);
+    a.master = None;
+    assert_eq!(a.login("brand new").await, 200);
+    let list = a.list().await;
+    let listed = list["files"].as_array().expect("files");
+    assert_eq!(listed.len(), 2);
+    for file in listed {
+        let (name, plain) = a.open(file).await;
+        let original = files.iter().find(|f| f.name == name).expect("known name");
+        assert_eq!(
+            plain,
+            common::client::decrypt(&original.data_key, &original.ciphertext).expect("plain")
+        );
+    }
+    // The recovery key still works a second time (it is not consumed).
+    assert_eq!(a.recover(&recovery, "third").await, 204);
+}
+
+#[tokio::test]
+async fn guessing_is_rate_limited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut a = Client::new(&s.base, "alice");
+    assert_eq!(a.register("pw", None).await.status(), 201);
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let r = a
+            .http
+            .post(a.url("/api/auth/login"))
+            .json(&json!({"username": "alice", "auth_key": common::client::b64(&[0u8; 32])}))
+            .send()
+            .await
+            .expect("login");
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 401).count() >= 5,
+        "{statuses:?}"
+    );
+    // The right password is also refused while the account's bucket is dry.
+    assert_eq!(a.login("pw").await, 429);
+}
+
+#[tokio::test]
+async fn malformed_requests_get_clear_4xx() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let cases = [
+        ("/api/auth/register", "not json".to_owned()),
+        ("/api/auth/register", json!({"username": "x"}).to_string()),
+        (
+            "/api/auth/register",
+            json!({"username": "../etc", "salt": "AA==", "argon2": {"m_kib": 1, "t": 1, "p": 1},
+                   "auth_key": "AA==", "master_by_password": "AA==", "master_by_recovery": "AA==",
+                   "recovery_auth": "AA=="})
+            .to_string(),
+        ),
+        (
+            "/api/auth/login",
+            json!({"username": "a", "auth_key": "!!"}).to_string(),
+        ),
+        ("/api/auth/login", "x".repeat(100_000)),
+    ];
+    for (path, body) in cases {
+        let r = http
+            .post(s.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        assert!(r.status().is_client_error(), "{path}: {}", r.status());
+    }
+    // Weak Argon2 parameters are refused by name.
+    let mut a = Client::new(&s.base, "a");
+    let master = [1u8; 32];
+    let mut body = common::client::password_material("pw", &master);
+    body["argon2"] = json!({"m_kib": 1024, "t": 1, "p": 1});
+    body["username"] = json!("a");
+    body["master_by_recovery"] = body["master_by_password"].clone();
+    body["recovery_auth"] = body["auth_key"].clone();
+    let r = a
+        .http
+        .post(a.url("/api/auth/register"))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "weak_argon2"
+    );
+    assert_eq!(
+        a.register("pw", None).await.status(),
+        201,
+        "nothing was stored before"
+    );
+}
+
+#[tokio::test]
+async fn the_data_dir_holds_no_password_key_name_or_plaintext() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = server(dir.path(), &[("RUST_LOG", "trace")]).await;
+    let password = "PASSWORD-MARKER-correct-horse";
+    let mut a = Client::new(&s.base, "alice");
+    assert_eq!(a.register(password, None).await.status(), 201);
+    assert_eq!(a.login(password).await, 200);
+    let plaintext = b"PLAINTEXT-MARKER-".repeat(10_000);
+    let file = encrypt("NAME-MARKER-holiday.jpg", &plaintext, CipherId::Aes256Gcm);
+    a.upload(&file, 256 * 1024).await;
+    let recovery = a.recovery.expect("recovery");
+    assert_eq!(s.terminate().await.code(), Some(0));
+    let master = a.master();
+    let logs = s.logs();
+    let markers: [&[u8]; 6] = [
+        password.as_bytes(),
+        b"PLAINTEXT-MARKER",
+        b"NAME-MARKER",
+        &master,
+        &recovery,
+        &file.data_key,
+    ];
+    assert_absent(&dir.path().join("data"), &markers);
+    for m in &markers[..3] {
+        assert!(
+            !logs.contains(&*String::from_utf8_lossy(m)),
+            "the logs hold a marker"
+        );
+    }
+}
