@@ -10,8 +10,12 @@
 //! - [`shell`] is the HTML document around the app (head, hydration scripts,
 //!   and on the server the page's Content-Security-Policy);
 //! - [`App`] holds the routes;
-//! - `pages` has one module per page, `components` the pieces they share.
+//! - `pages` has one module per page, `components` the pieces they share;
+//! - `client` is what the browser does itself: JSON API calls and the
+//!   account key hierarchy over `noctis` (Argon2id, key wrapping, the
+//!   recovery key). Only auth keys, wrapped keys and ciphertext leave it.
 
+mod client;
 mod components;
 mod pages;
 pub mod security;
@@ -55,6 +59,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // The unlocked master key of this tab: memory only, never stored.
+    provide_context::<pages::auth::KeyringSignal>(RwSignal::new(None));
 
     view! {
         <Stylesheet id="nocturne-style" href=format!("/pkg/{OUTPUT_NAME}.css")/>
@@ -65,6 +71,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::not_found::NotFound>
                 <Route path=StaticSegment("") view=pages::dashboard::Dashboard/>
+                <Route path=StaticSegment("login") view=pages::auth::Login/>
+                <Route path=StaticSegment("register") view=pages::auth::Register/>
+                <Route path=StaticSegment("recover") view=pages::auth::Recover/>
             </Routes>
         </Router>
     }

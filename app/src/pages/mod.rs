@@ -1,4 +1,5 @@
 //! One module per page.
 
+pub(crate) mod auth;
 pub(crate) mod dashboard;
 pub(crate) mod not_found;

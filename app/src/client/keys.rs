@@ -1,0 +1,221 @@
+//! The account key hierarchy, run in the browser (see `noctis::account`).
+//!
+//! Only auth keys, wrapped keys, salts and parameters leave this module for
+//! the server; the password, the key-encryption key, the master key and the
+//! recovery key stay here.
+
+use std::sync::Arc;
+
+use base64::{Engine as _, engine::general_purpose::STANDARD};
+use noctis::{
+    account::{self, FILE_KEY, MASTER_BY_PASSWORD, MASTER_BY_RECOVERY},
+    format::Argon2Params,
+    keys::{DEFAULT_ARGON2, account_keys, unwrap_key, wrap_key},
+};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// The OS RNG (`crypto.getRandomValues` in the browser).
+fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+    rand_core::UnwrapErr(getrandom::SysRng)
+}
+
+fn random32() -> Zeroizing<[u8; 32]> {
+    let mut k = Zeroizing::new([0u8; 32]);
+    rand_core::Rng::fill_bytes(&mut rng(), k.as_mut_slice());
+    k
+}
+
+pub(crate) fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+pub(crate) fn unb64(text: &str) -> Result<Vec<u8>, String> {
+    STANDARD
+        .decode(text)
+        .map_err(|_| "The server sent malformed data.".to_owned())
+}
+
+/// Argon2id parameters as the API carries them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Argon2 {
+    pub(crate) m_kib: u32,
+    pub(crate) t: u32,
+    pub(crate) p: u32,
+}
+
+impl From<Argon2> for Argon2Params {
+    fn from(a: Argon2) -> Self {
+        Argon2Params {
+            m_kib: a.m_kib,
+            t: a.t,
+            p: a.p,
+        }
+    }
+}
+
+/// An account's key-derivation parameters (`/api/auth/params`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct KeyParams {
+    pub(crate) salt: String,
+    pub(crate) argon2: Argon2,
+}
+
+/// The unlocked master key, held in memory for this tab only; gone on
+/// reload or logout.
+#[derive(Clone)]
+pub(crate) struct Keyring {
+    pub(crate) username: String,
+    master: Arc<Zeroizing<[u8; 32]>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keyring({})", self.username)
+    }
+}
+
+impl Keyring {
+    /// Opens a file's wrapped data key and sealed metadata; returns the
+    /// metadata's `name`, or `None` if anything fails to authenticate.
+    pub(crate) fn file_name(&self, wrapped_key: &str, metadata: &str) -> Option<String> {
+        let key = unwrap_key(&self.master, &unb64(wrapped_key).ok()?, FILE_KEY).ok()?;
+        let meta = account::open_metadata(&key, &unb64(metadata).ok()?).ok()?;
+        let value: serde_json::Value = serde_json::from_slice(&meta).ok()?;
+        value["name"].as_str().map(str::to_owned)
+    }
+}
+
+/// New password material for the server, and what stays in the browser.
+#[derive(Debug, Serialize)]
+pub(crate) struct PasswordMaterial {
+    salt: String,
+    argon2: Argon2,
+    auth_key: String,
+    master_by_password: String,
+}
+
+fn password_material(password: &str, master: &[u8; 32]) -> Result<PasswordMaterial, String> {
+    let salt = random32();
+    let keys = account_keys(password.as_bytes(), &*salt, DEFAULT_ARGON2)
+        .map_err(|_| "Key derivation failed.".to_owned())?;
+    Ok(PasswordMaterial {
+        salt: b64(&*salt),
+        argon2: Argon2 {
+            m_kib: DEFAULT_ARGON2.m_kib,
+            t: DEFAULT_ARGON2.t,
+            p: DEFAULT_ARGON2.p,
+        },
+        auth_key: b64(&keys.auth),
+        master_by_password: b64(&wrap_key(&mut rng(), &keys.kek, master, MASTER_BY_PASSWORD)),
+    })
+}
+
+/// `POST /api/auth/register`.
+#[derive(Debug, Serialize)]
+pub(crate) struct RegisterRequest {
+    username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invite: Option<String>,
+    #[serde(flatten)]
+    material: PasswordMaterial,
+    master_by_recovery: String,
+    recovery_auth: String,
+}
+
+/// What registration leaves in the browser: the recovery key to show once,
+/// the auth key to log in with right after, and the master key.
+pub(crate) struct NewAccount {
+    pub(crate) request: RegisterRequest,
+    pub(crate) recovery_hex: Zeroizing<String>,
+    pub(crate) recovery_words: Zeroizing<String>,
+    pub(crate) auth_key: String,
+    pub(crate) keyring: Keyring,
+}
+
+/// Makes a new account's keys: Argon2id of the password (default cost),
+/// a random master key and recovery key, both wraps.
+pub(crate) fn new_account(
+    username: &str,
+    password: &str,
+    invite: Option<String>,
+) -> Result<NewAccount, String> {
+    let master = random32();
+    let recovery = random32();
+    let material = password_material(password, &master)?;
+    let r = account::recovery_keys(&recovery);
+    let auth_key = material.auth_key.clone();
+    Ok(NewAccount {
+        request: RegisterRequest {
+            username: username.to_owned(),
+            invite,
+            material,
+            master_by_recovery: b64(&wrap_key(&mut rng(), &r.kek, &master, MASTER_BY_RECOVERY)),
+            recovery_auth: b64(&r.auth),
+        },
+        recovery_hex: noctis::recovery::to_hex(&recovery),
+        recovery_words: noctis::recovery::to_words(&recovery),
+        auth_key,
+        keyring: Keyring {
+            username: username.trim().to_ascii_lowercase(),
+            master: Arc::new(master),
+        },
+    })
+}
+
+/// Derives the auth key and key-encryption key from a password.
+pub(crate) fn password_keys(
+    password: &str,
+    params: &KeyParams,
+) -> Result<noctis::keys::AccountKeys, String> {
+    let salt = unb64(&params.salt)?;
+    account_keys(password.as_bytes(), &salt, params.argon2.into()).map_err(|_| {
+        "The server asked for key-derivation settings this browser refuses.".to_owned()
+    })
+}
+
+/// Unwraps the master key a login returned.
+pub(crate) fn unlock(
+    username: &str,
+    keys: &noctis::keys::AccountKeys,
+    master_by_password: &str,
+) -> Result<Keyring, String> {
+    let master = unwrap_key(&keys.kek, &unb64(master_by_password)?, MASTER_BY_PASSWORD)
+        .map_err(|_| "The password is wrong.".to_owned())?;
+    Ok(Keyring {
+        username: username.to_owned(),
+        master: Arc::new(master),
+    })
+}
+
+/// Parses a recovery key typed as hex or as words (any spacing or case).
+pub(crate) fn parse_recovery(text: &str) -> Result<Zeroizing<[u8; 32]>, String> {
+    let hexish = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .all(|c| c.is_ascii_hexdigit());
+    let parsed = if hexish {
+        noctis::recovery::from_hex(text)
+    } else {
+        noctis::recovery::from_words(text)
+    };
+    parsed.map_err(|e| e.to_string())
+}
+
+/// The recovery token to show the server (which keeps its hash).
+pub(crate) fn recovery_auth(recovery: &[u8; 32]) -> String {
+    b64(&account::recovery_keys(recovery).auth)
+}
+
+/// Unwraps the master key with the recovery key and wraps it under a new
+/// password.
+pub(crate) fn reset_material(
+    recovery: &[u8; 32],
+    master_by_recovery: &str,
+    new_password: &str,
+) -> Result<PasswordMaterial, String> {
+    let r = account::recovery_keys(recovery);
+    let master = unwrap_key(&r.kek, &unb64(master_by_recovery)?, MASTER_BY_RECOVERY)
+        .map_err(|_| "This recovery key does not open this account.".to_owned())?;
+    password_material(new_password, &master)
+}

@@ -1,0 +1,9 @@
+//! What the browser does for itself: JSON API calls and the key hierarchy.
+//!
+//! `keys` is plain Rust over `noctis` and compiles everywhere; `api` talks
+//! to the server with `fetch` and only works in the browser (on the server,
+//! where components are rendered but their event handlers never run, its
+//! calls return an error instead of linking browser APIs).
+
+pub(crate) mod api;
+pub(crate) mod keys;
