@@ -8,85 +8,13 @@
 
 mod common;
 
-use std::{path::Path, process::Stdio, time::Duration};
+use fantoccini::{Client, Locator};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
+use common::{
+    Server,
+    browser::{HYDRATION_LIMIT, open_browser, start_chromedriver},
+    release_binary,
 };
-
-use common::{Server, release_binary};
-
-/// Upper bound for the page to hydrate; the test proceeds as soon as it does.
-const HYDRATION_LIMIT: Duration = Duration::from_secs(60);
-
-fn chromium() -> String {
-    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
-}
-
-fn chromedriver() -> String {
-    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into())
-}
-
-/// Starts chromedriver on a free loopback port, read from its own output.
-async fn start_chromedriver() -> (Child, u16) {
-    let driver = chromedriver();
-    assert!(
-        Path::new(&driver).exists(),
-        "{driver} not found: install Debian's chromium-driver (cargo xtask test does)"
-    );
-    let mut child = Command::new(&driver)
-        .args(["--port=0", "--allowed-ips=127.0.0.1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start chromedriver");
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    let port = tokio::time::timeout(HYDRATION_LIMIT, async {
-        while let Some(line) = lines.next_line().await.expect("read chromedriver") {
-            if let Some(rest) = line.split("started successfully on port ").nth(1) {
-                return rest
-                    .trim_end_matches('.')
-                    .trim()
-                    .parse::<u16>()
-                    .expect("port");
-            }
-        }
-        panic!("chromedriver exited before reporting its port")
-    })
-    .await
-    .expect("chromedriver did not start in time");
-    // Keep draining its output so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, port)
-}
-
-async fn open_browser(port: u16, profile: &Path) -> Client {
-    let args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        &format!("--user-data-dir={}", profile.display()),
-    ];
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": chromium(), "args": args }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("open a Chromium session")
-}
 
 #[tokio::test]
 async fn the_release_binary_alone_serves_a_page_that_hydrates() {
@@ -172,5 +100,192 @@ async fn drive(browser: &Client, server: &Server) -> Result<(), String> {
     if let Some(foreign) = loaded.iter().find(|url| !url.starts_with(&server.base)) {
         return Err(format!("external request to {foreign}"));
     }
+    Ok(())
+}
+
+/// Register, save the recovery key, see the empty list, see a file's name
+/// decrypted after unlocking, log out, recover with the key, log in with
+/// the new password: all in the browser, keys derived in its WASM.
+#[tokio::test]
+async fn register_recover_and_log_in_in_the_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&release_binary(), dir.path(), &[]).await;
+    let (_driver, port) = start_chromedriver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let browser = open_browser(port, profile.path()).await;
+    let result = accounts(&browser, &server).await;
+    let _ = browser.close().await;
+    result.unwrap_or_else(|e| panic!("{e}\n--- server log ---\n{}", server.logs()));
+}
+
+async fn wait_for(
+    browser: &Client,
+    locator: Locator<'_>,
+    what: &str,
+) -> Result<fantoccini::elements::Element, String> {
+    browser
+        .wait()
+        .at_most(HYDRATION_LIMIT)
+        .for_element(locator)
+        .await
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+async fn open(browser: &Client, server: &Server, path: &str) -> Result<(), String> {
+    browser
+        .goto(&server.url(path))
+        .await
+        .map_err(|e| format!("goto {path}: {e}"))?;
+    wait_for(
+        browser,
+        Locator::Css("[data-hydrated='true']"),
+        &format!("{path} hydrates"),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn fill(browser: &Client, id: &str, text: &str) -> Result<(), String> {
+    let field = browser
+        .find(Locator::Id(id))
+        .await
+        .map_err(|e| format!("#{id}: {e}"))?;
+    field
+        .clear()
+        .await
+        .map_err(|e| format!("clear #{id}: {e}"))?;
+    field
+        .send_keys(text)
+        .await
+        .map_err(|e| format!("type into #{id}: {e}"))
+}
+
+async fn click(browser: &Client, id: &str) -> Result<(), String> {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .map_err(|e| format!("#{id}: {e}"))?
+        .click()
+        .await
+        .map_err(|e| format!("click #{id}: {e}"))
+}
+
+async fn accounts(browser: &Client, server: &Server) -> Result<(), String> {
+    const OLD: &str = "first password, long enough";
+    const NEW: &str = "second password, also long";
+    open(browser, server, "/register").await?;
+    fill(browser, "username", "alice").await?;
+    fill(browser, "password", OLD).await?;
+    fill(browser, "password2", OLD).await?;
+    click(browser, "register").await?;
+
+    let hex = wait_for(
+        browser,
+        Locator::Id("recovery-hex"),
+        "the recovery key is shown",
+    )
+    .await?
+    .text()
+    .await
+    .map_err(|e| e.to_string())?;
+    let words = browser
+        .find(Locator::Id("recovery-words"))
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    if noctis::recovery::from_hex(&hex).is_err() || noctis::recovery::from_words(&words).is_err() {
+        return Err(format!(
+            "the recovery key does not parse: {hex:?} / {words:?}"
+        ));
+    }
+    if noctis::recovery::from_hex(&hex).map(|k| *k)
+        != noctis::recovery::from_words(&words).map(|k| *k)
+    {
+        return Err("hex and words are different keys".into());
+    }
+    let go_on = browser
+        .find(Locator::Id("recovery-continue"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if go_on
+        .attr("disabled")
+        .await
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        return Err("Continue is enabled before the user confirms saving the key".into());
+    }
+    click(browser, "recovery-saved").await?;
+    click(browser, "recovery-continue").await?;
+    wait_for(
+        browser,
+        Locator::Id("empty"),
+        "the empty file list after sign-up",
+    )
+    .await?;
+
+    // A file uploaded by another client of the same account (same key
+    // hierarchy, native code) shows up with its name decrypted here.
+    let mut native = common::client::Client::new(&server.base, "alice");
+    if native.login(OLD).await != 200 {
+        return Err("the native client cannot log in with the browser's password".into());
+    }
+    let file = common::client::encrypt(
+        "holiday-photo.jpg",
+        b"not really a photo",
+        noctis::format::CipherId::Aes256Gcm,
+    );
+    native.upload(&file, 256 * 1024).await;
+    browser.refresh().await.map_err(|e| e.to_string())?;
+    wait_for(
+        browser,
+        Locator::Id("unlock-password"),
+        "after a reload the keys are locked",
+    )
+    .await?;
+    fill(browser, "unlock-password", OLD).await?;
+    click(browser, "unlock").await?;
+    wait_for(
+        browser,
+        Locator::XPath("//span[contains(@class,'file-name') and text()='holiday-photo.jpg']"),
+        "the file's name decrypted in the browser",
+    )
+    .await?;
+
+    click(browser, "logout").await?;
+    wait_for(browser, Locator::Id("signed-out"), "signed out").await?;
+
+    open(browser, server, "/recover").await?;
+    fill(browser, "username", "alice").await?;
+    fill(browser, "recovery-key", &hex.to_lowercase()).await?;
+    fill(browser, "new-password", NEW).await?;
+    fill(browser, "new-password2", NEW).await?;
+    click(browser, "recover").await?;
+    wait_for(browser, Locator::Id("recovered"), "the password is reset").await?;
+
+    open(browser, server, "/login").await?;
+    fill(browser, "username", "alice").await?;
+    fill(browser, "password", OLD).await?;
+    click(browser, "login").await?;
+    let error = wait_for(
+        browser,
+        Locator::Id("form-error"),
+        "the old password is refused",
+    )
+    .await?;
+    let text = error.text().await.map_err(|e| e.to_string())?;
+    if !text.contains("wrong") {
+        return Err(format!("unexpected error for the old password: {text:?}"));
+    }
+    fill(browser, "password", NEW).await?;
+    click(browser, "login").await?;
+    wait_for(
+        browser,
+        Locator::XPath("//span[contains(@class,'file-name') and text()='holiday-photo.jpg']"),
+        "after recovery the same file still opens",
+    )
+    .await?;
     Ok(())
 }

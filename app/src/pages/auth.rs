@@ -4,6 +4,10 @@
 //! or two and briefly blocks the page until the crypto worker of the
 //! dashboard issue takes it over) and sends the server only an auth key and
 //! wrapped keys.
+//!
+//! The fields have no `name` and the submit buttons stay disabled until the
+//! WASM has hydrated the page, so a form can never be submitted the plain
+//! HTML way, which would put the password in a request to the server.
 
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
@@ -35,7 +39,6 @@ fn Field(
             <span>{label}</span>
             <input
                 id=id
-                name=id
                 type=kind
                 autocomplete=autocomplete
                 required=required
@@ -159,7 +162,7 @@ pub(crate) fn Register() -> impl IntoView {
                             <Field id="password2" label="Password again" value=confirm kind="password" autocomplete="new-password"/>
                             <Field id="invite" label="Invite code (if the server needs one)" value=invite required=false/>
                             <FormError error/>
-                            <button id="register" class="primary" type="submit" prop:disabled=move || busy.get()>
+                            <button id="register" class="primary" type="submit" disabled=move || busy.get() || !hydrated.get()>
                                 {move || if busy.get() { "Deriving keys…" } else { "Create account" }}
                             </button>
                             <p class="hint">"Already have an account? " <a href="/login">"Log in"</a></p>
@@ -303,7 +306,7 @@ pub(crate) fn Login() -> impl IntoView {
                     <Field id="username" label="Username" value=username autocomplete="username"/>
                     <Field id="password" label="Password" value=password kind="password" autocomplete="current-password"/>
                     <FormError error/>
-                    <button id="login" class="primary" type="submit" prop:disabled=move || busy.get()>
+                    <button id="login" class="primary" type="submit" disabled=move || busy.get() || !hydrated.get()>
                         {move || if busy.get() { "Deriving keys…" } else { "Log in" }}
                     </button>
                     <p class="hint">
@@ -446,7 +449,7 @@ pub(crate) fn Recover() -> impl IntoView {
                             <Field id="new-password" label="New password" value=password kind="password" autocomplete="new-password"/>
                             <Field id="new-password2" label="New password again" value=confirm kind="password" autocomplete="new-password"/>
                             <FormError error/>
-                            <button id="recover" class="primary" type="submit" prop:disabled=move || busy.get()>
+                            <button id="recover" class="primary" type="submit" disabled=move || busy.get() || !hydrated.get()>
                                 {move || if busy.get() { "Deriving keys…" } else { "Set new password" }}
                             </button>
                         </form>
