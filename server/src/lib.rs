@@ -27,5 +27,5 @@ mod maintenance;
 mod secret;
 mod store;
 
-pub use config::{Config, Registration};
+pub use config::{Config, Registration, parse_size};
 pub use error::Error;

@@ -1,0 +1,214 @@
+//! Upload then download N bytes of ciphertext over loopback against the
+//! real release binary, beside a plain `cp` of the same file on the same
+//! disk, and the server's peak resident memory (VmHWM).
+//!
+//! `cargo bench -p server --bench transfer` (1 GiB), or with
+//! `NOCTURNE_BENCH_SIZE=4GiB`. Uses `NOCTURNE_TEST_BIN` or
+//! `target/release/nocturne`; build it first (`cargo xtask build`).
+//! Prints figures; asserts nothing about speed.
+
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::{
+    io::{Read, Seek, Write},
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::Instant,
+};
+
+use futures_util::StreamExt;
+use reqwest::Method;
+use sha2::{Digest, Sha256};
+
+const PART: usize = 8 << 20;
+const IN_FLIGHT: usize = 4;
+
+fn mib_per_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 20) / secs
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes `size` pseudo-random bytes (the server never parses content) and
+/// returns their SHA-256 in hex.
+fn make_source(path: &Path, size: u64) -> String {
+    let mut hasher = Sha256::new();
+    let mut f = std::fs::File::create(path).expect("create");
+    let mut buf = vec![0u8; PART];
+    let mut left = size;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    while left > 0 {
+        for chunk in buf.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+        }
+        let n = usize::try_from(left.min(PART as u64)).expect("usize");
+        f.write_all(&buf[..n]).expect("write");
+        hasher.update(&buf[..n]);
+        left -= n as u64;
+    }
+    f.sync_all().expect("sync");
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read_part(path: &Path, index: usize) -> Vec<u8> {
+    let mut f = std::fs::File::open(path).expect("open");
+    f.seek(std::io::SeekFrom::Start((index * PART) as u64))
+        .expect("seek");
+    let mut buf = Vec::with_capacity(PART);
+    f.take(PART as u64).read_to_end(&mut buf).expect("read");
+    buf
+}
+
+#[tokio::main]
+async fn main() {
+    let size = std::env::var("NOCTURNE_BENCH_SIZE")
+        .ok()
+        .map(|s| server::parse_size(&s).expect("NOCTURNE_BENCH_SIZE"))
+        .unwrap_or(1 << 30);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let binary = std::env::var_os("NOCTURNE_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/nocturne"));
+    assert!(
+        binary.exists(),
+        "{} missing: run `cargo xtask build`",
+        binary.display()
+    );
+    // On the same disk as the target dir, so `cp` and the server compare fairly.
+    let work = tempfile::tempdir_in(root.join("target")).expect("work dir");
+    let source = work.path().join("source.bin");
+    let sha = make_source(&source, size);
+
+    let copy = work.path().join("copy.bin");
+    let t = Instant::now();
+    let status = std::process::Command::new("cp")
+        .arg(&source)
+        .arg(&copy)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    std::fs::File::open(&copy)
+        .expect("open")
+        .sync_all()
+        .expect("sync");
+    let cp_secs = t.elapsed().as_secs_f64();
+    std::fs::remove_file(&copy).expect("rm");
+
+    let server_dir = tempfile::tempdir_in(work.path()).expect("server dir");
+    let s = common::Server::start(
+        &binary,
+        server_dir.path(),
+        &[("NOCTURNE_MAX_FILE_SIZE", "64GiB")],
+    )
+    .await;
+    let pid = s.child.id().expect("pid");
+    let mut client = common::client::Client::new(&s.base, "bench");
+    assert_eq!(client.register("bench password", None).await.status(), 201);
+    assert_eq!(client.login("bench password").await, 200);
+    let client = Arc::new(client);
+    let idle_rss = peak_rss_kib(pid);
+
+    let created: serde_json::Value = client
+        .req(Method::POST, "/api/uploads")
+        .json(&serde_json::json!({
+            "size": size, "part_size": PART,
+            "metadata": common::client::b64(&[1; 40]),
+            "wrapped_key": common::client::b64(&[2; 60]),
+        }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let parts = usize::try_from(size.div_ceil(PART as u64)).expect("parts");
+
+    let t = Instant::now();
+    futures_util::stream::iter(0..parts)
+        .map(|i| {
+            let (client, id, path) = (client.clone(), id.clone(), source.clone());
+            async move {
+                let bytes = tokio::task::spawn_blocking(move || read_part(&path, i))
+                    .await
+                    .expect("read part");
+                let r = client.put_part(&id, i, bytes).await;
+                assert_eq!(r.status(), 200, "part {i}");
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+    let parts_secs = t.elapsed().as_secs_f64();
+    let r = client
+        .req(Method::POST, &format!("/api/uploads/{id}/finish"))
+        .json(&serde_json::json!({"size": size, "sha256": sha}))
+        .send()
+        .await
+        .expect("finish");
+    assert_eq!(r.status(), 201);
+    let upload_secs = t.elapsed().as_secs_f64();
+    let upload_rss = peak_rss_kib(pid);
+    std::fs::remove_file(&source).expect("rm");
+
+    let target = work.path().join("download.bin");
+    let t = Instant::now();
+    let response = client.download(&id).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut out = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(&target).expect("create"),
+    );
+    let mut got = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        got += chunk.len() as u64;
+        out.write_all(&chunk).expect("write");
+    }
+    out.into_inner().expect("flush").sync_all().expect("sync");
+    let download_secs = t.elapsed().as_secs_f64();
+    assert_eq!(got, size);
+    let peak = peak_rss_kib(pid);
+    std::fs::remove_file(&target).expect("rm");
+
+    println!(
+        "transfer of {} MiB over loopback ({IN_FLIGHT} parts of 8 MiB in flight)",
+        size >> 20
+    );
+    println!(
+        "  cp on the same disk:   {:8.1} MiB/s ({cp_secs:.2} s, with fsync)",
+        mib_per_s(size, cp_secs)
+    );
+    println!(
+        "  upload, parts only:    {:8.1} MiB/s ({parts_secs:.2} s)",
+        mib_per_s(size, parts_secs)
+    );
+    println!(
+        "  upload incl. finish:   {:8.1} MiB/s ({upload_secs:.2} s: re-hash, fsync, rename)",
+        mib_per_s(size, upload_secs)
+    );
+    println!(
+        "  download to disk:      {:8.1} MiB/s ({download_secs:.2} s, with fsync)",
+        mib_per_s(size, download_secs)
+    );
+    println!(
+        "  server peak RSS:       {:8.1} MiB (idle {:.1} MiB, after upload {:.1} MiB)",
+        peak as f64 / 1024.0,
+        idle_rss as f64 / 1024.0,
+        upload_rss as f64 / 1024.0
+    );
+}
