@@ -60,7 +60,11 @@ fn make_source(path: &Path, size: u64) -> String {
         left -= n as u64;
     }
     f.sync_all().expect("sync");
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn read_part(path: &Path, index: usize) -> Vec<u8> {
@@ -169,10 +173,8 @@ async fn main() {
     let response = client.download(&id).await;
     assert_eq!(response.status(), 200);
     let mut stream = response.bytes_stream();
-    let mut out = std::io::BufWriter::with_capacity(
-        1 << 20,
-        std::fs::File::create(&target).expect("create"),
-    );
+    let mut out =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&target).expect("create"));
     let mut got = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.expect("chunk");

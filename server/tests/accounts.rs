@@ -419,3 +419,78 @@ async fn the_data_dir_holds_no_password_key_name_or_plaintext() {
         );
     }
 }
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_behind_a_declared_proxy() {
+    async fn registrations(trust: bool) -> Vec<u16> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut envs = vec![("NOCTURNE_REGISTRATION", "open")];
+        if trust {
+            envs.push(("NOCTURNE_TRUST_PROXY", "true"));
+        }
+        let s = server(dir.path(), &envs).await;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let mut statuses = Vec::new();
+        for i in 0..6 {
+            let master = [3u8; 32];
+            let mut body = common::client::password_material("pw", &master);
+            body["username"] = json!(format!("user{i}"));
+            body["master_by_recovery"] = body["master_by_password"].clone();
+            body["recovery_auth"] = body["auth_key"].clone();
+            let r = http
+                .post(s.url("/api/auth/register"))
+                // A client-supplied entry first, then the one "the proxy" appended.
+                .header("x-forwarded-for", format!("203.0.113.9, 198.51.100.{i}"))
+                .json(&body)
+                .send()
+                .await
+                .expect("register");
+            statuses.push(r.status().as_u16());
+        }
+        statuses
+    }
+    // Five registrations per client: the sixth from one address is refused.
+    assert_eq!(registrations(false).await, [201, 201, 201, 201, 201, 429]);
+    // Behind a proxy, each forwarded address is its own client.
+    assert_eq!(registrations(true).await, [201; 6]);
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_its_files_and_sessions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut a = Client::new(&s.base, "alice");
+    assert_eq!(a.register("pw", None).await.status(), 201);
+    assert_eq!(a.login("pw").await, 200);
+    a.upload(
+        &encrypt("doomed.txt", b"bye", CipherId::Aes256Gcm),
+        256 * 1024,
+    )
+    .await;
+    let blobs = || common::client::files_under(&dir.path().join("data/blobs")).len();
+    assert_eq!(blobs(), 1);
+    let wrong = a
+        .req(Method::DELETE, "/api/account")
+        .json(&json!({"auth_key": common::client::b64(&[0u8; 32])}))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(wrong.status(), 401, "deletion needs the password");
+    assert_eq!(blobs(), 1);
+    let (salt, params) = a.params().await;
+    let keys = noctis::keys::account_keys(b"pw", &salt, params).expect("argon2");
+    let r = a
+        .req(Method::DELETE, "/api/account")
+        .json(&json!({"auth_key": common::client::b64(&keys.auth)}))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 204);
+    assert_eq!(blobs(), 0, "the ciphertext is gone from disk");
+    let r = a.req(Method::GET, "/api/files").send().await.expect("list");
+    assert_eq!(r.status(), 401, "the session ended with the account");
+    assert_eq!(a.login("pw").await, 401);
+}
