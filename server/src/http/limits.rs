@@ -10,7 +10,7 @@
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, SocketAddr},
+    net::IpAddr,
     sync::Mutex,
     time::{Duration, Instant},
 };
@@ -159,8 +159,8 @@ impl FromRequestParts<AppState> for ClientAddr {
         }
         let peer = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+            .get::<ConnectInfo<super::conn::Peer>>()
+            .map(|ConnectInfo(peer)| peer.0.ip());
         Ok(ClientAddr(peer))
     }
 }

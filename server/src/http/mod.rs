@@ -8,13 +8,14 @@
 mod api;
 mod assets;
 mod auth;
+mod conn;
 mod files;
 mod headers;
 mod limits;
 pub(crate) mod session;
 mod wire;
 
-use std::{future::Future, net::SocketAddr, path::Path, sync::Arc, time::Duration};
+use std::{future::Future, path::Path, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -192,7 +193,9 @@ pub(crate) async fn deadline(
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets the
-/// requests in flight finish (for at most 30 seconds) and returns.
+/// requests in flight finish (for at most 30 seconds) and returns. At most
+/// 1024 connections are served at once, and a connection with no byte
+/// moving for a minute is closed.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -204,8 +207,8 @@ pub async fn serve(
         .unwrap_or_default();
     let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        conn::Guarded::new(listener),
+        router.into_make_service_with_connect_info::<conn::Peer>(),
     )
     .with_graceful_shutdown(async move {
         shutdown.await;
