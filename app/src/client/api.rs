@@ -98,17 +98,6 @@ mod imp {
         };
         serde_json::from_str(&text).map_err(local)
     }
-
-    /// Lets the browser paint (a status line, a spinner) before a long
-    /// computation such as Argon2id blocks this thread.
-    pub(crate) async fn yield_to_browser() {
-        let promise = js_sys::Promise::new(&mut |resolve, _| {
-            if let Some(window) = web_sys::window() {
-                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 30);
-            }
-        });
-        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-    }
 }
 
 #[cfg(not(feature = "hydrate"))]
@@ -128,8 +117,4 @@ mod imp {
             message: "API calls are made from the browser.".into(),
         })
     }
-
-    pub(crate) async fn yield_to_browser() {}
 }
-
-pub(crate) use imp::yield_to_browser;

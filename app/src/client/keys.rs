@@ -10,7 +10,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use noctis::{
     account::{self, FILE_KEY, MASTER_BY_PASSWORD, MASTER_BY_RECOVERY},
     format::Argon2Params,
-    keys::{DEFAULT_ARGON2, account_keys, unwrap_key, wrap_key},
+    keys::{DEFAULT_ARGON2, unwrap_key, wrap_key},
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -95,10 +95,9 @@ pub(crate) struct PasswordMaterial {
     master_by_password: String,
 }
 
-fn password_material(password: &str, master: &[u8; 32]) -> Result<PasswordMaterial, String> {
+async fn password_material(password: &str, master: &[u8; 32]) -> Result<PasswordMaterial, String> {
     let salt = random32();
-    let keys = account_keys(password.as_bytes(), &*salt, DEFAULT_ARGON2)
-        .map_err(|_| "Key derivation failed.".to_owned())?;
+    let keys = super::worker::account_keys(password, &*salt, DEFAULT_ARGON2).await?;
     Ok(PasswordMaterial {
         salt: b64(&*salt),
         argon2: Argon2 {
@@ -135,14 +134,14 @@ pub(crate) struct NewAccount {
 
 /// Makes a new account's keys: Argon2id of the password (default cost),
 /// a random master key and recovery key, both wraps.
-pub(crate) fn new_account(
+pub(crate) async fn new_account(
     username: &str,
     password: &str,
     invite: Option<String>,
 ) -> Result<NewAccount, String> {
     let master = random32();
     let recovery = random32();
-    let material = password_material(password, &master)?;
+    let material = password_material(password, &master).await?;
     let r = account::recovery_keys(&recovery);
     let auth_key = material.auth_key.clone();
     Ok(NewAccount {
@@ -164,14 +163,12 @@ pub(crate) fn new_account(
 }
 
 /// Derives the auth key and key-encryption key from a password.
-pub(crate) fn password_keys(
+pub(crate) async fn password_keys(
     password: &str,
     params: &KeyParams,
 ) -> Result<noctis::keys::AccountKeys, String> {
     let salt = unb64(&params.salt)?;
-    account_keys(password.as_bytes(), &salt, params.argon2.into()).map_err(|_| {
-        "The server asked for key-derivation settings this browser refuses.".to_owned()
-    })
+    super::worker::account_keys(password, &salt, params.argon2.into()).await
 }
 
 /// Unwraps the master key a login returned.
@@ -209,7 +206,7 @@ pub(crate) fn recovery_auth(recovery: &[u8; 32]) -> String {
 
 /// Unwraps the master key with the recovery key and wraps it under a new
 /// password.
-pub(crate) fn reset_material(
+pub(crate) async fn reset_material(
     recovery: &[u8; 32],
     master_by_recovery: &str,
     new_password: &str,
@@ -217,5 +214,5 @@ pub(crate) fn reset_material(
     let r = account::recovery_keys(recovery);
     let master = unwrap_key(&r.kek, &unb64(master_by_recovery)?, MASTER_BY_RECOVERY)
         .map_err(|_| "This recovery key does not open this account.".to_owned())?;
-    password_material(new_password, &master)
+    password_material(new_password, &master).await
 }

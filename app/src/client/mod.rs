@@ -7,3 +7,4 @@
 
 pub(crate) mod api;
 pub(crate) mod keys;
+mod worker;

@@ -1,9 +1,8 @@
 //! Register, log in, and recover with the recovery key.
 //!
-//! Each form derives keys in this browser (Argon2id, which takes a second
-//! or two and briefly blocks the page until the crypto worker of the
-//! dashboard issue takes it over) and sends the server only an auth key and
-//! wrapped keys.
+//! Each form derives keys in this browser (Argon2id, a second or two, in the
+//! crypto worker so the page stays responsive) and sends the server only an
+//! auth key and wrapped keys.
 //!
 //! The fields have no `name` and the submit buttons stay disabled until the
 //! WASM has hydrated the page, so a form can never be submitted the plain
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     client::{
-        api::{self, yield_to_browser},
+        api,
         keys::{self, KeyParams, Keyring},
     },
     components::Header,
@@ -122,9 +121,8 @@ pub(crate) fn Register() -> impl IntoView {
         error.set(None);
         busy.set(true);
         spawn_local(async move {
-            yield_to_browser().await;
             let result = async {
-                let account = keys::new_account(&u, &p, code)?;
+                let account = keys::new_account(&u, &p, code).await?;
                 api::post::<_, serde_json::Value>("/api/auth/register", &account.request)
                     .await
                     .map_err(|e| e.message)?;
@@ -253,8 +251,7 @@ pub(crate) async fn log_in(username: &str, password: &str) -> Result<Keyring, St
     let params: KeyParams = api::post("/api/auth/params", &UsernameOnly { username: &name })
         .await
         .map_err(|e| e.message)?;
-    yield_to_browser().await;
-    let derived = keys::password_keys(password, &params)?;
+    let derived = keys::password_keys(password, &params).await?;
     let auth_key = keys::b64(&derived.auth);
     let body = LoginRequest {
         username: &name,
@@ -395,8 +392,7 @@ pub(crate) fn Recover() -> impl IntoView {
                         e.message
                     }
                 })?;
-                yield_to_browser().await;
-                let new = keys::reset_material(&key, &wrapped.master_by_recovery, &p)?;
+                let new = keys::reset_material(&key, &wrapped.master_by_recovery, &p).await?;
                 api::post::<_, serde_json::Value>(
                     "/api/auth/recovery/reset",
                     &ResetRequest {

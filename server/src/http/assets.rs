@@ -37,6 +37,12 @@ pub(super) fn check_embedded() {
     }
 }
 
+/// The crypto worker's script (from `public/`).
+const WORKER_SCRIPT: &str = "crypto-worker.js";
+/// The worker's own Content-Security-Policy.
+const WORKER_CSP: &str =
+    "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
+
 /// Serves an embedded file, or the 404 answer for the path.
 pub(super) async fn fallback(State(state): State<AppState>, request: Request) -> Response {
     let path = request.uri().path().trim_start_matches('/');
@@ -49,9 +55,19 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
         }
         // Compression is for the site's own text and WASM, which compress
         // well and hold nothing secret; user data is never compressed here.
+        let is_worker = path == WORKER_SCRIPT;
         return CompressionLayer::new()
             .layer(tower::service_fn(move |request: Request| {
-                let response = file_response(&request, file.clone());
+                let mut response = file_response(&request, file.clone());
+                if is_worker {
+                    // A worker runs under the policy of its own script's
+                    // response: it may load the WASM glue and compile the
+                    // WASM from this origin, and nothing else.
+                    response.headers_mut().insert(
+                        header::CONTENT_SECURITY_POLICY,
+                        HeaderValue::from_static(WORKER_CSP),
+                    );
+                }
                 async move { Ok::<_, std::convert::Infallible>(response) }
             }))
             .oneshot(request)
