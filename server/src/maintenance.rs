@@ -142,3 +142,80 @@ pub(crate) async fn sweep(state: &AppState) -> Result<usize, Error> {
     }
     Ok(expired.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, store::BlobId};
+
+    /// Expiry without waiting: rows are written with times already in the
+    /// past, then one sweep runs against the real database and disk.
+    #[tokio::test]
+    async fn the_sweep_removes_what_expired_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = AppState::open(&Config::new(dir.path().join("data")))
+            .await
+            .expect("state");
+        let (old, live) = (BlobId::random(), BlobId::random());
+        for id in [&old, &live] {
+            state.blobs.stage(id, 16).await.expect("stage");
+        }
+        let (old_id, live_id) = (old.to_string(), live.to_string());
+        state
+            .db
+            .call(move |conn| {
+                let now = db::now();
+                conn.execute(
+                    "INSERT INTO accounts (id, username, salt, argon2_m_kib, argon2_t, argon2_p,
+                        auth_hash, master_by_password, master_by_recovery, recovery_hash, created_at)
+                     VALUES (1, 'a', x'00', 19456, 2, 1, x'00', x'00', x'00', x'00', ?1)",
+                    [now],
+                )?;
+                for (id, expires) in [(&old_id, now - 1), (&live_id, now + 3600)] {
+                    conn.execute(
+                        "INSERT INTO uploads (id, account_id, size, part_size, metadata, wrapped_key,
+                            created_at, expires_at) VALUES (?1, 1, 16, 262144, x'01', x'02', ?2, ?3)",
+                        rusqlite::params![id, now - 10, expires],
+                    )?;
+                }
+                let idle = crate::http::session::IDLE;
+                for (hash, last_seen) in [(1u8, now - idle - 1), (2u8, now)] {
+                    conn.execute(
+                        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen)
+                         VALUES (?1, 1, ?2, ?2)",
+                        rusqlite::params![vec![hash; 32], last_seen],
+                    )?;
+                }
+                conn.execute(
+                    "INSERT INTO invites (code_hash, created_by, created_at, expires_at)
+                     VALUES (x'aa', 1, ?1, ?2), (x'bb', 1, ?1, ?3)",
+                    [now - 10, now - 1, now + 3600],
+                )?;
+                Ok(())
+            })
+            .await
+            .expect("seed");
+
+        assert_eq!(sweep(&state).await.expect("sweep"), 1);
+
+        let (uploads, sessions, invites) = state
+            .db
+            .call(|conn| {
+                let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+                Ok((
+                    count("SELECT COUNT(*) FROM uploads")?,
+                    count("SELECT COUNT(*) FROM sessions")?,
+                    count("SELECT COUNT(*) FROM invites")?,
+                ))
+            })
+            .await
+            .expect("count");
+        assert_eq!((uploads, sessions, invites), (1, 1, 1));
+        let (_, staged) = state.blobs.inventory().await.expect("inventory");
+        assert_eq!(
+            staged,
+            vec![live],
+            "the expired upload's bytes are gone too"
+        );
+    }
+}

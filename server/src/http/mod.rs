@@ -64,7 +64,7 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// Prepares the data directory (created with mode 0700 if missing), the
     /// server secret and the database.
-    async fn open(config: &Config) -> Result<Self, Error> {
+    pub(crate) async fn open(config: &Config) -> Result<Self, Error> {
         let config = config.clone();
         // Filesystem work is blocking; keep it off the executor.
         tokio::task::spawn_blocking(move || {
