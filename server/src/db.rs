@@ -78,9 +78,11 @@ fn configure(conn: &mut Connection) -> Result<(), Error> {
              is the data directory on a network file system?"
         )));
     }
-    // NORMAL is durable across application crashes in WAL mode; only a power
-    // loss can roll back the last transactions, never corrupt the file.
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // FULL: a transaction that returned is on disk, also across a power loss
+    // (NORMAL may roll back the last ones then, and a file row whose upload
+    // the client saw succeed must not vanish). One fsync per commit; the
+    // writes here are small and few.
+    conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())

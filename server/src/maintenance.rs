@@ -3,10 +3,18 @@
 //! The write order everywhere is "blob durable, then row" for uploads and
 //! "row gone, then blob" for deletes, so a crash can only ever leave a blob
 //! without a row (or a staged upload without its row), never a row whose
-//! bytes are incomplete. At startup, before any request, the check removes
-//! such leftovers and reports what it found. While running, the sweep only
-//! expires old uploads, sessions and invites; it never touches blobs that a
-//! finishing upload might be committing.
+//! bytes are incomplete. At startup, before any request, the check:
+//! - finishes an upload whose blob was committed just before a crash (the
+//!   upload row is still there, its staged file already renamed);
+//! - moves blobs that no row names into `orphans/` (never deletes them: a
+//!   database restored from an older backup must not cost any ciphertext);
+//! - removes staged files without an upload row, and upload rows without
+//!   staged bytes (incomplete uploads; the client starts again);
+//! - reports, but keeps, file rows whose blob is missing (an unmounted
+//!   volume must not turn into deleted keys).
+//!
+//! While running, the sweep only expires old uploads, sessions and invites;
+//! it never touches blobs that a finishing upload might be committing.
 
 use std::{collections::HashSet, time::Duration};
 
@@ -22,10 +30,13 @@ pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
 /// What the startup check found and repaired.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Report {
-    /// Blobs with no file row (a crash between commit and row, or after a
-    /// delete's row went): removed.
+    /// Blobs no file or upload row names (a crash after a delete's row
+    /// went): moved to `orphans/`.
     pub(crate) orphan_blobs: usize,
-    /// File rows whose blob is missing (lost outside Nocturne): removed.
+    /// Uploads committed just before a crash, turned into files.
+    pub(crate) recovered_uploads: usize,
+    /// File rows whose blob is missing (lost outside Nocturne): reported,
+    /// kept.
     pub(crate) rows_without_blob: usize,
     /// Staged uploads with no upload row: removed.
     pub(crate) orphan_staged: usize,
@@ -59,12 +70,44 @@ pub(crate) async fn startup_check(state: &AppState) -> Result<Report, Error> {
         .await?;
     let on_disk: HashSet<String> = blobs.iter().map(ToString::to_string).collect();
     let staged_on_disk: HashSet<String> = staged.iter().map(ToString::to_string).collect();
-    for id in blobs.iter().filter(|b| !files.contains(b.as_str())) {
+    // A blob named by an upload row was committed and the crash came before
+    // its file row: finish that upload now.
+    for id in blobs
+        .iter()
+        .filter(|b| uploads.contains(b.as_str()) && !files.contains(b.as_str()))
+    {
+        let sha = state
+            .blobs
+            .hash_blob(id)
+            .await
+            .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
+        let row = id.to_string();
+        state
+            .db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let now = db::now();
+                tx.execute(
+                    "INSERT INTO files (id, account_id, size, sha256, metadata, wrapped_key, created_at, updated_at)
+                     SELECT id, account_id, size, ?2, metadata, wrapped_key, ?3, ?3 FROM uploads WHERE id = ?1",
+                    rusqlite::params![row, &sha[..], now],
+                )?;
+                tx.execute("DELETE FROM uploads WHERE id = ?1", [&row])?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        report.recovered_uploads += 1;
+    }
+    for id in blobs
+        .iter()
+        .filter(|b| !files.contains(b.as_str()) && !uploads.contains(b.as_str()))
+    {
         state
             .blobs
-            .delete(id)
+            .quarantine(id)
             .await
-            .map_err(|e| Error::io("remove an orphaned blob in", "the data directory", e))?;
+            .map_err(|e| Error::io("move an orphaned blob in", "the data directory", e))?;
         report.orphan_blobs += 1;
     }
     for id in staged.iter().filter(|s| !uploads.contains(s.as_str())) {
@@ -75,18 +118,18 @@ pub(crate) async fn startup_check(state: &AppState) -> Result<Report, Error> {
             .map_err(|e| Error::io("remove an orphaned upload in", "the data directory", e))?;
         report.orphan_staged += 1;
     }
-    let lost_files: Vec<String> = files.difference(&on_disk).cloned().collect();
-    let lost_uploads: Vec<String> = uploads.difference(&staged_on_disk).cloned().collect();
-    report.rows_without_blob = lost_files.len();
+    report.rows_without_blob = files.difference(&on_disk).count();
+    let lost_uploads: Vec<String> = uploads
+        .iter()
+        .filter(|u| !staged_on_disk.contains(*u) && !on_disk.contains(*u))
+        .cloned()
+        .collect();
     report.uploads_without_file = lost_uploads.len();
-    if !lost_files.is_empty() || !lost_uploads.is_empty() {
+    if !lost_uploads.is_empty() {
         state
             .db
             .call(move |conn| {
                 let tx = conn.transaction()?;
-                for id in &lost_files {
-                    tx.execute("DELETE FROM files WHERE id = ?1", [id])?;
-                }
                 for id in &lost_uploads {
                     tx.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
                 }
@@ -98,11 +141,13 @@ pub(crate) async fn startup_check(state: &AppState) -> Result<Report, Error> {
     if report.rows_without_blob > 0 {
         tracing::error!(
             count = report.rows_without_blob,
-            "files whose ciphertext is missing from the data directory were removed from the database"
+            "files listed in the database have no ciphertext in the data directory; \
+             their rows are kept (is the blob volume mounted?) and downloads of them will fail"
         );
     }
     tracing::info!(
         orphan_blobs = report.orphan_blobs,
+        recovered_uploads = report.recovered_uploads,
         rows_without_blob = report.rows_without_blob,
         orphan_staged = report.orphan_staged,
         uploads_without_file = report.uploads_without_file,

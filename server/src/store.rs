@@ -99,6 +99,14 @@ pub(crate) trait BlobStore: Send + Sync {
     /// Deletes a committed blob (missing is fine).
     fn delete(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// SHA-256 of a committed blob (the startup check's recovery of an
+    /// upload committed just before a crash).
+    fn hash_blob(&self, id: &BlobId) -> impl Future<Output = io::Result<[u8; 32]>> + Send;
+
+    /// Moves a committed blob that no row names out of the store, into a
+    /// quarantine the operator can inspect, rather than deleting it.
+    fn quarantine(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
+
     /// Every committed blob and every staged upload, for the startup check.
     fn inventory(&self) -> impl Future<Output = io::Result<(Vec<BlobId>, Vec<BlobId>)>> + Send;
 }
@@ -110,6 +118,7 @@ pub(crate) trait BlobStore: Send + Sync {
 pub(crate) struct LocalDisk {
     blobs: PathBuf,
     staging: PathBuf,
+    quarantine: PathBuf,
 }
 
 impl LocalDisk {
@@ -119,8 +128,9 @@ impl LocalDisk {
         let store = LocalDisk {
             blobs: data_dir.join("blobs"),
             staging: data_dir.join("uploads"),
+            quarantine: data_dir.join("orphans"),
         };
-        for dir in [&store.blobs, &store.staging] {
+        for dir in [&store.blobs, &store.staging, &store.quarantine] {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -233,8 +243,13 @@ impl BlobStore for LocalDisk {
                 .mode(0o700)
                 .create(dir)?;
             std::fs::rename(&from, &to)?;
-            // The rename is durable only once the directory entry is.
-            std::fs::File::open(dir)?.sync_all()
+            // The rename is durable only once the directory entry is, and a
+            // fan-out directory made just now only once its parent's entry is.
+            std::fs::File::open(dir)?.sync_all()?;
+            match dir.parent() {
+                Some(parent) => std::fs::File::open(parent)?.sync_all(),
+                None => Ok(()),
+            }
         })
         .await
         .map_err(io::Error::other)?
@@ -250,6 +265,31 @@ impl BlobStore for LocalDisk {
 
     async fn delete(&self, id: &BlobId) -> io::Result<()> {
         ignore_missing(tokio::fs::remove_file(self.blob_path(id)).await)
+    }
+
+    async fn hash_blob(&self, id: &BlobId) -> io::Result<[u8; 32]> {
+        let path = self.blob_path(id);
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut file = std::fs::File::open(path)?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(hasher.finalize().into());
+                }
+                hasher.update(&buf[..n]);
+            }
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
+    async fn quarantine(&self, id: &BlobId) -> io::Result<()> {
+        ignore_missing(
+            tokio::fs::rename(self.blob_path(id), self.quarantine.join(id.as_str())).await,
+        )
     }
 
     async fn inventory(&self) -> io::Result<(Vec<BlobId>, Vec<BlobId>)> {

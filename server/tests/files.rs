@@ -228,6 +228,14 @@ async fn size_and_quota_limits_answer_413_before_storing() {
     assert_eq!(r.status(), 413);
     let r = a.put_part(id, 1, vec![0u8; 1]).await;
     assert_eq!(r.status(), 400, "no part 1 in a one-part upload");
+    let tiny = a
+        .req(Method::POST, "/api/uploads")
+        .json(&serde_json::json!({"size": 10, "metadata": "AAAA",
+            "wrapped_key": common::client::b64(&[0; 60])}))
+        .send()
+        .await
+        .expect("tiny");
+    assert_eq!(tiny.status(), 400, "smaller than any file in the format");
     let status: Value = a
         .req(Method::GET, &format!("/api/uploads/{id}"))
         .send()
@@ -333,36 +341,122 @@ fn tokio_stream_from(
 }
 
 #[tokio::test]
-async fn orphans_left_by_a_crash_are_removed_at_startup() {
+async fn leftovers_of_a_crash_are_sorted_out_at_startup() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = Server::start(&binary(), dir.path(), &[]).await;
     let a = logged_in(&s, "alice").await;
     let kept = a
         .upload(&encrypt("kept", b"kept", CipherId::Aes256Gcm), PART)
         .await;
+    // An upload with every part in, whose finish was interrupted right after
+    // the commit's rename: the blob is in place, its row not yet written.
+    let late = encrypt("late.txt", &body(PART + 5), CipherId::Aes256Gcm);
+    let up: Value = a
+        .create_upload(&late, PART)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let late_id = up["id"].as_str().expect("id").to_owned();
+    for (i, part) in late.ciphertext.chunks(PART as usize).enumerate() {
+        assert_eq!(a.put_part(&late_id, i, part.to_vec()).await.status(), 200);
+    }
     assert_eq!(s.terminate().await.code(), Some(0));
-    // What a crash between "blob committed" and "row written" leaves, and a
-    // staged upload whose row never made it.
-    let orphan = dir
-        .path()
-        .join("data/blobs/ab/ab000000000000000000000000000000");
+    let data = dir.path().join("data");
+    let committed = data.join("blobs").join(&late_id[..2]).join(&late_id);
+    std::fs::create_dir_all(committed.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(
+        data.join("uploads").join(format!("{late_id}.part")),
+        &committed,
+    )
+    .expect("commit by hand");
+    // A blob no row names (a crash mid-delete, or an older database), and a
+    // staged file whose upload row never made it.
+    let orphan_id = "ab000000000000000000000000000000";
+    let orphan = data.join("blobs/ab").join(orphan_id);
     std::fs::create_dir_all(orphan.parent().expect("parent")).expect("mkdir");
     std::fs::write(&orphan, b"orphan").expect("write");
-    let staged = dir
-        .path()
-        .join("data/uploads/cd000000000000000000000000000000.part");
+    let staged = data.join("uploads/cd000000000000000000000000000000.part");
     std::fs::write(&staged, b"staged").expect("write");
+
     let s = Server::start(&binary(), dir.path(), &[("RUST_LOG", "info")]).await;
-    assert!(!orphan.exists() && !staged.exists());
     let logs = s.logs();
-    assert!(
-        logs.contains("orphan_blobs=1") && logs.contains("orphan_staged=1"),
-        "{logs}"
+    for count in ["recovered_uploads=1", "orphan_blobs=1", "orphan_staged=1"] {
+        assert!(logs.contains(count), "{count} missing from: {logs}");
+    }
+    assert!(!orphan.exists() && !staged.exists());
+    assert_eq!(
+        std::fs::read(data.join("orphans").join(orphan_id)).expect("quarantined, not deleted"),
+        b"orphan"
     );
     let mut a = Client::new(&s.base, "alice");
     assert_eq!(a.login("pw").await, 200);
     let list = a.list().await;
-    assert_eq!(list["files"][0]["id"], kept["id"]);
+    let files = list["files"].as_array().expect("files");
+    assert_eq!(files.len(), 2, "{list}");
+    assert!(files.iter().any(|f| f["id"] == kept["id"]));
+    let recovered = files
+        .iter()
+        .find(|f| f["id"] == late_id.as_str())
+        .expect("recovered");
+    let (name, plain) = a.open(recovered).await;
+    assert_eq!((name.as_str(), plain), ("late.txt", body(PART + 5)));
+}
+
+#[tokio::test]
+async fn a_finish_waits_for_parts_still_being_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(&binary(), dir.path(), &[]).await;
+    let a = logged_in(&s, "alice").await;
+    let file = encrypt("f", &body(PART - 200), CipherId::Aes256Gcm);
+    let ct = file.ciphertext.clone();
+    let up: Value = a
+        .create_upload(&file, PART)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = up["id"].as_str().expect("id").to_owned();
+    assert_eq!(a.put_part(&id, 0, ct.clone()).await.status(), 200);
+    // A retry of part 0 is still streaming in when the finish arrives.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    tx.send(Ok(ct[..1000].to_vec())).await.expect("send");
+    let retry = a
+        .req(Method::PUT, &format!("/api/uploads/{id}/parts/0"))
+        .header("content-length", ct.len().to_string())
+        .body(reqwest::Body::wrap_stream(tokio_stream_from(rx)));
+    let retry = tokio::spawn(retry.send());
+    // The server holds the retry once its bytes reach the staging file.
+    let staged = dir.path().join("data/uploads").join(format!("{id}.part"));
+    let marker = ct[..1000].to_vec();
+    let mut changed = ct.clone();
+    changed[..1000].fill(0);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&staged)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &changed[..1000]))
+        .expect("scribble over the start, so the retry's write is visible");
+    while std::fs::read(&staged).expect("staged")[..1000] != marker[..] {
+        tokio::task::yield_now().await;
+    }
+    let busy = a.finish(&id, &ct).await;
+    assert_eq!(busy.status(), 409);
+    assert_eq!(
+        busy.json::<Value>().await.expect("json")["error"],
+        "upload_busy"
+    );
+    tx.send(Ok(ct[1000..].to_vec()))
+        .await
+        .expect("send the rest");
+    drop(tx);
+    assert_eq!(retry.await.expect("task").expect("retry").status(), 200);
+    assert_eq!(a.finish(&id, &ct).await.status(), 201);
+    let again = a.finish(&id, &ct).await;
+    assert_eq!(
+        again.status(),
+        404,
+        "a second finish finds nothing to finish"
+    );
 }
 
 #[tokio::test]

@@ -168,6 +168,18 @@ pub(crate) async fn password_keys(
     params: &KeyParams,
 ) -> Result<noctis::keys::AccountKeys, String> {
     let salt = unb64(&params.salt)?;
+    // The same floor the server enforces at sign-up: a server (or database)
+    // that hands out a cheaper cost would make the auth key, and through it
+    // the password, cheap to brute-force.
+    let a = params.argon2;
+    let strong = a.m_kib >= 19 * 1024 && a.t >= 1 && a.p >= 1 && (a.t >= 2 || a.m_kib >= 46 * 1024);
+    if !strong || salt.len() < 16 {
+        return Err(
+            "The server asked for key-derivation settings too weak to protect your password; \
+             nothing was sent."
+                .to_owned(),
+        );
+    }
     super::worker::account_keys(password, &salt, params.argon2.into()).await
 }
 

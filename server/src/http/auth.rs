@@ -620,9 +620,13 @@ pub(crate) async fn change_password(
     session: Session,
     Json(req): Json<ChangePasswordRequest>,
 ) -> Result<Response, Error> {
+    let id = session.account_id;
+    // Whoever holds a session must not get unlimited password guesses either.
+    state
+        .limiter
+        .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
     let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let new = req.new.check()?;
-    let id = session.account_id;
     state
         .db
         .call(move |conn| {
@@ -661,8 +665,11 @@ pub(crate) async fn delete_account(
     Json(req): Json<DeleteAccountRequest>,
 ) -> Result<Response, Error> {
     use crate::store::{BlobId, BlobStore as _};
-    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let id = session.account_id;
+    state
+        .limiter
+        .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
+    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let (files, uploads) = state
         .db
         .call(move |conn| {

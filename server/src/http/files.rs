@@ -45,6 +45,96 @@ pub(crate) const UPLOAD_LIFETIME: i64 = 24 * 60 * 60;
 /// At most this many uploads in progress per account.
 const MAX_OPEN_UPLOADS: i64 = 64;
 
+/// What is happening to each upload right now: parts being written, or an
+/// exclusive operation (finish, cancel). A finish never runs while a part is
+/// still streaming into the staging file (it would hash, or commit, bytes
+/// still changing), and two finishes, or a finish and a cancel, never race.
+/// In memory: after a restart nothing is in flight.
+#[derive(Debug, Default)]
+pub(crate) struct UploadLocks(std::sync::Mutex<std::collections::HashMap<String, Activity>>);
+
+#[derive(Debug, Default)]
+struct Activity {
+    writers: usize,
+    exclusive: bool,
+}
+
+fn busy() -> Error {
+    Error::Conflict {
+        code: "upload_busy",
+        message:
+            "This upload is being finished, cancelled or written right now; try again shortly."
+                .into(),
+    }
+}
+
+impl UploadLocks {
+    fn table(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Activity>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a part writer; refused while a finish or cancel runs.
+    pub(crate) fn writer(self: &std::sync::Arc<Self>, id: &BlobId) -> Result<UploadGuard, Error> {
+        let mut table = self.table();
+        let entry = table.entry(id.to_string()).or_default();
+        if entry.exclusive {
+            return Err(busy());
+        }
+        entry.writers += 1;
+        Ok(UploadGuard {
+            locks: self.clone(),
+            id: id.to_string(),
+            exclusive: false,
+        })
+    }
+
+    /// Takes the upload for a finish or cancel; refused while anything else
+    /// is in flight on it.
+    pub(crate) fn exclusive(
+        self: &std::sync::Arc<Self>,
+        id: &BlobId,
+    ) -> Result<UploadGuard, Error> {
+        let mut table = self.table();
+        let entry = table.entry(id.to_string()).or_default();
+        if entry.exclusive || entry.writers > 0 {
+            return Err(busy());
+        }
+        entry.exclusive = true;
+        Ok(UploadGuard {
+            locks: self.clone(),
+            id: id.to_string(),
+            exclusive: true,
+        })
+    }
+}
+
+/// Releases its hold on an upload when dropped (also when the request is
+/// cancelled half-way).
+#[derive(Debug)]
+pub(crate) struct UploadGuard {
+    locks: std::sync::Arc<UploadLocks>,
+    id: String,
+    exclusive: bool,
+}
+
+impl Drop for UploadGuard {
+    fn drop(&mut self) {
+        let mut table = self.locks.table();
+        if let Some(entry) = table.get_mut(&self.id) {
+            if self.exclusive {
+                entry.exclusive = false;
+            } else {
+                entry.writers = entry.writers.saturating_sub(1);
+            }
+            if entry.writers == 0 && !entry.exclusive {
+                table.remove(&self.id);
+            }
+        }
+    }
+}
+
 fn upload_id(raw: &str) -> Result<BlobId, Error> {
     BlobId::parse(raw).ok_or(Error::NotFound)
 }
@@ -129,6 +219,14 @@ pub(crate) async fn create_upload(
         return Err(Error::invalid(
             "invalid_part_size",
             format!("`part_size` must be between {MIN_PART} and {MAX_PART} bytes"),
+        ));
+    }
+    // The smallest file in the format: its header and one empty chunk's tag.
+    let smallest = noctis::format::HEADER_LEN as u64 + 16;
+    if req.size < smallest {
+        return Err(Error::invalid(
+            "too_small",
+            format!("A file in Nocturne's format is at least {smallest} bytes."),
         ));
     }
     if req.size > state.max_file_size {
@@ -269,6 +367,7 @@ pub(crate) async fn put_part(
 ) -> Result<Json<PartView>, Error> {
     let id = upload_id(&id)?;
     let upload = owned_upload(&state, &session, &id).await?;
+    let _writing = state.uploads.writer(&id)?;
     let expected = part_len(upload.size, upload.part_size, index).ok_or_else(|| {
         Error::invalid(
             "invalid_part",
@@ -358,11 +457,20 @@ pub(crate) async fn put_part(
     state
         .db
         .call(move |conn| {
-            conn.execute(
+            // The upload may have expired or been cancelled meanwhile: then
+            // the foreign key refuses the part, and the answer is a 404.
+            match conn.execute(
                 "INSERT OR REPLACE INTO upload_parts (upload_id, idx, sha256) VALUES (?1, ?2, ?3)",
                 rusqlite::params![row_id, index_db, &hash[..]],
-            )?;
-            Ok(())
+            ) {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Err(Error::NotFound)
+                }
+                Err(e) => Err(e.into()),
+            }
         })
         .await?;
     Ok(Json(PartView {
@@ -476,6 +584,7 @@ pub(crate) async fn cancel_upload(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
     let id = upload_id(&id)?;
+    let _cancelling = state.uploads.exclusive(&id)?;
     let (row_id, account) = (id.to_string(), session.account_id);
     let gone = state
         .db
@@ -531,23 +640,52 @@ pub(crate) async fn finish_upload(
 ) -> Result<(StatusCode, Json<FileView>), Error> {
     let id = upload_id(&id)?;
     let claimed = hex32(&req.sha256)?;
-    let (row_id, account) = (id.to_string(), session.account_id);
+    let guard = state.uploads.exclusive(&id)?;
+    // The work runs in its own task, holding the upload: a client that
+    // disconnects, or the request deadline, cannot stop it half-way between
+    // the commit and the row.
+    let task = tokio::spawn(finish(
+        state,
+        session.account_id,
+        id,
+        claimed,
+        req.size,
+        guard,
+    ));
+    let file = task.await.map_err(|_| {
+        Error::io(
+            "finish an upload in",
+            "the data directory",
+            std::io::Error::other("the finishing task failed"),
+        )
+    })??;
+    Ok((StatusCode::CREATED, Json(file)))
+}
+
+async fn finish(
+    state: AppState,
+    account: i64,
+    id: BlobId,
+    claimed: [u8; 32],
+    size: u64,
+    _guard: UploadGuard,
+) -> Result<FileView, Error> {
+    let row_id = id.to_string();
     let view = state
         .db
         .call(move |conn| view_upload(conn, &row_id, account)?.ok_or(Error::NotFound))
         .await?;
-    if req.size != view.size {
+    if size != view.size {
         return Err(Error::invalid(
             "wrong_size",
             format!(
-                "This upload was declared as {} bytes, not {}.",
-                view.size, req.size
+                "This upload was declared as {} bytes, not {size}.",
+                view.size
             ),
         ));
     }
-    let missing: Vec<u64> = (0..view.parts)
-        .filter(|i| !view.received.iter().any(|p| p.index == *i))
-        .collect();
+    let received: std::collections::HashSet<u64> = view.received.iter().map(|p| p.index).collect();
+    let missing: Vec<u64> = (0..view.parts).filter(|i| !received.contains(i)).collect();
     if !missing.is_empty() {
         return Err(Error::Conflict {
             code: "parts_missing",
@@ -624,7 +762,7 @@ pub(crate) async fn finish_upload(
             Ok(file)
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(file)))
+    Ok(file)
 }
 
 fn list(indices: &[u64]) -> String {
@@ -803,12 +941,23 @@ pub(crate) async fn download(
         _ => None,
     };
     let blob_id = upload_id(&file.id)?;
-    let mut blob = state.blobs.open(&blob_id).await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            tracing::error!(file = %file.id, "a file's blob is missing");
+    let mut blob = match state.blobs.open(&blob_id).await {
+        Ok(blob) => blob,
+        // Deleted between the row lookup and here: gone, like the row.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let (id, account) = (file.id.clone(), session.account_id);
+            let still_listed = state
+                .db
+                .call(move |conn| Ok(file_view(conn, &id, account)?.is_some()))
+                .await?;
+            if still_listed {
+                tracing::error!(file = %file.id, "a listed file's blob is missing");
+                return Err(Error::io("open a blob in", "the data directory", e));
+            }
+            return Err(Error::NotFound);
         }
-        Error::io("open a blob in", "the data directory", e)
-    })?;
+        Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
+    };
     let (status, start, len) = match range {
         Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
         None => (StatusCode::OK, 0, file.size),

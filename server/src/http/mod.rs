@@ -37,8 +37,9 @@ const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 /// How long any request may take before the server gives up on it
 /// (response bodies, such as downloads, stream on after this).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Upload parts (up to 16 MiB each) may take this long to arrive: 16 MiB in
-/// ten minutes is 28 KB/s, slower than any link worth supporting.
+/// Upload parts (up to 16 MiB each) may take this long to arrive (16 MiB in
+/// ten minutes is 28 KB/s, slower than any link worth supporting), and a
+/// finish this long to re-hash and commit (10 GiB at 20 MB/s).
 const PART_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// What every handler can reach.
@@ -50,6 +51,7 @@ pub(crate) struct AppState {
     pub(crate) trust_proxy: bool,
     pub(crate) blobs: LocalDisk,
     pub(crate) limiter: Arc<limits::Limiter>,
+    pub(crate) uploads: Arc<files::UploadLocks>,
     pub(crate) registration: Registration,
     pub(crate) quota: u64,
     pub(crate) max_file_size: u64,
@@ -81,6 +83,7 @@ impl AppState {
                 trust_proxy: config.trust_proxy,
                 blobs,
                 limiter: Arc::default(),
+                uploads: Arc::default(),
                 registration: config.registration,
                 quota: config.quota,
                 max_file_size: config.max_file_size,
@@ -179,9 +182,12 @@ pub(crate) async fn deadline(
     request: Request,
     next: Next,
 ) -> Response {
-    let is_part = request.method() == http::Method::PUT
-        && request.uri().path().starts_with("/api/uploads/")
-        && request.uri().path().contains("/parts/");
+    // Parts take as long as the link needs; finishing re-reads the whole
+    // file (its work also survives the request, see `files::finish_upload`).
+    let path = request.uri().path();
+    let is_part = path.starts_with("/api/uploads/")
+        && ((request.method() == http::Method::PUT && path.contains("/parts/"))
+            || (request.method() == http::Method::POST && path.ends_with("/finish")));
     let limit = if is_part { PART_TIMEOUT } else { limit };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
