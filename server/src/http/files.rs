@@ -44,6 +44,9 @@ const MAX_WRAPPED_KEY: usize = 256;
 pub(crate) const UPLOAD_LIFETIME: i64 = 24 * 60 * 60;
 /// At most this many uploads in progress per account.
 const MAX_OPEN_UPLOADS: i64 = 64;
+/// At most this many files per account: the quota counts ciphertext bytes,
+/// and this bounds what tiny files could add in rows and metadata.
+const MAX_FILES: i64 = 100_000;
 
 /// What is happening to each upload right now: parts being written, or an
 /// exclusive operation (finish, cancel). A finish never runs while a part is
@@ -270,6 +273,14 @@ pub(crate) async fn create_upload(
             }
             let open: i64 =
                 tx.query_row("SELECT COUNT(*) FROM uploads WHERE account_id = ?1", [account], |r| r.get(0))?;
+            let stored: i64 =
+                tx.query_row("SELECT COUNT(*) FROM files WHERE account_id = ?1", [account], |r| r.get(0))?;
+            if stored + open >= MAX_FILES {
+                return Err(Error::TooLarge {
+                    code: "too_many_files",
+                    message: format!("An account holds at most {MAX_FILES} files; delete some first."),
+                });
+            }
             if open >= MAX_OPEN_UPLOADS {
                 return Err(Error::Conflict {
                     code: "too_many_uploads",
