@@ -171,10 +171,7 @@ async fn logout_and_password_change_end_sessions() {
 
     // Changing the password ends every session, and the old one stops working.
     let master = a.master();
-    let current = {
-        let (salt, params) = a.params().await;
-        noctis::keys::account_keys(b"one", &salt, params).expect("argon2")
-    };
+    let current = a.password_keys("one").await;
     let r = a
         .req(Method::POST, "/api/account/password")
         .json(&json!({
@@ -209,8 +206,7 @@ async fn browser_sessions_are_http_only_strict_cookies() {
     let s = server(dir.path(), &[]).await;
     let mut a = Client::new(&s.base, "alice");
     assert_eq!(a.register("pw", None).await.status(), 201);
-    let (salt, params) = a.params().await;
-    let keys = noctis::keys::account_keys(b"pw", &salt, params).expect("argon2");
+    let keys = a.password_keys("pw").await;
     let r = a
         .http
         .post(a.url("/api/auth/login"))
@@ -350,6 +346,7 @@ async fn malformed_requests_get_clear_4xx() {
             json!({"username": "a", "auth_key": "!!"}).to_string(),
         ),
         ("/api/auth/login", "x".repeat(100_000)),
+        ("/api/auth/params", json!({"username": 42}).to_string()),
     ];
     for (path, body) in cases {
         let r = http
@@ -360,6 +357,11 @@ async fn malformed_requests_get_clear_4xx() {
             .await
             .expect("send");
         assert!(r.status().is_client_error(), "{path}: {}", r.status());
+        let body: Value = r.json().await.expect("API errors are JSON");
+        assert!(
+            body["error"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
     }
     // Weak Argon2 parameters are refused by name.
     let mut a = Client::new(&s.base, "a");
@@ -480,8 +482,7 @@ async fn deleting_an_account_removes_its_files_and_sessions() {
         .expect("delete");
     assert_eq!(wrong.status(), 401, "deletion needs the password");
     assert_eq!(blobs(), 1);
-    let (salt, params) = a.params().await;
-    let keys = noctis::keys::account_keys(b"pw", &salt, params).expect("argon2");
+    let keys = a.password_keys("pw").await;
     let r = a
         .req(Method::DELETE, "/api/account")
         .json(&json!({"auth_key": common::client::b64(&keys.auth)}))

@@ -57,14 +57,7 @@ async fn parts_out_of_order_with_a_retry_then_a_ranged_download() {
         "hash_mismatch"
     );
     assert_eq!(a.put_part(&id, 0, part(0)).await.status(), 200);
-    let status: Value = a
-        .req(Method::GET, &format!("/api/uploads/{id}"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status: Value = a.upload_status(&id).await;
     assert_eq!(status["received"].as_array().expect("parts").len(), 3);
     assert_eq!(status["received"][0]["sha256"], sha256_hex(&part(0)));
     let done = a.finish(&id, ct).await;
@@ -228,6 +221,17 @@ async fn size_and_quota_limits_answer_413_before_storing() {
     assert_eq!(r.status(), 413);
     let r = a.put_part(id, 1, vec![0u8; 1]).await;
     assert_eq!(r.status(), 400, "no part 1 in a one-part upload");
+    let r = a
+        .req(Method::PUT, &format!("/api/uploads/{id}/parts/first"))
+        .body(vec![0u8; 1])
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "invalid_part"
+    );
     let tiny = a
         .req(Method::POST, "/api/uploads")
         .json(&serde_json::json!({"size": 10, "metadata": "AAAA",
@@ -236,14 +240,7 @@ async fn size_and_quota_limits_answer_413_before_storing() {
         .await
         .expect("tiny");
     assert_eq!(tiny.status(), 400, "smaller than any file in the format");
-    let status: Value = a
-        .req(Method::GET, &format!("/api/uploads/{id}"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status: Value = a.upload_status(id).await;
     assert_eq!(status["received"].as_array().expect("parts").len(), 0);
     // Cancelling gives the reservation back.
     let r = a
@@ -308,14 +305,7 @@ async fn a_server_killed_mid_upload_restarts_consistent_and_the_upload_resumes()
         0,
         "no partial file is visible"
     );
-    let status: Value = a
-        .req(Method::GET, &format!("/api/uploads/{id}"))
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status: Value = a.upload_status(&id).await;
     let received: Vec<u64> = status["received"]
         .as_array()
         .expect("parts")

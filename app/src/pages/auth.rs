@@ -58,6 +58,18 @@ fn FormError(error: RwSignal<Option<String>>) -> impl IntoView {
     }
 }
 
+/// A new password (sign-up, recovery) must be typed twice alike and be at
+/// least 10 characters long.
+fn check_new_password(password: &str, again: &str) -> Result<(), &'static str> {
+    if password != again {
+        Err("The two passwords are not the same.")
+    } else if password.chars().count() < 10 {
+        Err("Use a password of at least 10 characters.")
+    } else {
+        Ok(())
+    }
+}
+
 fn hydrated_marker() -> RwSignal<bool> {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
@@ -109,12 +121,8 @@ pub(crate) fn Register() -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (u, p) = (username.get_untracked(), password.get_untracked());
-        if p != confirm.get_untracked() {
-            error.set(Some("The two passwords are not the same.".into()));
-            return;
-        }
-        if p.chars().count() < 10 {
-            error.set(Some("Use a password of at least 10 characters.".into()));
+        if let Err(problem) = check_new_password(&p, &confirm.get_untracked()) {
+            error.set(Some(problem.into()));
             return;
         }
         let code = Some(invite.get_untracked().trim().to_owned()).filter(|c| !c.is_empty());
@@ -357,12 +365,8 @@ pub(crate) fn Recover() -> impl IntoView {
             recovery.get_untracked(),
             password.get_untracked(),
         );
-        if p != confirm.get_untracked() {
-            error.set(Some("The two passwords are not the same.".into()));
-            return;
-        }
-        if p.chars().count() < 10 {
-            error.set(Some("Use a password of at least 10 characters.".into()));
+        if let Err(problem) = check_new_password(&p, &confirm.get_untracked()) {
+            error.set(Some(problem.into()));
             return;
         }
         let key = match keys::parse_recovery(&r) {

@@ -23,7 +23,7 @@ use super::{
     AppState,
     limits::{self, ClientAddr},
     session::{self, Session},
-    wire::{self, Argon2, B64},
+    wire::{self, Argon2, B64, JsonBody},
 };
 use crate::{Error, config::Registration, db};
 
@@ -81,7 +81,7 @@ pub(crate) struct ParamsRequest {
 pub(crate) async fn params(
     State(state): State<AppState>,
     client: ClientAddr,
-    Json(req): Json<ParamsRequest>,
+    JsonBody(req): JsonBody<ParamsRequest>,
 ) -> Result<Json<KeyParams>, Error> {
     state
         .limiter
@@ -164,7 +164,7 @@ pub(crate) struct AccountView {
 pub(crate) async fn register(
     State(state): State<AppState>,
     client: ClientAddr,
-    Json(req): Json<RegisterRequest>,
+    JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AccountView>), Error> {
     state
         .limiter
@@ -303,7 +303,7 @@ pub(crate) struct LoginResponse {
 pub(crate) async fn login(
     State(state): State<AppState>,
     client: ClientAddr,
-    Json(req): Json<LoginRequest>,
+    JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, Error> {
     state
         .limiter
@@ -399,10 +399,9 @@ pub(crate) struct RecoveryKeyResponse {
 pub(crate) async fn recovery_key(
     State(state): State<AppState>,
     client: ClientAddr,
-    Json(req): Json<RecoveryKeyRequest>,
+    JsonBody(req): JsonBody<RecoveryKeyRequest>,
 ) -> Result<Json<RecoveryKeyResponse>, Error> {
-    let (id, wrapped) = check_recovery(&state, &client, &req.username, &req.recovery_auth).await?;
-    let _ = id;
+    let (_, wrapped) = check_recovery(&state, &client, &req.username, &req.recovery_auth).await?;
     Ok(Json(RecoveryKeyResponse {
         master_by_recovery: B64(wrapped),
     }))
@@ -521,7 +520,7 @@ pub(crate) struct RecoveryResetRequest {
 pub(crate) async fn recovery_reset(
     State(state): State<AppState>,
     client: ClientAddr,
-    Json(req): Json<RecoveryResetRequest>,
+    JsonBody(req): JsonBody<RecoveryResetRequest>,
 ) -> Result<StatusCode, Error> {
     let new = req.new.check()?;
     let (id, _) = check_recovery(&state, &client, &req.username, &req.recovery_auth).await?;
@@ -556,6 +555,20 @@ pub(crate) fn used_bytes(conn: &rusqlite::Connection, account_id: i64) -> Result
         |r| r.get(0),
     )?;
     Ok(u64::try_from(used).unwrap_or(0))
+}
+
+/// An account's quota: its own, or the server's default.
+pub(crate) fn quota_of(
+    conn: &rusqlite::Connection,
+    account_id: i64,
+    default: u64,
+) -> Result<u64, Error> {
+    let own: Option<i64> = conn.query_row(
+        "SELECT quota FROM accounts WHERE id = ?1",
+        [account_id],
+        |r| r.get(0),
+    )?;
+    Ok(own.and_then(|q| u64::try_from(q).ok()).unwrap_or(default))
 }
 
 /// The caller's account.
@@ -618,7 +631,7 @@ pub(crate) struct ChangePasswordRequest {
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<ChangePasswordRequest>,
+    JsonBody(req): JsonBody<ChangePasswordRequest>,
 ) -> Result<Response, Error> {
     let id = session.account_id;
     // Whoever holds a session must not get unlimited password guesses either.
@@ -662,7 +675,7 @@ pub(crate) struct DeleteAccountRequest {
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<DeleteAccountRequest>,
+    JsonBody(req): JsonBody<DeleteAccountRequest>,
 ) -> Result<Response, Error> {
     use crate::store::{BlobId, BlobStore as _};
     let id = session.account_id;

@@ -24,7 +24,12 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AppState, auth::used_bytes, session::Session, wire::B64};
+use super::{
+    AppState,
+    auth::{quota_of, used_bytes},
+    session::Session,
+    wire::{B64, JsonBody},
+};
 use crate::{
     Error, db,
     store::{BlobId, BlobStore as _},
@@ -138,7 +143,8 @@ impl Drop for UploadGuard {
     }
 }
 
-fn upload_id(raw: &str) -> Result<BlobId, Error> {
+/// An upload or file id from a URL; anything else names nothing here.
+fn blob_id(raw: &str) -> Result<BlobId, Error> {
     BlobId::parse(raw).ok_or(Error::NotFound)
 }
 
@@ -215,7 +221,7 @@ fn part_len(size: u64, part_size: u64, index: u64) -> Option<u64> {
 pub(crate) async fn create_upload(
     State(state): State<AppState>,
     session: Session,
-    Json(req): Json<CreateUpload>,
+    JsonBody(req): JsonBody<CreateUpload>,
 ) -> Result<(StatusCode, Json<UploadView>), Error> {
     let part_size = req.part_size.unwrap_or(DEFAULT_PART);
     if !(MIN_PART..=MAX_PART).contains(&part_size) {
@@ -255,12 +261,7 @@ pub(crate) async fn create_upload(
         .db
         .call(move |conn| {
             let tx = conn.transaction()?;
-            let quota = tx
-                .query_row("SELECT quota FROM accounts WHERE id = ?1", [account], |r| {
-                    r.get::<_, Option<i64>>(0)
-                })?
-                .and_then(|q| u64::try_from(q).ok())
-                .unwrap_or(default_quota);
+            let quota = quota_of(&tx, account, default_quota)?;
             let used = used_bytes(&tx, account)?;
             if used.saturating_add(size) > quota {
                 return Err(Error::TooLarge {
@@ -372,11 +373,14 @@ async fn owned_upload(
 pub(crate) async fn put_part(
     State(state): State<AppState>,
     session: Session,
-    Path((id, index)): Path<(String, u64)>,
+    Path((id, index)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<PartView>, Error> {
-    let id = upload_id(&id)?;
+    let id = blob_id(&id)?;
+    let index: u64 = index
+        .parse()
+        .map_err(|_| Error::invalid("invalid_part", "A part number is a whole number from 0."))?;
     let upload = owned_upload(&state, &session, &id).await?;
     let _writing = state.uploads.writer(&id)?;
     let expected = part_len(upload.size, upload.part_size, index).ok_or_else(|| {
@@ -551,7 +555,7 @@ pub(crate) async fn get_upload(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<Json<UploadView>, Error> {
-    let id = upload_id(&id)?.to_string();
+    let id = blob_id(&id)?.to_string();
     let account = session.account_id;
     state
         .db
@@ -594,7 +598,7 @@ pub(crate) async fn cancel_upload(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
-    let id = upload_id(&id)?;
+    let id = blob_id(&id)?;
     let _cancelling = state.uploads.exclusive(&id)?;
     let (row_id, account) = (id.to_string(), session.account_id);
     let gone = state
@@ -647,9 +651,9 @@ pub(crate) async fn finish_upload(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    Json(req): Json<FinishUpload>,
+    JsonBody(req): JsonBody<FinishUpload>,
 ) -> Result<(StatusCode, Json<FileView>), Error> {
-    let id = upload_id(&id)?;
+    let id = blob_id(&id)?;
     let claimed = hex32(&req.sha256)?;
     let guard = state.uploads.exclusive(&id)?;
     // The work runs in its own task, holding the upload: a client that
@@ -841,12 +845,7 @@ pub(crate) async fn list_files(
                 )?
                 .query_map([account], file_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            let quota = conn
-                .query_row("SELECT quota FROM accounts WHERE id = ?1", [account], |r| {
-                    r.get::<_, Option<i64>>(0)
-                })?
-                .and_then(|q| u64::try_from(q).ok())
-                .unwrap_or(default_quota);
+            let quota = quota_of(conn, account, default_quota)?;
             Ok(FileList {
                 files,
                 used: used_bytes(conn, account)?,
@@ -858,7 +857,7 @@ pub(crate) async fn list_files(
 }
 
 async fn owned_file(state: &AppState, session: &Session, id: &str) -> Result<FileView, Error> {
-    let id = upload_id(id)?.to_string();
+    let id = blob_id(id)?.to_string();
     let account = session.account_id;
     state
         .db
@@ -951,7 +950,7 @@ pub(crate) async fn download(
         Some(value) if range_allowed => parse_range(value, file.size)?,
         _ => None,
     };
-    let blob_id = upload_id(&file.id)?;
+    let blob_id = blob_id(&file.id)?;
     let mut blob = match state.blobs.open(&blob_id).await {
         Ok(blob) => blob,
         // Deleted between the row lookup and here: gone, like the row.
@@ -1026,9 +1025,9 @@ pub(crate) async fn update_file(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    Json(req): Json<UpdateFile>,
+    JsonBody(req): JsonBody<UpdateFile>,
 ) -> Result<Json<FileView>, Error> {
-    let id = upload_id(&id)?.to_string();
+    let id = blob_id(&id)?.to_string();
     let metadata = req.metadata.bounded("metadata", 1, MAX_METADATA)?.to_vec();
     let account = session.account_id;
     state
@@ -1057,7 +1056,7 @@ pub(crate) async fn delete_file(
     session: Session,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
-    let blob = upload_id(&id)?;
+    let blob = blob_id(&id)?;
     let (row_id, account) = (blob.to_string(), session.account_id);
     let gone = state
         .db

@@ -6,6 +6,42 @@ use sha2::{Digest, Sha256};
 
 use crate::Error;
 
+/// A JSON request body whose rejections (no JSON content type, malformed
+/// JSON, wrong fields, too large) are the API's own JSON errors rather than
+/// axum's plain-text ones. The message is fixed: serde's would quote the
+/// offending value, which may be a key.
+#[derive(Debug)]
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Error> {
+        use axum::{extract::rejection::JsonRejection, http::StatusCode};
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(Error::TooLarge {
+                    code: "body_too_large",
+                    message: "The request body is larger than this route accepts.".into(),
+                })
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::invalid(
+                "not_json",
+                "Send the body as JSON, with `Content-Type: application/json`.",
+            )),
+            Err(_) => Err(Error::invalid(
+                "invalid_body",
+                "The body is not the JSON this route expects; see /api/openapi.json.",
+            )),
+        }
+    }
+}
+
 /// Bytes carried as standard base64 (with padding, as `btoa` makes).
 #[derive(Clone, PartialEq, Eq, Default, utoipa::ToSchema)]
 #[schema(value_type = String, format = Byte)]

@@ -210,8 +210,7 @@ impl Client {
     /// Logs in for a bearer token; on success unwraps and keeps the master
     /// key. Returns the status.
     pub async fn login(&mut self, password: &str) -> reqwest::StatusCode {
-        let (salt, params) = self.params().await;
-        let keys = account_keys(password.as_bytes(), &salt, params).expect("argon2");
+        let keys = self.password_keys(password).await;
         let response = self
             .http
             .post(self.url("/api/auth/login"))
@@ -269,6 +268,23 @@ impl Client {
             .await
             .expect("reset")
             .status()
+    }
+
+    /// The keys `password` derives for this account, with its stored salt and cost.
+    pub async fn password_keys(&self, password: &str) -> noctis::keys::AccountKeys {
+        let (salt, params) = self.params().await;
+        account_keys(password.as_bytes(), &salt, params).expect("argon2")
+    }
+
+    /// `GET /api/uploads/{id}` as JSON.
+    pub async fn upload_status(&self, id: &str) -> Value {
+        self.req(reqwest::Method::GET, &format!("/api/uploads/{id}"))
+            .send()
+            .await
+            .expect("upload status")
+            .json()
+            .await
+            .expect("json")
     }
 
     pub fn master(&self) -> [u8; 32] {
