@@ -5,9 +5,15 @@
 //! [`hydrate`], which attaches the `app` crate's components to the HTML the
 //! server already sent. The same module also serves the crypto worker
 //! (`public/crypto-worker.js`), which calls [`derive_account_keys`] so that
-//! Argon2id never blocks the page.
+//! Argon2id never blocks the page, and the file worker
+//! (`public/file-worker.js`), which encrypts uploads and decrypts downloads
+//! with the exports of [`files`].
 
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
+
+mod files;
+
+pub use files::{FileOpener, FileSealer, Sha256Stream, aes_content_key};
 
 /// Attaches the Leptos application to the server-rendered `<body>`.
 ///

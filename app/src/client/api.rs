@@ -33,6 +33,26 @@ pub(crate) async fn post<B: Serialize, R: DeserializeOwned>(
     .await
 }
 
+/// `PATCH path` with a JSON body; the JSON answer.
+pub(crate) async fn patch<B: Serialize, R: DeserializeOwned>(
+    path: &str,
+    body: &B,
+) -> Result<R, ApiError> {
+    imp::send(
+        "PATCH",
+        path,
+        Some(serde_json::to_string(body).map_err(local)?),
+    )
+    .await
+}
+
+/// `DELETE path`.
+pub(crate) async fn delete(path: &str) -> Result<(), ApiError> {
+    imp::send::<serde_json::Value>("DELETE", path, None)
+        .await
+        .map(drop)
+}
+
 /// `GET path`; the JSON answer.
 pub(crate) async fn get<R: DeserializeOwned>(path: &str) -> Result<R, ApiError> {
     imp::send("GET", path, None).await
@@ -58,10 +78,11 @@ mod imp {
         path: &str,
         body: Option<String>,
     ) -> Result<R, ApiError> {
-        let method = if method == "POST" {
-            Method::POST
-        } else {
-            Method::GET
+        let method = match method {
+            "POST" => Method::POST,
+            "PATCH" => Method::PATCH,
+            "DELETE" => Method::DELETE,
+            _ => Method::GET,
         };
         let builder = RequestBuilder::new(path)
             .method(method)

@@ -75,15 +75,89 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
+/// What the dashboard seals into a file's metadata (JSON). Only the
+/// browser ever reads it; the server stores it as opaque bytes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FileMeta {
+    pub(crate) name: String,
+    /// The MIME type the browser reported, if any.
+    #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
+    pub(crate) mime: String,
+    /// Plaintext bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) size: Option<u64>,
+    /// The format header (base64), so an interrupted upload can be
+    /// re-encrypted to the very same bytes after a reload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) header: Option<String>,
+    /// Fields a newer release added: kept through a rename.
+    #[serde(flatten)]
+    pub(crate) other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A file's data key and its wrapped and sealed forms for the server.
+pub(crate) struct NewFile {
+    pub(crate) data_key: Zeroizing<[u8; 32]>,
+    pub(crate) wrapped_key: String,
+    pub(crate) metadata: String,
+}
+
 impl Keyring {
-    /// Opens a file's wrapped data key and sealed metadata; returns the
-    /// metadata's `name`, or `None` if anything fails to authenticate.
-    pub(crate) fn file_name(&self, wrapped_key: &str, metadata: &str) -> Option<String> {
-        let key = unwrap_key(&self.master, &unb64(wrapped_key).ok()?, FILE_KEY).ok()?;
+    /// Opens a file's wrapped data key and sealed metadata; `None` if
+    /// anything fails to authenticate.
+    pub(crate) fn open_file(
+        &self,
+        wrapped_key: &str,
+        metadata: &str,
+    ) -> Option<(Zeroizing<[u8; 32]>, FileMeta)> {
+        let key = self.data_key(wrapped_key)?;
         let meta = account::open_metadata(&key, &unb64(metadata).ok()?).ok()?;
-        let value: serde_json::Value = serde_json::from_slice(&meta).ok()?;
-        value["name"].as_str().map(str::to_owned)
+        let meta = serde_json::from_slice(&meta).ok()?;
+        Some((key, meta))
     }
+
+    /// Opens a file's wrapped data key.
+    pub(crate) fn data_key(&self, wrapped_key: &str) -> Option<Zeroizing<[u8; 32]>> {
+        unwrap_key(&self.master, &unb64(wrapped_key).ok()?, FILE_KEY).ok()
+    }
+
+    /// The `name` in a file's metadata.
+    pub(crate) fn file_name(&self, wrapped_key: &str, metadata: &str) -> Option<String> {
+        self.open_file(wrapped_key, metadata).map(|(_, m)| m.name)
+    }
+
+    /// A fresh data key for a new file, wrapped under the master key, and
+    /// `meta` sealed under it.
+    pub(crate) fn new_file(&self, meta: &FileMeta) -> NewFile {
+        let data_key = random32();
+        let wrapped = wrap_key(&mut rng(), &self.master, &data_key, FILE_KEY);
+        NewFile {
+            wrapped_key: b64(&wrapped),
+            metadata: seal(&data_key, meta),
+            data_key,
+        }
+    }
+
+    /// `meta` sealed again under the file's existing data key (a rename).
+    pub(crate) fn reseal(&self, wrapped_key: &str, meta: &FileMeta) -> Option<String> {
+        Some(seal(&*self.data_key(wrapped_key)?, meta))
+    }
+}
+
+fn seal(data_key: &[u8; 32], meta: &FileMeta) -> String {
+    let json = Zeroizing::new(serde_json::to_vec(meta).unwrap_or_default());
+    b64(&account::seal_metadata(&mut rng(), data_key, &json))
+}
+
+/// A new random format header for an upload under `cipher`.
+pub(crate) fn new_header(cipher: noctis::format::CipherId) -> Option<noctis::format::Header> {
+    noctis::format::Header::generate(
+        &mut rng(),
+        cipher,
+        noctis::format::DEFAULT_CHUNK_SIZE,
+        noctis::format::KeySource::External,
+    )
+    .ok()
 }
 
 /// New password material for the server, and what stays in the browser.

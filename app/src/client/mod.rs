@@ -7,4 +7,5 @@
 
 pub(crate) mod api;
 pub(crate) mod keys;
+pub(crate) mod transfer;
 mod worker;

@@ -2,14 +2,22 @@
 //!
 //! States: checking the session; signed out (links to log in or register);
 //! signed in but locked (the master key is only in memory, so after a
-//! reload the password unlocks it again); unlocked (the file list).
+//! reload the password unlocks it again); unlocked: the upload zone, the
+//! transfers with their progress, uploads interrupted earlier (resumable by
+//! picking the file again), and the file list with sort, filter, rename,
+//! delete and multi-select. Encryption and decryption run in the file worker
+//! (`client::transfer`).
 
 use leptos::{prelude::*, task::spawn_local};
 use serde::Deserialize;
 
 use super::auth::{KeyringSignal, log_in};
 use crate::{
-    client::{api, keys::Keyring},
+    client::{
+        api,
+        keys::{FileMeta, Keyring},
+        transfer::{self, Direction, FileRef, PendingUpload, Phase, Sink, Transfers},
+    },
     components::{Cipher, CipherPicker, Header},
 };
 
@@ -26,11 +34,14 @@ struct FileEntry {
     size: u64,
     metadata: String,
     wrapped_key: String,
+    created_at: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 struct FileList {
     files: Vec<FileEntry>,
+    used: u64,
+    quota: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,12 +56,61 @@ enum State {
     Failed(String),
 }
 
-/// A listed file, its name decrypted (or marked unreadable).
+/// A listed file, its metadata decrypted (`None`: unreadable).
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
     id: String,
-    name: Option<String>,
+    meta: Option<FileMeta>,
+    /// Ciphertext bytes.
     size: u64,
+    created_at: i64,
+    wrapped_key: String,
+}
+
+impl Row {
+    fn name(&self) -> String {
+        self.meta
+            .as_ref()
+            .map_or_else(|| "(cannot be decrypted)".into(), |m| m.name.clone())
+    }
+
+    /// Plaintext bytes: from the metadata, else the ciphertext size.
+    fn plain_size(&self) -> u64 {
+        self.meta.as_ref().and_then(|m| m.size).unwrap_or(self.size)
+    }
+
+    fn kind(&self) -> String {
+        self.meta
+            .as_ref()
+            .map(|m| m.mime.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "—".into())
+    }
+
+    fn file_ref(&self) -> FileRef {
+        FileRef {
+            id: self.id.clone(),
+            name: self.name(),
+            size: self.size,
+            plain_size: self.meta.as_ref().and_then(|m| m.size),
+            wrapped_key: self.wrapped_key.clone(),
+        }
+    }
+}
+
+/// An interrupted upload, its name decrypted.
+#[derive(Debug, Clone)]
+struct Interrupted {
+    upload: PendingUpload,
+    name: String,
+}
+
+/// How the list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Name,
+    Size,
+    Added,
 }
 
 /// Bytes in a unit people read.
@@ -76,19 +136,27 @@ pub(crate) fn Dashboard() -> impl IntoView {
     let cipher = RwSignal::new(Cipher::default());
     let state = RwSignal::new(State::Checking);
     let rows = RwSignal::new(None::<Vec<Row>>);
+    let interrupted = RwSignal::new(Vec::<Interrupted>::new());
+    let usage = RwSignal::new(None::<(u64, u64)>);
+    let transfers = Transfers::new();
+    let reload = RwSignal::new(0u32);
 
     // Effects only run in the browser, so this attribute appears exactly when
     // the WASM has taken over the page. Tests wait on it; it costs nothing.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| {
         hydrated.set(true);
+        transfer::register_service_worker();
         spawn_local(async move {
             match api::get::<Account>("/api/account").await {
-                Ok(a) => state.set(State::SignedIn {
-                    username: a.username,
-                    used: a.used,
-                    quota: a.quota,
-                }),
+                Ok(a) => {
+                    usage.set(Some((a.used, a.quota)));
+                    state.set(State::SignedIn {
+                        username: a.username,
+                        used: a.used,
+                        quota: a.quota,
+                    });
+                }
                 Err(e) if e.status == 401 => {
                     keyring.set(None);
                     state.set(State::SignedOut);
@@ -98,15 +166,42 @@ pub(crate) fn Dashboard() -> impl IntoView {
         });
     });
 
-    // Once signed in and unlocked, list the files and open their names.
+    // Once signed in and unlocked, list the files and interrupted uploads
+    // and open their metadata; again whenever a transfer finishes or the
+    // list changes.
     Effect::new(move |_| {
         let unlocked = keyring.get();
         let signed_in = matches!(state.get(), State::SignedIn { .. });
+        transfers.finished.track();
+        reload.track();
         if let (Some(k), true) = (unlocked, signed_in) {
             spawn_local(async move {
                 match api::get::<FileList>("/api/files").await {
-                    Ok(list) => rows.set(Some(open_names(&k, list))),
+                    Ok(list) => {
+                        usage.set(Some((list.used, list.quota)));
+                        rows.set(Some(open_rows(&k, list.files)));
+                    }
                     Err(e) => state.set(State::Failed(e.message)),
+                }
+                if let Ok(pending) = api::get::<Vec<PendingUpload>>("/api/uploads").await {
+                    let running: Vec<String> = transfers.list.with_untracked(|l| {
+                        l.iter()
+                            .filter(|t| matches!(t.phase, Phase::Running | Phase::Paused))
+                            .filter_map(|t| t.upload.clone())
+                            .collect()
+                    });
+                    interrupted.set(
+                        pending
+                            .into_iter()
+                            .filter(|p| !running.contains(&p.id))
+                            .map(|upload| Interrupted {
+                                name: k
+                                    .file_name(&upload.wrapped_key, &upload.metadata)
+                                    .unwrap_or_else(|| "(cannot be decrypted)".into()),
+                                upload,
+                            })
+                            .collect(),
+                    );
                 }
             });
         }
@@ -150,16 +245,19 @@ pub(crate) fn Dashboard() -> impl IntoView {
                             </p>
                         </section>
                     }.into_any(),
-                    State::SignedIn { username, used, quota } => {
+                    State::SignedIn { username, .. } => {
                         let locked = move || keyring.with(|k| k.as_ref().is_none_or(|k| k.username != username));
                         view! {
                             <div class="files-head">
                                 <h1 id="files-title">"Files"</h1>
-                                <p id="usage" class="muted">
-                                    {format!("{} of {} used", human_size(used), human_size(quota))}
-                                </p>
+                                <Usage usage/>
                             </div>
-                            <Show when=locked fallback=move || view! { <FileTable rows/> }>
+                            <Show when=locked fallback=move || view! {
+                                <Uploader cipher transfers/>
+                                <TransferPanel transfers/>
+                                <InterruptedList interrupted transfers reload/>
+                                <FileTable rows transfers reload/>
+                            }>
                                 <Unlock state/>
                             </Show>
                         }.into_any()
@@ -170,21 +268,410 @@ pub(crate) fn Dashboard() -> impl IntoView {
     }
 }
 
-fn open_names(keyring: &Keyring, list: FileList) -> Vec<Row> {
-    list.files
+fn open_rows(keyring: &Keyring, files: Vec<FileEntry>) -> Vec<Row> {
+    files
         .into_iter()
         .map(|f| Row {
-            name: keyring.file_name(&f.wrapped_key, &f.metadata),
+            meta: keyring
+                .open_file(&f.wrapped_key, &f.metadata)
+                .map(|(_, m)| m),
             id: f.id,
             size: f.size,
+            created_at: f.created_at,
+            wrapped_key: f.wrapped_key,
         })
         .collect()
 }
 
+/// Storage used against the quota.
+#[component]
+fn Usage(usage: RwSignal<Option<(u64, u64)>>) -> impl IntoView {
+    move || {
+        usage.get().map(|(used, quota)| {
+            let percent = if quota == 0 {
+                100.0
+            } else {
+                (used as f64 / quota as f64 * 100.0).min(100.0)
+            };
+            view! {
+                <div class="usage">
+                    <p id="usage" class="muted">
+                        {format!("{} of {} used", human_size(used), human_size(quota))}
+                    </p>
+                    <progress class="usage-bar" max="100" value=format!("{percent:.1}")
+                        aria-label="Storage used"></progress>
+                </div>
+            }
+        })
+    }
+}
+
+fn unlocked_keyring() -> Option<Keyring> {
+    expect_context::<KeyringSignal>().get_untracked()
+}
+
+fn cipher_id(cipher: Cipher) -> noctis::format::CipherId {
+    match cipher {
+        Cipher::Aes256Gcm => noctis::format::CipherId::Aes256Gcm,
+        Cipher::Noctis256 => noctis::format::CipherId::Noctis256,
+    }
+}
+
+fn start_uploads(files: Option<web_sys::FileList>, cipher: Cipher, transfers: Transfers) {
+    let (Some(files), Some(keyring)) = (files, unlocked_keyring()) else {
+        return;
+    };
+    let picked: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+    for file in picked {
+        let keyring = keyring.clone();
+        spawn_local(async move {
+            transfers.upload(&keyring, file, cipher_id(cipher)).await;
+        });
+    }
+}
+
+/// The drop zone and file picker.
+#[component]
+fn Uploader(cipher: RwSignal<Cipher>, transfers: Transfers) -> impl IntoView {
+    let over = RwSignal::new(false);
+    let on_pick = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        start_uploads(input.files(), cipher.get_untracked(), transfers);
+        // The same file can be picked again later.
+        input.set_value("");
+    };
+    let on_drop = move |ev: leptos::ev::DragEvent| {
+        ev.prevent_default();
+        over.set(false);
+        start_uploads(
+            ev.data_transfer().and_then(|d| d.files()),
+            cipher.get_untracked(),
+            transfers,
+        );
+    };
+    view! {
+        <section
+            id="dropzone"
+            class="dropzone"
+            class:over=move || over.get()
+            on:dragover=move |ev: leptos::ev::DragEvent| {
+                ev.prevent_default();
+                over.set(true);
+            }
+            on:dragleave=move |_| over.set(false)
+            on:drop=on_drop
+        >
+            <p class="dropzone-title">"Drop files here to encrypt and upload them"</p>
+            <label class="button primary" for="file-input">"Choose files"</label>
+            <input id="file-input" class="visually-hidden" type="file" multiple on:change=on_pick/>
+            <p class="muted small">
+                {move || format!("Encrypted in this browser with {} before upload.", match cipher.get() {
+                    Cipher::Aes256Gcm => "AES-256-GCM",
+                    Cipher::Noctis256 => "Noctis-256 (experimental, not audited)",
+                })}
+            </p>
+        </section>
+    }
+}
+
+fn duration(seconds: f64) -> String {
+    let s = seconds.round() as u64;
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Uploads and downloads of this tab, with progress and controls.
+#[component]
+fn TransferPanel(transfers: Transfers) -> impl IntoView {
+    let total = move || {
+        transfers.list.with(|l| {
+            let active: Vec<_> = l
+                .iter()
+                .filter(|t| matches!(t.phase, Phase::Running | Phase::Paused))
+                .collect();
+            let size: u64 = active.iter().map(|t| t.size).sum();
+            let done: u64 = active.iter().map(|t| t.done).sum();
+            let speed: f64 = active.iter().map(|t| t.speed).sum();
+            (active.len(), size, done, speed)
+        })
+    };
+    view! {
+        <Show when=move || transfers.list.with(|l| !l.is_empty())>
+            <section id="transfers" class="transfers" aria-label="Transfers">
+                <div class="transfers-head">
+                    {move || {
+                        let (n, size, done, speed) = total();
+                        let percent = if size == 0 { 100.0 } else { done as f64 / size as f64 * 100.0 };
+                        view! {
+                            <span id="transfers-total">
+                                {if n == 0 {
+                                    "All transfers finished".to_owned()
+                                } else {
+                                    format!("{n} active · {} of {} · {}/s", human_size(done), human_size(size), human_size(speed as u64))
+                                }}
+                            </span>
+                            <progress class="total-bar" max="100" value=format!("{percent:.1}")
+                                aria-label="All transfers"></progress>
+                        }
+                    }}
+                    <button id="clear-finished" class="ghost small" type="button"
+                        on:click=move |_| transfers.clear_finished()>"Clear finished"</button>
+                </div>
+                <ul class="transfer-list">
+                    <For
+                        each=move || transfers.list.get()
+                        key=|t| (t.job, t.done, format!("{:?}", t.phase))
+                        children=move |t| {
+                            let job = t.job;
+                            let percent = if t.size == 0 { 100.0 } else { t.done as f64 / t.size as f64 * 100.0 };
+                            let status = match &t.phase {
+                                Phase::Running if t.speed > 0.0 => format!(
+                                    "{:.0}% · {}/s · {} left",
+                                    percent,
+                                    human_size(t.speed as u64),
+                                    t.eta().map(duration).unwrap_or_default()
+                                ),
+                                Phase::Running => format!("{percent:.0}%"),
+                                Phase::Paused => format!("Paused at {percent:.0}%"),
+                                Phase::Done => format!(
+                                    "{} · {}/s",
+                                    if t.direction == Direction::Upload { "Uploaded" } else { "Downloaded" },
+                                    human_size(t.speed as u64)
+                                ),
+                                Phase::Failed(m) => m.clone(),
+                                Phase::Cancelled => "Cancelled".into(),
+                            };
+                            let phase = t.phase.clone();
+                            let state = match &phase {
+                                Phase::Running => "running",
+                                Phase::Paused => "paused",
+                                Phase::Done => "done",
+                                Phase::Failed(_) => "failed",
+                                Phase::Cancelled => "cancelled",
+                            };
+                            let arrow = if t.direction == Direction::Upload { "↑" } else { "↓" };
+                            view! {
+                                <li class="transfer" data-job=job data-state=state
+                                    data-direction=if t.direction == Direction::Upload { "upload" } else { "download" }>
+                                    <span class="transfer-name">{arrow}" "{t.name.clone()}</span>
+                                    <progress max="100" value=format!("{percent:.1}") aria-label=format!("Progress of {}", t.name)></progress>
+                                    <span class="transfer-status muted" role=if matches!(phase, Phase::Failed(_)) { "alert" } else { "status" }>{status}</span>
+                                    <span class="transfer-actions">
+                                        {(phase == Phase::Running).then(|| view! {
+                                            <button class="ghost small pause" type="button" on:click=move |_| transfers.control(job, "pause")>"Pause"</button>
+                                        })}
+                                        {(phase == Phase::Paused).then(|| view! {
+                                            <button class="ghost small resume" type="button" on:click=move |_| transfers.control(job, "resume")>"Resume"</button>
+                                        })}
+                                        {matches!(phase, Phase::Running | Phase::Paused).then(|| view! {
+                                            <button class="ghost small cancel" type="button" on:click=move |_| transfers.control(job, "cancel")>"Cancel"</button>
+                                        })}
+                                    </span>
+                                </li>
+                            }
+                        }
+                    />
+                </ul>
+            </section>
+        </Show>
+    }
+}
+
+/// Uploads the server holds unfinished: resume by picking the file again,
+/// or discard.
+#[component]
+fn InterruptedList(
+    interrupted: RwSignal<Vec<Interrupted>>,
+    transfers: Transfers,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    view! {
+        <Show when=move || interrupted.with(|l| !l.is_empty())>
+            <section id="interrupted" class="interrupted" aria-label="Interrupted uploads">
+                <h2>"Interrupted uploads"</h2>
+                <p class="muted small">"Pick the same file again to resume; what the server already has is checked, not re-sent."</p>
+                <ul>
+                    {move || interrupted.get().into_iter().map(|item| {
+                        let id = item.upload.id.clone();
+                        let input_id = format!("resume-{id}");
+                        let held = item.upload.received.len() as u64;
+                        let parts = item.upload.parts;
+                        let pending = item.upload.clone();
+                        let on_pick = move |ev: leptos::ev::Event| {
+                            let input: web_sys::HtmlInputElement = event_target(&ev);
+                            let file = input.files().and_then(|f| f.get(0));
+                            if let (Some(file), Some(k)) = (file, unlocked_keyring()) {
+                                transfers.resume(&k, &pending, file);
+                                let gone = pending.id.clone();
+                                interrupted.update(|l| l.retain(|i| i.upload.id != gone));
+                            }
+                        };
+                        let discard_id = id.clone();
+                        let discard = move |_| {
+                            let id = discard_id.clone();
+                            spawn_local(async move {
+                                let _ = api::delete(&format!("/api/uploads/{id}")).await;
+                                reload.update(|n| *n += 1);
+                            });
+                        };
+                        view! {
+                            <li class="interrupted-row" data-upload=id.clone()>
+                                <span class="file-name">{item.name.clone()}</span>
+                                <span class="muted">{format!("{held} of {parts} parts on the server")}</span>
+                                <label class="button small" for=input_id.clone()>"Resume…"</label>
+                                <input id=input_id class="visually-hidden resume-input" type="file" on:change=on_pick/>
+                                <button class="ghost small discard" type="button" on:click=discard>"Discard"</button>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </section>
+        </Show>
+    }
+}
+
+fn date(seconds: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(seconds as f64 * 1000.0));
+    String::from(d.to_locale_date_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+/// Starts a download of `row` into the best sink this browser has. Called
+/// straight from the click, because the save dialog needs the gesture.
+fn download(row: &Row, transfers: Transfers) {
+    let Some(keyring) = unlocked_keyring() else {
+        return;
+    };
+    let file = row.file_ref();
+    if transfer::has_save_picker() {
+        let Some(picker) = transfer::save_picker(&file.name) else {
+            return;
+        };
+        spawn_local(async move {
+            // A cancelled dialog rejects: nothing to do then.
+            if let Ok(handle) = wasm_bindgen_futures::JsFuture::from(picker).await {
+                let _ = transfers
+                    .download(&keyring, &file, Sink::Handle(handle))
+                    .await;
+            }
+        });
+        return;
+    }
+    let sink = if transfer::register_service_worker() {
+        Sink::ServiceWorker
+    } else {
+        Sink::Blob
+    };
+    spawn_local(async move {
+        let _ = transfers.download(&keyring, &file, sink).await;
+    });
+}
+
 /// The list, or its empty state.
 #[component]
-fn FileTable(rows: RwSignal<Option<Vec<Row>>>) -> impl IntoView {
-    move || match rows.get() {
+fn FileTable(
+    rows: RwSignal<Option<Vec<Row>>>,
+    transfers: Transfers,
+    reload: RwSignal<u32>,
+) -> impl IntoView {
+    let filter = RwSignal::new(String::new());
+    let sort = RwSignal::new((SortKey::Added, false));
+    let selected = RwSignal::new(std::collections::BTreeSet::<String>::new());
+    let editing = RwSignal::new(None::<String>);
+    let new_name = RwSignal::new(String::new());
+    let confirm = RwSignal::new(None::<Vec<String>>);
+    let error = RwSignal::new(None::<String>);
+
+    let visible = move || {
+        let needle = filter.get().to_lowercase();
+        let (key, ascending) = sort.get();
+        let mut list: Vec<Row> = rows
+            .get()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| needle.is_empty() || r.name().to_lowercase().contains(&needle))
+            .collect();
+        list.sort_by(|a, b| {
+            let order = match key {
+                SortKey::Name => a.name().to_lowercase().cmp(&b.name().to_lowercase()),
+                SortKey::Size => a.plain_size().cmp(&b.plain_size()),
+                SortKey::Added => a.created_at.cmp(&b.created_at),
+            };
+            if ascending { order } else { order.reverse() }
+        });
+        list
+    };
+    let header = move |key: SortKey, label: &'static str| {
+        let aria = move || match sort.get() {
+            (k, true) if k == key => "ascending",
+            (k, false) if k == key => "descending",
+            _ => "none",
+        };
+        view! {
+            <th scope="col" aria-sort=aria>
+                <button type="button" class="sort" on:click=move |_| sort.update(|(k, asc)| {
+                    if *k == key { *asc = !*asc } else { *k = key; *asc = key == SortKey::Name }
+                })>{label}</button>
+            </th>
+        }
+    };
+    let rename = move |id: String| {
+        let Some(keyring) = unlocked_keyring() else {
+            return;
+        };
+        let name = new_name.get_untracked().trim().to_owned();
+        let Some(row) = rows.with_untracked(|r| {
+            r.as_ref()
+                .and_then(|r| r.iter().find(|x| x.id == id).cloned())
+        }) else {
+            return;
+        };
+        editing.set(None);
+        if name.is_empty() || row.meta.as_ref().is_none_or(|m| m.name == name) {
+            return;
+        }
+        let Some(mut meta) = row.meta.clone() else {
+            return;
+        };
+        meta.name = name;
+        let Some(sealed) = keyring.reseal(&row.wrapped_key, &meta) else {
+            return;
+        };
+        spawn_local(async move {
+            match api::patch::<_, serde_json::Value>(
+                &format!("/api/files/{id}"),
+                &serde_json::json!({ "metadata": sealed }),
+            )
+            .await
+            {
+                Ok(_) => reload.update(|n| *n += 1),
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let delete = move |ids: Vec<String>| {
+        confirm.set(None);
+        spawn_local(async move {
+            for id in &ids {
+                if let Err(e) = api::delete(&format!("/api/files/{id}")).await {
+                    error.set(Some(e.message));
+                }
+            }
+            selected.update(|s| {
+                ids.iter().for_each(|id| {
+                    s.remove(id);
+                })
+            });
+            reload.update(|n| *n += 1);
+        });
+    };
+
+    move || {
+        match rows.get() {
         None => view! { <p class="muted">"Opening your files…"</p> }.into_any(),
         Some(list) if list.is_empty() => view! {
             <section id="empty" class="empty-state" aria-live="polite">
@@ -197,25 +684,104 @@ fn FileTable(rows: RwSignal<Option<Vec<Row>>>) -> impl IntoView {
             </section>
         }
         .into_any(),
-        Some(list) => view! {
-            <ul id="file-list" class="file-list">
-                {list
-                    .into_iter()
-                    .map(|row| {
-                        let unreadable = row.name.is_none();
-                        view! {
-                            <li class="file-row" data-id=row.id.clone()>
-                                <span class="file-name" class:unreadable=unreadable>
-                                    {row.name.unwrap_or_else(|| "(cannot be decrypted)".into())}
-                                </span>
-                                <span class="file-size muted">{human_size(row.size)}</span>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
+        Some(_) => view! {
+            <section class="file-section">
+                <div class="toolbar">
+                    <input id="filter" class="filter" type="search" placeholder="Filter by name"
+                        aria-label="Filter by name"
+                        prop:value=move || filter.get()
+                        on:input:target=move |ev| filter.set(ev.target().value())/>
+                    <Show when=move || selected.with(|s| !s.is_empty())>
+                        <button id="delete-selected" class="danger small" type="button"
+                            on:click=move |_| confirm.set(Some(selected.get_untracked().into_iter().collect()))>
+                            {move || format!("Delete {} selected", selected.with(|s| s.len()))}
+                        </button>
+                    </Show>
+                </div>
+                <Show when=move || error.with(Option::is_some)>
+                    <p id="list-error" class="form-error" role="alert">{move || error.get()}</p>
+                </Show>
+                {move || confirm.get().map(|ids| {
+                    let n = ids.len();
+                    let go = ids.clone();
+                    view! {
+                        <div id="confirm-delete" class="confirm" role="alertdialog" aria-labelledby="confirm-text">
+                            <span id="confirm-text">
+                                {if n == 1 { "Delete this file? This cannot be undone.".to_owned() } else { format!("Delete {n} files? This cannot be undone.") }}
+                            </span>
+                            <button id="confirm-yes" class="danger small" type="button" on:click=move |_| delete(go.clone())>"Delete"</button>
+                            <button id="confirm-no" class="ghost small" type="button" on:click=move |_| confirm.set(None)>"Cancel"</button>
+                        </div>
+                    }
+                })}
+                <table id="file-list" class="file-table">
+                    <thead>
+                        <tr>
+                            <th scope="col" class="check">
+                                <input id="select-all" type="checkbox" aria-label="Select all"
+                                    prop:checked=move || { let v = visible(); !v.is_empty() && selected.with(|s| v.iter().all(|r| s.contains(&r.id))) }
+                                    on:change:target=move |ev| {
+                                        let on = ev.target().checked();
+                                        let ids: Vec<String> = visible().into_iter().map(|r| r.id).collect();
+                                        selected.update(|s| for id in ids { if on { s.insert(id); } else { s.remove(&id); } });
+                                    }/>
+                            </th>
+                            {header(SortKey::Name, "Name")}
+                            <th scope="col" class="type">"Type"</th>
+                            {header(SortKey::Size, "Size")}
+                            {header(SortKey::Added, "Added")}
+                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || visible().into_iter().map(|row| {
+                            let id = row.id.clone();
+                            let unreadable = row.meta.is_none();
+                            let check_id = id.clone();
+                            let is_editing = { let id = id.clone(); move || editing.get().as_deref() == Some(id.as_str()) };
+                            let name = row.name();
+                            let start_edit = { let id = id.clone(); let name = name.clone(); move |_| { new_name.set(name.clone()); editing.set(Some(id.clone())); } };
+                            let save = { let id = id.clone(); move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); rename(id.clone()); } };
+                            let del = { let id = id.clone(); move |_| confirm.set(Some(vec![id.clone()])) };
+                            let dl_row = row.clone();
+                            view! {
+                                <tr class="file-row" data-id=id.clone()>
+                                    <td class="check">
+                                        <input type="checkbox" class="select" aria-label=format!("Select {name}")
+                                            prop:checked={ let id = check_id.clone(); move || selected.with(|s| s.contains(&id)) }
+                                            on:change:target=move |ev| { let on = ev.target().checked(); let id = check_id.clone(); selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } }); }/>
+                                    </td>
+                                    <td class="name">
+                                        <Show when=is_editing.clone() fallback={ let name = name.clone(); move || view! {
+                                            <span class="file-name" class:unreadable=unreadable>{name.clone()}</span>
+                                        }}>
+                                            <form class="rename-form" on:submit=save.clone()>
+                                                <input class="rename-input" type="text" aria-label="New name" required
+                                                    prop:value=move || new_name.get()
+                                                    on:input:target=move |ev| new_name.set(ev.target().value())
+                                                    on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { editing.set(None) }/>
+                                                <button class="small primary" type="submit">"Save"</button>
+                                            </form>
+                                        </Show>
+                                    </td>
+                                    <td class="type muted">{row.kind()}</td>
+                                    <td class="file-size muted">{human_size(row.plain_size())}</td>
+                                    <td class="added muted">{date(row.created_at)}</td>
+                                    <td class="actions">
+                                        <button class="ghost small download" type="button" disabled=unreadable
+                                            on:click=move |_| download(&dl_row, transfers)>"Download"</button>
+                                        <button class="ghost small rename" type="button" disabled=unreadable on:click=start_edit>"Rename"</button>
+                                        <button class="ghost small delete" type="button" on:click=del>"Delete"</button>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
         }
         .into_any(),
+    }
     }
 }
 

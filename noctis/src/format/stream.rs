@@ -6,7 +6,7 @@ use aead::{AeadInOut, KeyInit};
 use aes_gcm::Aes256Gcm;
 use hkdf::Hkdf;
 use sha2::Sha256;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::header::{CipherId, HEADER_LEN, Header};
 use crate::{Error, NoctisAead};
@@ -33,31 +33,48 @@ enum ChunkCipher {
     Noctis(NoctisAead),
 }
 
+/// HKDF-SHA256(ikm = file key, salt = header salt, info = label ‖ cipher id):
+/// 32 bytes for AES-256-GCM, 64 (K_enc ‖ K_mac) for Noctis.
+fn content_key_bytes(key: &FileKey, header: &Header) -> Zeroizing<[u8; 64]> {
+    let hk = Hkdf::<Sha256>::new(Some(&header.salt), &key.0);
+    let info = [
+        b"Nocturne v1 file content".as_slice(),
+        &[header.cipher as u8],
+    ];
+    let mut okm = Zeroizing::new([0u8; 64]);
+    let len = match header.cipher {
+        CipherId::Aes256Gcm => 32,
+        CipherId::Noctis256 => 64,
+    };
+    // 64 bytes is far below HKDF-SHA256's 8160-byte limit.
+    let _ = hk.expand_multi_info(&info, &mut okm[..len]);
+    okm
+}
+
+/// The AES-256-GCM content key of a file whose header names AES-256-GCM,
+/// for a caller that runs the chunk AEAD itself: the browser hands it to
+/// WebCrypto, whose native AES is far faster than AES in WASM. `None` for
+/// any other cipher.
+pub fn aes_content_key(key: &FileKey, header: &Header) -> Option<Zeroizing<[u8; 32]>> {
+    (header.cipher == CipherId::Aes256Gcm).then(|| {
+        let okm = content_key_bytes(key, header);
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&okm[..32]);
+        out
+    })
+}
+
 impl ChunkCipher {
-    /// HKDF-SHA256(ikm = file key, salt = header salt, info = label ‖ cipher id).
     fn derive(key: &FileKey, header: &Header) -> Self {
-        let hk = Hkdf::<Sha256>::new(Some(&header.salt), &key.0);
-        let info = [
-            b"Nocturne v1 file content".as_slice(),
-            &[header.cipher as u8],
-        ];
-        let mut okm = [0u8; 64];
-        let len = match header.cipher {
-            CipherId::Aes256Gcm => 32,
-            CipherId::Noctis256 => 64,
-        };
-        // 64 bytes is far below HKDF-SHA256's 8160-byte limit.
-        let _ = hk.expand_multi_info(&info, &mut okm[..len]);
-        let cipher = match header.cipher {
+        let okm = content_key_bytes(key, header);
+        match header.cipher {
             CipherId::Aes256Gcm => ChunkCipher::Aes(
                 Aes256Gcm::new_from_slice(&okm[..32]).unwrap_or_else(|_| unreachable!()),
             ),
             CipherId::Noctis256 => ChunkCipher::Noctis(
-                NoctisAead::new_from_slice(&okm).unwrap_or_else(|_| unreachable!()),
+                NoctisAead::new_from_slice(&okm[..]).unwrap_or_else(|_| unreachable!()),
             ),
-        };
-        okm.zeroize();
-        cipher
+        }
     }
 
     fn seal(&self, nonce: &[u8], aad: &[u8], buffer: &mut Vec<u8>) -> Result<(), Error> {

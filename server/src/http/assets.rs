@@ -37,9 +37,11 @@ pub(super) fn check_embedded() {
     }
 }
 
-/// The crypto worker's script (from `public/`).
-const WORKER_SCRIPT: &str = "crypto-worker.js";
-/// The worker's own Content-Security-Policy.
+/// The workers' scripts (from `public/`): key derivation, and file
+/// encryption and decryption. (The service worker, `sw.js`, fetches
+/// nothing and keeps the default `default-src 'none'`.)
+const WORKER_SCRIPTS: [&str; 2] = ["crypto-worker.js", "file-worker.js"];
+/// The workers' own Content-Security-Policy.
 const WORKER_CSP: &str =
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
 
@@ -55,7 +57,7 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
         }
         // Compression is for the site's own text and WASM, which compress
         // well and hold nothing secret; user data is never compressed here.
-        let is_worker = path == WORKER_SCRIPT;
+        let is_worker = WORKER_SCRIPTS.contains(&path);
         return CompressionLayer::new()
             .layer(tower::service_fn(move |request: Request| {
                 let mut response = file_response(&request, file.clone());

@@ -1,0 +1,647 @@
+//! Uploads and downloads, run by the file worker (`public/file-worker.js`).
+//!
+//! The page keeps the account's keys and the list of transfers; the worker
+//! does the heavy part (reading the `File`, encrypting or decrypting each
+//! chunk, the HTTP traffic) and reports progress. For each transfer the page
+//! hands the worker one file's data key, never the master key.
+//!
+//! Uploads: the page generates the data key and the format header, seals
+//! both the name and the header into the upload's metadata (so the upload
+//! can be resumed after a reload by re-encrypting to the same bytes), wraps
+//! the data key under the master key and creates the upload; the worker
+//! sends the parts and finishes it.
+//!
+//! Downloads go to the best sink the browser has: the File System Access
+//! API (written to a swap file the browser moves into place only when
+//! complete), else the service worker (`public/sw.js`), which turns the
+//! decrypted stream into a normal browser download, else an in-memory Blob
+//! for files up to [`BLOB_LIMIT`].
+//!
+//! Everything here runs only in the browser: it is called from event
+//! handlers and effects, which the server never runs.
+
+use std::{cell::RefCell, collections::HashMap};
+
+use leptos::prelude::*;
+use noctis::format::{CipherId, HEADER_LEN, Header, ciphertext_len};
+use serde::Deserialize;
+use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+
+use super::{
+    api,
+    keys::{FileMeta, Keyring, b64, new_header, unb64},
+};
+
+/// Ciphertext bytes per uploaded part (the server takes 256 KiB to 16 MiB).
+pub(crate) const PART_SIZE: u64 = 8 << 20;
+/// The largest file the in-memory fallback will assemble.
+pub(crate) const BLOB_LIMIT: u64 = 256 << 20;
+
+/// Which way a transfer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Upload,
+    Download,
+}
+
+/// Where a transfer is.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Phase {
+    Running,
+    Paused,
+    Done,
+    Failed(String),
+    Cancelled,
+}
+
+/// One upload or download, as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Transfer {
+    pub(crate) job: u32,
+    pub(crate) direction: Direction,
+    pub(crate) name: String,
+    /// Bytes to move (ciphertext).
+    pub(crate) size: u64,
+    /// Bytes moved so far.
+    pub(crate) done: u64,
+    pub(crate) phase: Phase,
+    /// The upload's id on the server, to discard it when cancelled.
+    pub(crate) upload: Option<String>,
+    /// When it started and the bytes per second, smoothed.
+    started_ms: f64,
+    last_ms: f64,
+    last_done: u64,
+    pub(crate) speed: f64,
+}
+
+impl Transfer {
+    /// Seconds left at the current speed.
+    pub(crate) fn eta(&self) -> Option<f64> {
+        (self.speed > 0.0 && self.phase == Phase::Running)
+            .then(|| (self.size.saturating_sub(self.done)) as f64 / self.speed)
+    }
+}
+
+/// An upload the server holds unfinished (for example after a reload).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PendingUpload {
+    pub(crate) id: String,
+    pub(crate) size: u64,
+    pub(crate) part_size: u64,
+    pub(crate) parts: u64,
+    pub(crate) received: Vec<ReceivedPart>,
+    pub(crate) metadata: String,
+    pub(crate) wrapped_key: String,
+}
+
+/// A part the server already has, with its hash.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub(crate) struct ReceivedPart {
+    pub(crate) index: u64,
+    pub(crate) sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreatedUpload {
+    id: String,
+}
+
+/// The transfers of this tab, and a counter bumped whenever one finishes
+/// (the file list reloads on it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Transfers {
+    pub(crate) list: RwSignal<Vec<Transfer>>,
+    pub(crate) finished: RwSignal<u32>,
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
+    /// Decrypted chunks of Blob-sink downloads, by job.
+    static BLOBS: RefCell<HashMap<u32, (String, js_sys::Array)>> = RefCell::new(HashMap::new());
+    static NEXT_JOB: RefCell<u32> = const { RefCell::new(1) };
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn set(object: &js_sys::Object, key: &str, value: &JsValue) {
+    let _ = js_sys::Reflect::set(object, &JsValue::from_str(key), value);
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+impl Transfers {
+    pub(crate) fn new() -> Self {
+        Transfers {
+            list: RwSignal::new(Vec::new()),
+            finished: RwSignal::new(0),
+        }
+    }
+
+    fn add(&self, direction: Direction, name: String, size: u64, upload: Option<String>) -> u32 {
+        let job = NEXT_JOB.with(|n| {
+            let mut n = n.borrow_mut();
+            *n += 1;
+            *n
+        });
+        let now = now_ms();
+        self.list.update(|l| {
+            l.push(Transfer {
+                job,
+                direction,
+                name,
+                size,
+                done: 0,
+                phase: Phase::Running,
+                upload,
+                started_ms: now,
+                last_ms: now,
+                last_done: 0,
+                speed: 0.0,
+            });
+        });
+        job
+    }
+
+    fn update(&self, job: u32, f: impl FnOnce(&mut Transfer)) {
+        self.list.update(|l| {
+            if let Some(t) = l.iter_mut().find(|t| t.job == job) {
+                f(t);
+            }
+        });
+    }
+
+    fn fail(&self, job: u32, message: String) {
+        self.update(job, |t| t.phase = Phase::Failed(message));
+    }
+
+    /// Clears finished, failed and cancelled transfers from the panel.
+    pub(crate) fn clear_finished(&self) {
+        self.list
+            .update(|l| l.retain(|t| matches!(t.phase, Phase::Running | Phase::Paused)));
+    }
+
+    /// The worker, started on first use; its messages update the list.
+    fn worker(&self) -> Result<web_sys::Worker, String> {
+        if let Some(w) = WORKER.with(|w| w.borrow().clone()) {
+            return Ok(w);
+        }
+        let options = web_sys::WorkerOptions::new();
+        options.set_type(web_sys::WorkerType::Module);
+        let worker = web_sys::Worker::new_with_options("/file-worker.js", &options)
+            .map_err(|_| "This browser could not start the file worker.".to_owned())?;
+        let this = *self;
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |event: web_sys::MessageEvent| this.on_message(&event.data()),
+        );
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // The worker lives as long as the page; so does its handler.
+        on_message.forget();
+        WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
+        Ok(worker)
+    }
+
+    fn on_message(&self, data: &JsValue) {
+        let job = get(data, "job").as_f64().unwrap_or(0.0) as u32;
+        let kind = get(data, "type").as_string().unwrap_or_default();
+        match kind.as_str() {
+            "progress" => {
+                let sent = get(data, "sent").as_f64().unwrap_or(0.0) as u64;
+                let now = now_ms();
+                self.update(job, |t| {
+                    t.done = sent.min(t.size);
+                    let dt = (now - t.last_ms) / 1000.0;
+                    if dt >= 0.25 {
+                        let rate = (t.done.saturating_sub(t.last_done)) as f64 / dt;
+                        t.speed = if t.speed == 0.0 {
+                            rate
+                        } else {
+                            0.7 * t.speed + 0.3 * rate
+                        };
+                        t.last_ms = now;
+                        t.last_done = t.done;
+                    }
+                });
+            }
+            "chunk" => {
+                let chunk = get(data, "chunk");
+                BLOBS.with(|b| {
+                    if let Some((_, parts)) = b.borrow_mut().get_mut(&job) {
+                        parts.push(&js_sys::Uint8Array::new(&chunk));
+                    }
+                });
+            }
+            "done" => {
+                self.update(job, |t| {
+                    t.done = t.size;
+                    t.phase = Phase::Done;
+                    let secs = (now_ms() - t.started_ms) / 1000.0;
+                    if secs > 0.0 {
+                        t.speed = t.size as f64 / secs;
+                    }
+                });
+                if let Some((name, parts)) = BLOBS.with(|b| b.borrow_mut().remove(&job)) {
+                    save_blob(&name, &parts);
+                }
+                self.finished.update(|n| *n += 1);
+            }
+            "failed" => {
+                BLOBS.with(|b| b.borrow_mut().remove(&job));
+                let message = get(data, "message")
+                    .as_string()
+                    .unwrap_or_else(|| "The transfer failed.".into());
+                self.fail(job, message);
+            }
+            "cancelled" => {
+                BLOBS.with(|b| b.borrow_mut().remove(&job));
+                self.update(job, |t| t.phase = Phase::Cancelled);
+            }
+            _ => {}
+        }
+    }
+
+    fn post(&self, message: &js_sys::Object, transfer: &js_sys::Array) -> Result<(), String> {
+        self.worker()?
+            .post_message_with_transfer(message, transfer)
+            .map_err(|_| "The file worker refused the transfer.".to_owned())
+    }
+
+    /// Pauses, resumes or cancels a running transfer.
+    pub(crate) fn control(&self, job: u32, action: &'static str) {
+        let message = js_sys::Object::new();
+        set(&message, "type", &JsValue::from_str(action));
+        set(&message, "job", &JsValue::from(job));
+        let _ = self.post(&message, &js_sys::Array::new());
+        match action {
+            "pause" => self.update(job, |t| t.phase = Phase::Paused),
+            "resume" => self.update(job, |t| {
+                t.phase = Phase::Running;
+                t.last_ms = now_ms();
+                t.last_done = t.done;
+            }),
+            "cancel" => {
+                let upload = self.list.with_untracked(|l| {
+                    l.iter()
+                        .find(|t| t.job == job)
+                        .and_then(|t| t.upload.clone())
+                });
+                self.update(job, |t| t.phase = Phase::Cancelled);
+                if let Some(id) = upload {
+                    leptos::task::spawn_local(async move {
+                        let _ = api::delete(&format!("/api/uploads/{id}")).await;
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Encrypts and uploads `file` as a new file under `cipher`.
+    pub(crate) async fn upload(&self, keyring: &Keyring, file: web_sys::File, cipher: CipherId) {
+        let name = file.name();
+        let plain = file.size() as u64;
+        let Some(header) = new_header(cipher) else {
+            let job = self.add(Direction::Upload, name, 0, None);
+            self.fail(
+                job,
+                "This browser has no usable random number generator.".into(),
+            );
+            return;
+        };
+        let size = ciphertext_len(&header, plain);
+        let header_bytes = header.to_bytes();
+        let meta = FileMeta {
+            name: name.clone(),
+            mime: file.type_(),
+            size: Some(plain),
+            header: Some(b64(&header_bytes)),
+            other: serde_json::Map::new(),
+        };
+        let new = keyring.new_file(&meta);
+        let job = self.add(Direction::Upload, name, size, None);
+        let created: Result<CreatedUpload, _> = api::post(
+            "/api/uploads",
+            &serde_json::json!({
+                "size": size,
+                "part_size": PART_SIZE,
+                "metadata": new.metadata,
+                "wrapped_key": new.wrapped_key,
+            }),
+        )
+        .await;
+        let id = match created {
+            Ok(c) => c.id,
+            Err(e) => return self.fail(job, e.message),
+        };
+        self.update(job, |t| t.upload = Some(id.clone()));
+        self.send(job, &file, &new.data_key, &header_bytes, &id, size, &[]);
+    }
+
+    /// Resumes `pending` from `file`, which the user picked again. The
+    /// worker re-encrypts it to the same bytes (same key and header) and
+    /// checks each part the server holds against its hash, so a different
+    /// file is refused rather than spliced in.
+    pub(crate) fn resume(&self, keyring: &Keyring, pending: &PendingUpload, file: web_sys::File) {
+        let opened = keyring.open_file(&pending.wrapped_key, &pending.metadata);
+        let name = opened
+            .as_ref()
+            .map(|(_, m)| m.name.clone())
+            .unwrap_or_default();
+        let job = self.add(
+            Direction::Upload,
+            name,
+            pending.size,
+            Some(pending.id.clone()),
+        );
+        let Some((key, meta)) = opened else {
+            return self.fail(
+                job,
+                "This upload cannot be decrypted with your keys.".into(),
+            );
+        };
+        let header = meta
+            .header
+            .as_deref()
+            .and_then(|h| unb64(h).ok())
+            .filter(|h| h.len() == HEADER_LEN && Header::parse(h).is_ok());
+        let Some(header) = header else {
+            return self.fail(job, "This upload cannot be resumed; discard it.".into());
+        };
+        if meta.size != Some(file.size() as u64) {
+            return self.fail(
+                job,
+                "The picked file does not have the size of the interrupted one.".into(),
+            );
+        }
+        if pending.part_size != PART_SIZE {
+            return self.fail(job, "This upload cannot be resumed; discard it.".into());
+        }
+        let done = pending.received.len() as u64 * pending.part_size;
+        self.update(job, |t| {
+            t.done = done.min(t.size);
+            t.last_done = t.done;
+        });
+        self.send(
+            job,
+            &file,
+            &key,
+            &header,
+            &pending.id,
+            pending.size,
+            &pending.received,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one call site per entry point")]
+    fn send(
+        &self,
+        job: u32,
+        file: &web_sys::File,
+        key: &[u8; 32],
+        header: &[u8],
+        upload: &str,
+        size: u64,
+        received: &[ReceivedPart],
+    ) {
+        let message = js_sys::Object::new();
+        let key = js_sys::Uint8Array::from(&key[..]);
+        let header = js_sys::Uint8Array::from(header);
+        let received = serde_wasm(received);
+        for (k, v) in [
+            ("type", JsValue::from_str("upload")),
+            ("job", JsValue::from(job)),
+            ("file", file.into()),
+            ("key", key.clone().into()),
+            ("header", header.into()),
+            ("upload", JsValue::from_str(upload)),
+            ("partSize", JsValue::from_f64(PART_SIZE as f64)),
+            ("size", JsValue::from_f64(size as f64)),
+            ("received", received),
+        ] {
+            set(&message, k, &v);
+        }
+        // The key's buffer moves to the worker: none of it stays here.
+        let transfer = js_sys::Array::of1(&key.buffer());
+        if let Err(e) = self.post(&message, &transfer) {
+            self.fail(job, e);
+        }
+    }
+
+    /// Downloads and decrypts a file into `sink`.
+    pub(crate) async fn download(
+        &self,
+        keyring: &Keyring,
+        file: &FileRef,
+        sink: Sink,
+    ) -> Result<(), String> {
+        let Some(key) = keyring.data_key(&file.wrapped_key) else {
+            return Err("This file cannot be decrypted with your keys.".into());
+        };
+        let job = self.add(Direction::Download, file.name.clone(), file.size, None);
+        let message = js_sys::Object::new();
+        let key = js_sys::Uint8Array::from(&key[..]);
+        for (k, v) in [
+            ("type", JsValue::from_str("download")),
+            ("job", JsValue::from(job)),
+            ("file", JsValue::from_str(&file.id)),
+            ("key", key.clone().into()),
+            ("size", JsValue::from_f64(file.size as f64)),
+        ] {
+            set(&message, k, &v);
+        }
+        let transfer = js_sys::Array::of1(&key.buffer());
+        match sink {
+            Sink::Handle(handle) => set(&message, "handle", &handle),
+            Sink::ServiceWorker => {
+                let port = match service_worker_download(file).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.fail(job, e.clone());
+                        return Err(e);
+                    }
+                };
+                set(&message, "port", &port.0);
+                transfer.push(&port.0);
+                if let Err(e) = self.post(&message, &transfer) {
+                    self.fail(job, e.clone());
+                    return Err(e);
+                }
+                // The service worker answers this navigation with the
+                // decrypted stream as an attachment: the page stays.
+                click_link(&format!("/__download/{}", port.1), None);
+                return Ok(());
+            }
+            Sink::Blob => {
+                if file.size > BLOB_LIMIT {
+                    let e = "This browser can only save files up to 256 MiB from here. \
+                             Use a Chromium-based browser, or `nocturne decrypt`."
+                        .to_owned();
+                    self.fail(job, e.clone());
+                    return Err(e);
+                }
+                BLOBS.with(|b| {
+                    b.borrow_mut()
+                        .insert(job, (file.name.clone(), js_sys::Array::new()))
+                });
+            }
+        }
+        self.post(&message, &transfer).inspect_err(|e| {
+            self.fail(job, e.clone());
+        })
+    }
+}
+
+/// What a download needs to know about a listed file.
+#[derive(Debug, Clone)]
+pub(crate) struct FileRef {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// Ciphertext bytes.
+    pub(crate) size: u64,
+    pub(crate) plain_size: Option<u64>,
+    pub(crate) wrapped_key: String,
+}
+
+/// Where a download's plaintext goes.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    /// A `FileSystemFileHandle` from `showSaveFilePicker`.
+    Handle(JsValue),
+    ServiceWorker,
+    Blob,
+}
+
+fn serde_wasm(received: &[ReceivedPart]) -> JsValue {
+    let array = js_sys::Array::new();
+    for part in received {
+        let o = js_sys::Object::new();
+        set(&o, "index", &JsValue::from_f64(part.index as f64));
+        set(&o, "sha256", &JsValue::from_str(&part.sha256));
+        array.push(&o);
+    }
+    array.into()
+}
+
+/// Whether the browser has `showSaveFilePicker` (File System Access API).
+pub(crate) fn has_save_picker() -> bool {
+    web_sys::window()
+        .map(|w| get(&w, "showSaveFilePicker").is_function())
+        .unwrap_or(false)
+}
+
+/// Opens the save dialog. Must be called straight from the click handler
+/// (the browser requires a user gesture); the promise resolves to a file
+/// handle, or rejects if the user cancels.
+pub(crate) fn save_picker(name: &str) -> Option<js_sys::Promise> {
+    let window = web_sys::window()?;
+    let picker = get(&window, "showSaveFilePicker")
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    let options = js_sys::Object::new();
+    set(&options, "suggestedName", &JsValue::from_str(name));
+    picker
+        .call1(&window, &options)
+        .ok()?
+        .dyn_into::<js_sys::Promise>()
+        .ok()
+}
+
+/// Registers the download service worker (once per page load; the browser
+/// keeps it). Returns whether service workers are available at all.
+pub(crate) fn register_service_worker() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let container = get(&window.navigator(), "serviceWorker");
+    if container.is_undefined() || container.is_null() {
+        return false;
+    }
+    let container: web_sys::ServiceWorkerContainer = container.unchecked_into();
+    let _ = container.register("/sw.js");
+    true
+}
+
+/// Hands the service worker a port for one download; resolves once it has
+/// registered the token. Returns the worker's end of the port and the token.
+async fn service_worker_download(file: &FileRef) -> Result<(JsValue, String), String> {
+    let unavailable = || "This browser could not start the download.".to_owned();
+    let window = web_sys::window().ok_or_else(unavailable)?;
+    let container: web_sys::ServiceWorkerContainer = window.navigator().service_worker();
+    let ready = container.ready().map_err(|_| unavailable())?;
+    let registration: web_sys::ServiceWorkerRegistration =
+        wasm_bindgen_futures::JsFuture::from(ready)
+            .await
+            .map_err(|_| unavailable())?
+            .unchecked_into();
+    let active = registration.active().ok_or_else(unavailable)?;
+    let data = web_sys::MessageChannel::new().map_err(|_| unavailable())?;
+    let ack = web_sys::MessageChannel::new().map_err(|_| unavailable())?;
+    let mut token = [0u8; 16];
+    getrandom::fill(&mut token).map_err(|_| unavailable())?;
+    let token: String = token.iter().map(|b| format!("{b:02x}")).collect();
+    let message = js_sys::Object::new();
+    set(&message, "type", &JsValue::from_str("download"));
+    set(&message, "token", &JsValue::from_str(&token));
+    set(&message, "name", &JsValue::from_str(&file.name));
+    if let Some(size) = file.plain_size {
+        set(&message, "size", &JsValue::from_f64(size as f64));
+    }
+    let acked = js_sys::Promise::new(&mut |resolve, _reject| {
+        let on_ack = Closure::once_into_js(move |_event: web_sys::MessageEvent| {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        ack.port1().set_onmessage(Some(on_ack.unchecked_ref()));
+    });
+    active
+        .post_message_with_transferable(&message, &js_sys::Array::of2(&data.port1(), &ack.port2()))
+        .map_err(|_| unavailable())?;
+    wasm_bindgen_futures::JsFuture::from(acked)
+        .await
+        .map_err(|_| unavailable())?;
+    ack.port1().close();
+    Ok((data.port2().into(), token))
+}
+
+fn click_link(href: &str, download: Option<&str>) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Ok(anchor) = document.create_element("a") else {
+        return;
+    };
+    let anchor: web_sys::HtmlAnchorElement = anchor.unchecked_into();
+    anchor.set_href(href);
+    if let Some(name) = download {
+        anchor.set_download(name);
+    }
+    anchor.set_hidden(true);
+    if let Some(body) = document.body() {
+        let _ = body.append_child(&anchor);
+        anchor.click();
+        let _ = body.remove_child(&anchor);
+    }
+}
+
+fn save_blob(name: &str, parts: &js_sys::Array) {
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(parts, &options) else {
+        return;
+    };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
+        return;
+    };
+    click_link(&url, Some(name));
+    // The click has started the download; the URL can go once it has been
+    // read, which the browser does before the next task.
+    let revoke = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    if let Some(w) = web_sys::window() {
+        let _ =
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(revoke.unchecked_ref(), 60_000);
+    }
+}

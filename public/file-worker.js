@@ -1,0 +1,479 @@
+// Nocturne's file worker: encrypts uploads and decrypts downloads off the
+// page's main thread, so a 1 GiB file never freezes the page.
+//
+// The page (WASM, `app/src/client/transfer.rs`) keeps the keys of the
+// account; for each transfer it hands this worker one file's data key, and
+// for uploads the 80-byte header it generated and sealed into the upload's
+// metadata. Chunks are the exact bytes `noctis::format` writes: AES-256-GCM
+// through WebCrypto (native AES), Noctis-256 and the running SHA-256 in WASM.
+// Buffers move between threads by transfer, never by copy.
+//
+// Messages in:  {type: "upload" | "download" | "pause" | "resume" | "cancel", job, ...}
+// Messages out: {type: "progress" | "done" | "failed", job, ...}
+import init, {
+  FileOpener,
+  FileSealer,
+  Sha256Stream,
+  aes_content_key,
+} from "/pkg/nocturne.js";
+
+const ready = init({ module_or_path: "/pkg/nocturne.wasm" });
+
+const HEADER_LEN = 80;
+const AES = 1;
+// Parts in flight at once: enough to keep the connection busy while the
+// next part is encrypted; bounds memory at (IN_FLIGHT + 1) parts.
+const IN_FLIGHT = 3;
+// Attempts per part before the upload stops and asks the user.
+const ATTEMPTS = 5;
+
+/** Errors the user should read as they are. */
+class Stop extends Error {}
+
+const jobs = new Map();
+
+// At most this many uploads (and, separately, downloads) run at once; the
+// others wait their turn, so memory stays bounded however many files are
+// dropped.
+const MAX_ACTIVE = 2;
+const active = { upload: 0, download: 0 };
+const queued = { upload: [], download: [] };
+
+async function acquire(kind) {
+  while (active[kind] >= MAX_ACTIVE) await new Promise((resolve) => queued[kind].push(resolve));
+  active[kind] += 1;
+}
+
+function release(kind) {
+  active[kind] -= 1;
+  const next = queued[kind].shift();
+  if (next) next();
+}
+
+self.onmessage = (event) => {
+  const msg = event.data;
+  const job = jobs.get(msg.job);
+  switch (msg.type) {
+    case "upload":
+    case "download": {
+      const state = newJob(msg.job);
+      const kind = msg.type;
+      const run = acquire(kind)
+        .then(() => (kind === "upload" ? upload(msg, state) : download(msg, state)))
+        .finally(() => release(kind));
+      run
+        .then((result) => post({ type: "done", job: msg.job, ...result }))
+        .catch((error) => {
+          if (state.cancelled) {
+            post({ type: "cancelled", job: msg.job });
+          } else {
+            post({ type: "failed", job: msg.job, message: describe(error) });
+          }
+        })
+        .finally(() => jobs.delete(msg.job));
+      break;
+    }
+    case "pause":
+      if (job) job.paused = true;
+      break;
+    case "resume":
+      if (job) {
+        job.paused = false;
+        job.wake();
+      }
+      break;
+    case "cancel":
+      if (job) {
+        job.cancelled = true;
+        job.abort.abort();
+        job.wake();
+      }
+      break;
+  }
+};
+
+function post(message, transfer) {
+  self.postMessage(message, transfer || []);
+}
+
+function describe(error) {
+  if (error instanceof Stop) return error.message;
+  if (error && error.name === "AbortError") return "Cancelled.";
+  return "The transfer failed: " + (error && error.message ? error.message : String(error));
+}
+
+function newJob(id) {
+  const state = {
+    paused: false,
+    cancelled: false,
+    abort: new AbortController(),
+    waiters: [],
+    wake() {
+      const waiters = this.waiters;
+      this.waiters = [];
+      waiters.forEach((w) => w());
+    },
+    // Resolves once the job may go on; throws once it is cancelled.
+    async gate() {
+      while (this.paused && !this.cancelled) {
+        await new Promise((resolve) => this.waiters.push(resolve));
+      }
+      if (this.cancelled) throw new DOMException("cancelled", "AbortError");
+    },
+  };
+  jobs.set(id, state);
+  return state;
+}
+
+function chunkSize(header) {
+  return new DataView(header.buffer, header.byteOffset, HEADER_LEN).getUint32(8);
+}
+
+/** Seals or opens chunk `index` of a file: WebCrypto for AES, WASM otherwise. */
+async function chunkCipher(key, header, forSealing) {
+  const cipher = header[7];
+  if (cipher === AES && self.crypto && self.crypto.subtle) {
+    const raw = aes_content_key(key, header);
+    const aesKey = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
+      "encrypt",
+      "decrypt",
+    ]);
+    raw.fill(0);
+    const nonce = (index, last) => {
+      const n = new Uint8Array(12);
+      n.set(header.subarray(48, 55));
+      new DataView(n.buffer).setUint32(7, index);
+      n[11] = last ? 1 : 0;
+      return n;
+    };
+    return {
+      tagLen: 16,
+      seal: async (index, last, plain) =>
+        new Uint8Array(
+          await crypto.subtle.encrypt(
+            { name: "AES-GCM", iv: nonce(index, last), additionalData: header, tagLength: 128 },
+            aesKey,
+            plain,
+          ),
+        ),
+      open: async (index, last, sealed) => {
+        try {
+          return new Uint8Array(
+            await crypto.subtle.decrypt(
+              { name: "AES-GCM", iv: nonce(index, last), additionalData: header, tagLength: 128 },
+              aesKey,
+              sealed,
+            ),
+          );
+        } catch {
+          throw new Stop(MODIFIED);
+        }
+      },
+    };
+  }
+  const tagLen = cipher === AES ? 16 : 32;
+  if (forSealing) {
+    const sealer = new FileSealer(key, header);
+    return { tagLen, seal: async (_index, last, plain) => sealer.seal(plain, last) };
+  }
+  const opener = new FileOpener(key, header);
+  return {
+    tagLen,
+    open: async (index, last, sealed) => {
+      try {
+        return opener.open(index, last, sealed);
+      } catch {
+        throw new Stop(MODIFIED);
+      }
+    },
+  };
+}
+
+const MODIFIED =
+  "This file was modified after it was encrypted (or is damaged). Nothing of it was saved.";
+
+async function hex(bytes) {
+  if (!(self.crypto && self.crypto.subtle)) {
+    const hasher = new Sha256Stream();
+    hasher.update(bytes);
+    const out = hasher.finish();
+    hasher.free();
+    return out;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function serverError(response) {
+  try {
+    const body = await response.json();
+    if (body && body.message) return body.message;
+  } catch {
+    // not JSON: fall through
+  }
+  return `The server answered ${response.status}.`;
+}
+
+// ---------------------------------------------------------------- upload
+
+/**
+ * Encrypts `msg.file` and sends it as parts of the upload `msg.upload`.
+ * `msg.received` lists the parts the server already holds (a resumed
+ * upload): each is re-encrypted and its hash compared, so a different file
+ * picked by mistake is refused instead of being spliced in.
+ */
+async function upload(msg, job) {
+  await ready;
+  const { file, key, header, upload: id, partSize, size } = msg;
+  const received = new Map((msg.received || []).map((p) => [p.index, p.sha256]));
+  const cs = chunkSize(header);
+  const chunks = Math.max(1, Math.ceil(file.size / cs));
+  const cipher = await chunkCipher(key, header, true);
+  key.fill(0);
+  if (HEADER_LEN + file.size + chunks * cipher.tagLen !== size) {
+    throw new Stop("The picked file does not have the size this upload was started with.");
+  }
+  const hasher = new Sha256Stream();
+  const parts = Math.max(1, Math.ceil(size / partSize));
+  let sent = 0;
+  let encrypted = 0;
+  const progress = () => post({ type: "progress", job: msg.job, sent, encrypted, size });
+
+  const inFlight = new Set();
+  let failure = null;
+  const send = (index, bytes) => {
+    const task = sendPart(id, index, bytes, received.get(index), job)
+      .then(() => {
+        sent += bytes.byteLength;
+        progress();
+      })
+      .catch((error) => {
+        failure = failure || error;
+      })
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  };
+
+  let part = new Uint8Array(Math.min(partSize, size));
+  let fill = 0;
+  let index = 0;
+  const append = async (bytes) => {
+    hasher.update(bytes);
+    let offset = 0;
+    while (offset < bytes.byteLength) {
+      const n = Math.min(part.byteLength - fill, bytes.byteLength - offset);
+      part.set(bytes.subarray(offset, offset + n), fill);
+      fill += n;
+      offset += n;
+      if (fill === part.byteLength) {
+        while (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
+        if (failure) throw failure;
+        await job.gate();
+        send(index, part);
+        index += 1;
+        const remaining = size - index * partSize;
+        part = new Uint8Array(Math.max(0, Math.min(partSize, remaining)));
+        fill = 0;
+      }
+    }
+  };
+
+  await append(header);
+  for (let i = 0; i < chunks; i++) {
+    await job.gate();
+    if (failure) throw failure;
+    const plain = new Uint8Array(await file.slice(i * cs, Math.min((i + 1) * cs, file.size)).arrayBuffer());
+    const sealed = await cipher.seal(i, i === chunks - 1, plain);
+    encrypted += plain.byteLength;
+    await append(sealed);
+  }
+  while (inFlight.size > 0) await Promise.race(inFlight);
+  if (failure) throw failure;
+  if (index !== parts) throw new Stop("Internal error: the parts did not add up.");
+  await job.gate();
+  const sha256 = hasher.finish();
+  hasher.free();
+  const response = await fetch(`/api/uploads/${id}/finish`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ size, sha256 }),
+    signal: job.abort.signal,
+  });
+  if (!response.ok) throw new Stop(await serverError(response));
+  return { file: await response.json() };
+}
+
+/** PUTs one part, retrying transient failures with growing pauses. */
+async function sendPart(id, index, bytes, already, job) {
+  if (already !== undefined) {
+    if ((await hex(bytes)) === already) return;
+    throw new Stop(
+      "The picked file is not the one this upload started with (its contents differ). " +
+        "Discard the interrupted upload to send it as a new file.",
+    );
+  }
+  for (let attempt = 1; ; attempt++) {
+    await job.gate();
+    let response;
+    try {
+      response = await fetch(`/api/uploads/${id}/parts/${index}`, {
+        method: "PUT",
+        headers: { "content-type": "application/octet-stream" },
+        body: bytes,
+        signal: job.abort.signal,
+      });
+    } catch (error) {
+      if (job.cancelled || attempt >= ATTEMPTS) throw error;
+      await backoff(attempt, job);
+      continue;
+    }
+    if (response.ok) return;
+    const transient = [408, 409, 429, 500, 502, 503, 504].includes(response.status);
+    if (!transient || attempt >= ATTEMPTS) throw new Stop(await serverError(response));
+    const after = Number(response.headers.get("retry-after"));
+    await backoff(attempt, job, Number.isFinite(after) && after > 0 ? after * 1000 : 0);
+  }
+}
+
+/** Waits before a retry: 1, 2, 4, 8 s (or what the server asked), or until cancelled. */
+function backoff(attempt, job, wanted) {
+  const ms = Math.max(wanted || 0, 1000 * 2 ** (attempt - 1));
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    job.waiters.push(() => {
+      if (job.cancelled) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+// -------------------------------------------------------------- download
+
+/**
+ * Streams `/api/files/{id}/download`, opens each chunk as it completes and
+ * writes plaintext to the sink: a File System Access handle (the browser
+ * writes a hidden swap file and moves it into place only on close, so a
+ * failure leaves nothing), a MessagePort to the service worker's download
+ * stream (a failure aborts the browser's download), or back to the page
+ * for an in-memory Blob.
+ */
+async function download(msg, job) {
+  await ready;
+  const { file: id, key, size } = msg;
+  const sink = await openSink(msg, job);
+  try {
+    const response = await fetch(`/api/files/${id}/download`, { signal: job.abort.signal });
+    if (!response.ok) throw new Stop(await serverError(response));
+    const reader = response.body.getReader();
+    let buffered = [];
+    let bufferedLen = 0;
+    let consumed = 0;
+    const take = (n) => {
+      const out = new Uint8Array(n);
+      let filled = 0;
+      while (filled < n) {
+        const head = buffered[0];
+        const m = Math.min(n - filled, head.byteLength);
+        out.set(head.subarray(0, m), filled);
+        filled += m;
+        if (m === head.byteLength) buffered.shift();
+        else buffered[0] = head.subarray(m);
+      }
+      bufferedLen -= n;
+      consumed += n;
+      return out;
+    };
+    const fill = async (n) => {
+      while (bufferedLen < n) {
+        const { value, done } = await reader.read();
+        if (done) return false;
+        buffered.push(value);
+        bufferedLen += value.byteLength;
+      }
+      return true;
+    };
+    if (!(await fill(HEADER_LEN))) throw new Stop(MODIFIED);
+    const header = take(HEADER_LEN);
+    let cipher;
+    try {
+      cipher = await chunkCipher(key, header, false);
+    } catch {
+      throw new Stop(MODIFIED);
+    } finally {
+      key.fill(0);
+    }
+    const sealedLen = chunkSize(header) + cipher.tagLen;
+    const chunks = Math.max(1, Math.ceil((size - HEADER_LEN) / sealedLen));
+    let written = 0;
+    for (let i = 0; i < chunks; i++) {
+      await job.gate();
+      const last = i === chunks - 1;
+      const want = last ? size - consumed : sealedLen;
+      if (want < cipher.tagLen || !(await fill(want))) throw new Stop(MODIFIED);
+      const plain = await cipher.open(i, last, take(want));
+      written += plain.byteLength;
+      await sink.write(plain);
+      post({ type: "progress", job: msg.job, sent: consumed, size });
+    }
+    // Bytes beyond the declared size are an attack or damage as well.
+    if (await fill(1)) throw new Stop(MODIFIED);
+    await sink.close();
+    return { written };
+  } catch (error) {
+    await sink.abort(error);
+    throw error;
+  }
+}
+
+async function openSink(msg, job) {
+  if (msg.handle) {
+    const writable = await msg.handle.createWritable();
+    return {
+      write: (bytes) => writable.write(bytes),
+      close: () => writable.close(),
+      abort: () => writable.abort().catch(() => {}),
+    };
+  }
+  if (msg.port) {
+    // The service worker asks for chunks as its stream drains.
+    const port = msg.port;
+    let credit = 0;
+    let wake = null;
+    port.onmessage = (event) => {
+      if (event.data.pull) credit += event.data.pull;
+      if (event.data.cancel) {
+        job.cancelled = true;
+        job.abort.abort();
+      }
+      if (wake) {
+        wake();
+        wake = null;
+      }
+    };
+    return {
+      async write(bytes) {
+        while (credit === 0 && !job.cancelled) await new Promise((resolve) => (wake = resolve));
+        if (job.cancelled) throw new DOMException("cancelled", "AbortError");
+        credit -= 1;
+        port.postMessage({ chunk: bytes.buffer }, [bytes.buffer]);
+      },
+      async close() {
+        port.postMessage({ done: true });
+      },
+      async abort(error) {
+        port.postMessage({ error: describe(error) });
+      },
+    };
+  }
+  // The page collects the chunks into a Blob; it only asks for this for
+  // files small enough to hold in memory.
+  return {
+    async write(bytes) {
+      post({ type: "chunk", job: msg.job, chunk: bytes.buffer }, [bytes.buffer]);
+    },
+    async close() {},
+    async abort() {},
+  };
+}
