@@ -433,7 +433,12 @@ async function openSink(msg, job) {
     return {
       write: (bytes) => writable.write(bytes),
       close: () => writable.close(),
-      abort: () => writable.abort().catch(() => {}),
+      // The swap file goes; so does the empty file the dialog created, so
+      // nothing is left that could pass for the download.
+      abort: async () => {
+        await writable.abort().catch(() => {});
+        if (msg.handle.remove) await msg.handle.remove().catch(() => {});
+      },
     };
   }
   if (msg.port) {

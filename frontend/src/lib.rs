@@ -9,6 +9,10 @@
 //! (`public/file-worker.js`), which encrypts uploads and decrypts downloads
 //! with the exports of [`files`].
 
+// The dashboard's view types nest deeply; computing their layout for
+// hydration needs more than the default 128 levels.
+#![recursion_limit = "256"]
+
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
 mod files;

@@ -12,7 +12,7 @@ use fantoccini::{Client, Locator};
 
 use common::{
     Server,
-    browser::{HYDRATION_LIMIT, open_browser, start_chromedriver},
+    browser::{HYDRATION_LIMIT, click, fill, open, open_browser, start_chromedriver, wait_for},
     release_binary,
 };
 
@@ -116,58 +116,6 @@ async fn register_recover_and_log_in_in_the_browser() {
     let result = accounts(&browser, &server).await;
     let _ = browser.close().await;
     result.unwrap_or_else(|e| panic!("{e}\n--- server log ---\n{}", server.logs()));
-}
-
-async fn wait_for(
-    browser: &Client,
-    locator: Locator<'_>,
-    what: &str,
-) -> Result<fantoccini::elements::Element, String> {
-    browser
-        .wait()
-        .at_most(HYDRATION_LIMIT)
-        .for_element(locator)
-        .await
-        .map_err(|e| format!("{what}: {e}"))
-}
-
-async fn open(browser: &Client, server: &Server, path: &str) -> Result<(), String> {
-    browser
-        .goto(&server.url(path))
-        .await
-        .map_err(|e| format!("goto {path}: {e}"))?;
-    wait_for(
-        browser,
-        Locator::Css("[data-hydrated='true']"),
-        &format!("{path} hydrates"),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn fill(browser: &Client, id: &str, text: &str) -> Result<(), String> {
-    let field = browser
-        .find(Locator::Id(id))
-        .await
-        .map_err(|e| format!("#{id}: {e}"))?;
-    field
-        .clear()
-        .await
-        .map_err(|e| format!("clear #{id}: {e}"))?;
-    field
-        .send_keys(text)
-        .await
-        .map_err(|e| format!("type into #{id}: {e}"))
-}
-
-async fn click(browser: &Client, id: &str) -> Result<(), String> {
-    browser
-        .find(Locator::Id(id))
-        .await
-        .map_err(|e| format!("#{id}: {e}"))?
-        .click()
-        .await
-        .map_err(|e| format!("click #{id}: {e}"))
 }
 
 async fn accounts(browser: &Client, server: &Server) -> Result<(), String> {

@@ -9,3 +9,11 @@ pub(crate) mod api;
 pub(crate) mod keys;
 pub(crate) mod transfer;
 mod worker;
+
+/// Marks the moment the WASM took over the page (`performance.mark`), so
+/// the browser benchmark can read time to interactive from the page itself.
+pub(crate) fn mark_hydrated() {
+    if let Some(performance) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = performance.mark("nocturne-hydrated");
+    }
+}

@@ -72,7 +72,10 @@ fn check_new_password(password: &str, again: &str) -> Result<(), &'static str> {
 
 fn hydrated_marker() -> RwSignal<bool> {
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    Effect::new(move |_| {
+        hydrated.set(true);
+        crate::client::mark_hydrated();
+    });
     hydrated
 }
 

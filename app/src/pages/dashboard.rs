@@ -146,6 +146,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| {
         hydrated.set(true);
+        crate::client::mark_hydrated();
         transfer::register_service_worker();
         spawn_local(async move {
             match api::get::<Account>("/api/account").await {
@@ -618,6 +619,7 @@ fn FileTable(
                 })>{label}</button>
             </th>
         }
+        .into_any()
     };
     let rename = move |id: String| {
         let Some(keyring) = unlocked_keyring() else {
@@ -712,7 +714,7 @@ fn FileTable(
                             <button id="confirm-yes" class="danger small" type="button" on:click=move |_| delete(go.clone())>"Delete"</button>
                             <button id="confirm-no" class="ghost small" type="button" on:click=move |_| confirm.set(None)>"Cancel"</button>
                         </div>
-                    }
+                    }.into_any()
                 })}
                 <table id="file-list" class="file-table">
                     <thead>
@@ -774,7 +776,7 @@ fn FileTable(
                                         <button class="ghost small delete" type="button" on:click=del>"Delete"</button>
                                     </td>
                                 </tr>
-                            }
+                            }.into_any()
                         }).collect_view()}
                     </tbody>
                 </table>

@@ -2,7 +2,9 @@
 
 use std::{path::Path, process::Stdio, time::Duration};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use super::Server;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -54,6 +56,11 @@ pub async fn start_chromedriver() -> (Child, u16) {
 }
 
 pub async fn open_browser(port: u16, profile: &Path) -> Client {
+    open_browser_saving_to(port, profile, profile).await
+}
+
+/// A session whose downloads land in `downloads`, without asking.
+pub async fn open_browser_saving_to(port: u16, profile: &Path, downloads: &Path) -> Client {
     let args = [
         "--headless",
         "--no-sandbox",
@@ -69,7 +76,14 @@ pub async fn open_browser(port: u16, profile: &Path) -> Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        serde_json::json!({ "binary": chromium(), "args": args }),
+        serde_json::json!({
+            "binary": chromium(),
+            "args": args,
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+            },
+        }),
     );
     ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
@@ -77,3 +91,56 @@ pub async fn open_browser(port: u16, profile: &Path) -> Client {
         .await
         .expect("open a Chromium session")
 }
+
+pub async fn wait_for(
+    browser: &Client,
+    locator: Locator<'_>,
+    what: &str,
+) -> Result<fantoccini::elements::Element, String> {
+    browser
+        .wait()
+        .at_most(HYDRATION_LIMIT)
+        .for_element(locator)
+        .await
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+pub async fn open(browser: &Client, server: &Server, path: &str) -> Result<(), String> {
+    browser
+        .goto(&server.url(path))
+        .await
+        .map_err(|e| format!("goto {path}: {e}"))?;
+    wait_for(
+        browser,
+        Locator::Css("[data-hydrated='true']"),
+        &format!("{path} hydrates"),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn fill(browser: &Client, id: &str, text: &str) -> Result<(), String> {
+    let field = browser
+        .find(Locator::Id(id))
+        .await
+        .map_err(|e| format!("#{id}: {e}"))?;
+    field
+        .clear()
+        .await
+        .map_err(|e| format!("clear #{id}: {e}"))?;
+    field
+        .send_keys(text)
+        .await
+        .map_err(|e| format!("type into #{id}: {e}"))
+}
+
+pub async fn click(browser: &Client, id: &str) -> Result<(), String> {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .map_err(|e| format!("#{id}: {e}"))?
+        .click()
+        .await
+        .map_err(|e| format!("click #{id}: {e}"))
+}
+

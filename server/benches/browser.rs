@@ -1,0 +1,237 @@
+//! The dashboard's figures in headless Chromium against the release binary:
+//! encrypt-and-upload of one file (1 GiB, or `NOCTURNE_BENCH_SIZE`) with
+//! AES-256-GCM and with Noctis-256, beside WebCrypto's own AES-256-GCM over
+//! the same number of bytes in the same browser; download-and-decrypt of
+//! each; the page's peak JS heap during the AES upload; Argon2id at the
+//! account parameters in the crypto worker; the WASM bundle (raw and gzip);
+//! time to interactive on a loopback load.
+//!
+//! `cargo xtask build && cargo bench -p server --bench browser`. Prints
+//! figures; asserts nothing about speed.
+
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::{
+    io::Write,
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+
+use common::{
+    Server,
+    browser::{click, fill, open, open_browser_saving_to, start_chromedriver, wait_for},
+    client,
+};
+
+const PASSWORD: &str = "a benchmark password, long enough";
+
+fn mib_per_s(bytes: u64, secs: f64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 20) / secs
+}
+
+fn make_file(path: &Path, size: u64) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut left = size;
+    while left > 0 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = left.min(8) as usize;
+        f.write_all(&x.to_le_bytes()[..n]).expect("write");
+        left -= n as u64;
+    }
+    f.flush().expect("flush");
+}
+
+async fn js(browser: &Client, script: &str) -> Value {
+    browser.execute(script, vec![]).await.expect("script")
+}
+
+async fn js_async(browser: &Client, script: &str) -> Value {
+    browser
+        .execute_async(script, vec![])
+        .await
+        .expect("async script")
+}
+
+/// Polls until every transfer of `direction` is done; returns the seconds
+/// taken and the largest JS heap seen on the page meanwhile.
+async fn run_until_done(browser: &Client, direction: &str, started: Instant) -> (f64, f64) {
+    let script = format!(
+        "const rows = [...document.querySelectorAll('#transfers li.transfer[data-direction=\"{direction}\"]')];
+         const heap = performance.memory ? performance.memory.usedJSHeapSize : 0;
+         if (rows.some(r => r.dataset.state === 'failed')) return ['failed', heap, rows.map(r => r.textContent).join(' | ')];
+         return [rows.length > 0 && rows.every(r => r.dataset.state === 'done') ? 'done' : 'running', heap, ''];"
+    );
+    let mut peak = 0.0f64;
+    loop {
+        let v = js(browser, &script).await;
+        peak = peak.max(v[1].as_f64().unwrap_or(0.0));
+        match v[0].as_str() {
+            Some("done") => return (started.elapsed().as_secs_f64(), peak),
+            Some("failed") => panic!("{direction} failed: {}", v[2]),
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let size = std::env::var("NOCTURNE_BENCH_SIZE")
+        .ok()
+        .and_then(|s| server::parse_size(&s).ok())
+        .unwrap_or(1 << 30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&common::release_binary(), dir.path(), &[]).await;
+    let mut native = client::Client::new(&server.base, "bench");
+    assert_eq!(native.register(PASSWORD, None).await.status(), 201);
+
+    let wasm = std::fs::read("target/site/pkg/nocturne.wasm")
+        .or_else(|_| std::fs::read("../target/site/pkg/nocturne.wasm"))
+        .unwrap_or_default();
+    let gz = reqwest::Client::new()
+        .get(server.url("/pkg/nocturne.wasm"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("wasm")
+        .bytes()
+        .await
+        .expect("wasm body")
+        .len();
+
+    let (_driver, port) = start_chromedriver().await;
+    let profile = tempfile::tempdir().expect("profile");
+    let downloads = tempfile::tempdir().expect("downloads");
+    let browser = open_browser_saving_to(port, profile.path(), downloads.path()).await;
+
+    // Time to interactive: navigation start to the app's hydration mark.
+    open(&browser, &server, "/login").await.expect("open");
+    let tti = js(
+        &browser,
+        "const m = performance.getEntriesByName('nocturne-hydrated')[0]; return m ? m.startTime : null;",
+    )
+    .await;
+
+    // Argon2id (t=3, 64 MiB, p=4) in the crypto worker, as login runs it.
+    let argon = js_async(
+        &browser,
+        "const done = arguments[arguments.length - 1];
+         const w = new Worker('/crypto-worker.js', { type: 'module' });
+         const t0 = performance.now();
+         w.onmessage = (e) => { const t = performance.now() - t0; w.terminate(); done(e.data.keys ? t : String(e.data.error)); };
+         w.postMessage({ password: 'x', salt: new Uint8Array(32), m_kib: 65536, t: 3, p: 4 });",
+    )
+    .await;
+
+    fill(&browser, "username", "bench").await.expect("username");
+    fill(&browser, "password", PASSWORD).await.expect("password");
+    click(&browser, "login").await.expect("login");
+    wait_for(&browser, Locator::Id("dropzone"), "dashboard")
+        .await
+        .expect("dashboard");
+
+    // WebCrypto's own AES-256-GCM over the same bytes, 1 MiB at a time.
+    let webcrypto = js_async(
+        &browser,
+        &format!(
+            "const done = arguments[arguments.length - 1];
+             (async () => {{
+               const key = await crypto.subtle.generateKey({{ name: 'AES-GCM', length: 256 }}, false, ['encrypt']);
+               const buf = new Uint8Array(1 << 20); crypto.getRandomValues(buf.subarray(0, 65536));
+               const iv = new Uint8Array(12);
+               const n = Math.ceil({size} / (1 << 20));
+               const t0 = performance.now();
+               for (let i = 0; i < n; i++) {{
+                 new DataView(iv.buffer).setUint32(8, i);
+                 await crypto.subtle.encrypt({{ name: 'AES-GCM', iv, additionalData: iv }}, key, buf);
+               }}
+               return performance.now() - t0;
+             }})().then(done, e => done(String(e)));"
+        ),
+    )
+    .await;
+
+    let source = dir.path().join("bench.bin");
+    make_file(&source, size);
+    let mut results = Vec::new();
+    for cipher in ["cipher-aes", "cipher-noctis"] {
+        click(&browser, cipher).await.expect("cipher");
+        if browser.find(Locator::Id("clear-finished")).await.is_ok() {
+            click(&browser, "clear-finished").await.expect("clear");
+        }
+        let input = browser
+            .find(Locator::Id("file-input"))
+            .await
+            .expect("input");
+        let started = Instant::now();
+        input
+            .send_keys(&source.display().to_string())
+            .await
+            .expect("pick");
+        let (up, heap) = run_until_done(&browser, "upload", started).await;
+
+        // Download the newest file through the File System Access path.
+        js(
+            &browser,
+            "window.showSaveFilePicker = async (o) =>
+               (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true });",
+        )
+        .await;
+        click(&browser, "clear-finished").await.expect("clear");
+        let newest = format!(
+            "(//tr[contains(@class,'file-row')])[1]//button[contains(@class,'download')]"
+        );
+        // Newest first is the default order.
+        let started = Instant::now();
+        browser
+            .find(Locator::XPath(&newest))
+            .await
+            .expect("download button")
+            .click()
+            .await
+            .expect("download");
+        let (down, _) = run_until_done(&browser, "download", started).await;
+        js_async(
+            &browser,
+            "const done = arguments[arguments.length - 1];
+             navigator.storage.getDirectory().then(d => d.removeEntry('bench.bin')).then(() => done(1), () => done(0));",
+        )
+        .await;
+        results.push((cipher, up, heap, down));
+    }
+    let _ = browser.close().await;
+
+    let mib = size as f64 / f64::from(1u32 << 20);
+    println!("browser bench: {mib:.0} MiB file, headless Chromium, release binary, loopback");
+    println!(
+        "  WASM bundle: {} bytes raw, {gz} bytes gzip",
+        wasm.len()
+    );
+    println!("  time to interactive (/login, navigation start to hydrated): {tti} ms");
+    println!("  Argon2id t=3 m=64MiB p=4 in the crypto worker: {argon} ms");
+    if let Some(ms) = webcrypto.as_f64() {
+        println!(
+            "  WebCrypto AES-256-GCM alone: {:.1} MiB/s",
+            mib_per_s(size, ms / 1000.0)
+        );
+    } else {
+        println!("  WebCrypto AES-256-GCM alone: failed ({webcrypto})");
+    }
+    for (cipher, up, heap, down) in results {
+        println!(
+            "  {cipher}: encrypt+upload {:.1} MiB/s ({up:.1} s), download+decrypt {:.1} MiB/s ({down:.1} s), page JS heap peak {:.1} MiB",
+            mib_per_s(size, up),
+            mib_per_s(size, down),
+            heap / f64::from(1u32 << 20)
+        );
+    }
+}
