@@ -352,7 +352,7 @@ function backoff(attempt, job, wanted) {
 // -------------------------------------------------------------- download
 
 /**
- * Streams `/api/files/{id}/download`, opens each chunk as it completes and
+ * Streams `/api/files/{id}/content`, opens each chunk as it completes and
  * writes plaintext to the sink: a File System Access handle (the browser
  * writes a hidden swap file and moves it into place only on close, so a
  * failure leaves nothing), a MessagePort to the service worker's download
@@ -364,7 +364,11 @@ async function download(msg, job) {
   const { file: id, key, size } = msg;
   const sink = await openSink(msg, job);
   try {
-    const response = await fetch(`/api/files/${id}/download`, { signal: job.abort.signal });
+    // `no-store`: no copy of the ciphertext stays in the browser's cache.
+    const response = await fetch(`/api/files/${id}/content`, {
+      cache: "no-store",
+      signal: job.abort.signal,
+    });
     if (!response.ok) throw new Stop(await serverError(response));
     const reader = response.body.getReader();
     let buffered = [];

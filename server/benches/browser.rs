@@ -93,6 +93,7 @@ async fn main() {
     let server = Server::start(&common::release_binary(), dir.path(), &[]).await;
     let mut native = client::Client::new(&server.base, "bench");
     assert_eq!(native.register(PASSWORD, None).await.status(), 201);
+    assert_eq!(native.login(PASSWORD).await, 200);
 
     let wasm = std::fs::read("target/site/pkg/nocturne.wasm")
         .or_else(|_| std::fs::read("../target/site/pkg/nocturne.wasm"))
@@ -133,7 +134,9 @@ async fn main() {
     .await;
 
     fill(&browser, "username", "bench").await.expect("username");
-    fill(&browser, "password", PASSWORD).await.expect("password");
+    fill(&browser, "password", PASSWORD)
+        .await
+        .expect("password");
     click(&browser, "login").await.expect("login");
     wait_for(&browser, Locator::Id("dropzone"), "dashboard")
         .await
@@ -187,9 +190,8 @@ async fn main() {
         )
         .await;
         click(&browser, "clear-finished").await.expect("clear");
-        let newest = format!(
-            "(//tr[contains(@class,'file-row')])[1]//button[contains(@class,'download')]"
-        );
+        let newest =
+            format!("(//tr[contains(@class,'file-row')])[1]//button[contains(@class,'download')]");
         // Newest first is the default order.
         let started = Instant::now();
         browser
@@ -212,10 +214,7 @@ async fn main() {
 
     let mib = size as f64 / f64::from(1u32 << 20);
     println!("browser bench: {mib:.0} MiB file, headless Chromium, release binary, loopback");
-    println!(
-        "  WASM bundle: {} bytes raw, {gz} bytes gzip",
-        wasm.len()
-    );
+    println!("  WASM bundle: {} bytes raw, {gz} bytes gzip", wasm.len());
     println!("  time to interactive (/login, navigation start to hydrated): {tti} ms");
     println!("  Argon2id t=3 m=64MiB p=4 in the crypto worker: {argon} ms");
     if let Some(ms) = webcrypto.as_f64() {

@@ -28,7 +28,7 @@ use common::{
 
 const PASSWORD: &str = "a browser password, long enough";
 /// Upper bound for a transfer of the largest sample on a slow runner.
-const TRANSFER_LIMIT: Duration = Duration::from_secs(300);
+const TRANSFER_LIMIT: Duration = Duration::from_secs(120);
 
 /// Bytes that do not compress and differ per seed.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
@@ -62,7 +62,12 @@ fn sample(dir: &Path, name: &str, bytes: Vec<u8>) -> Sample {
 
 /// Polls `script` (which returns `null` until its condition holds, a string
 /// starting with `failed` when it never will, anything else when it holds).
-async fn until(browser: &Client, script: &str, limit: Duration, what: &str) -> Result<Value, String> {
+async fn until(
+    browser: &Client,
+    script: &str,
+    limit: Duration,
+    what: &str,
+) -> Result<Value, String> {
     let deadline = Instant::now() + limit;
     loop {
         let value = browser
@@ -90,16 +95,22 @@ async fn transfers_done(browser: &Client, direction: &str, n: usize) -> Result<(
          if (bad.length) return 'failed: ' + bad.map(r => r.textContent).join(' | ');
          return rows.length >= {n} && rows.every(r => r.dataset.state === 'done') ? 'ok' : null;"
     );
-    until(browser, &script, TRANSFER_LIMIT, &format!("{n} {direction}s finish"))
-        .await
-        .map(drop)
+    until(
+        browser,
+        &script,
+        TRANSFER_LIMIT,
+        &format!("{n} {direction}s finish"),
+    )
+    .await
+    .map(drop)
 }
 
 /// Waits until a transfer of `direction` fails; returns its text.
 async fn transfer_failed(browser: &Client, direction: &str) -> Result<String, String> {
     let script = format!(
-        "const r = [...document.querySelectorAll('#transfers li.transfer[data-direction=\"{direction}\"]')]
-           .find(r => r.dataset.state === 'failed');
+        "const rows = [...document.querySelectorAll('#transfers li.transfer[data-direction=\"{direction}\"]')];
+         if (rows.some(r => r.dataset.state === 'done')) return 'failed: it succeeded';
+         const r = rows.find(r => r.dataset.state === 'failed');
          return r ? 'text: ' + r.textContent : null;"
     );
     let text = until(browser, &script, TRANSFER_LIMIT, "a transfer fails").await?;
@@ -118,13 +129,23 @@ async fn log_in(browser: &Client, server: &Server, username: &str) -> Result<(),
     fill(browser, "username", username).await?;
     fill(browser, "password", PASSWORD).await?;
     click(browser, "login").await?;
-    wait_for(browser, Locator::Id("dropzone"), "the dashboard after login").await?;
+    wait_for(
+        browser,
+        Locator::Id("dropzone"),
+        "the dashboard after login",
+    )
+    .await?;
     Ok(())
 }
 
 async fn reload_and_unlock(browser: &Client) -> Result<(), String> {
     browser.refresh().await.map_err(|e| e.to_string())?;
-    wait_for(browser, Locator::Id("unlock-password"), "locked after reload").await?;
+    wait_for(
+        browser,
+        Locator::Id("unlock-password"),
+        "locked after reload",
+    )
+    .await?;
     fill(browser, "unlock-password", PASSWORD).await?;
     click(browser, "unlock").await?;
     wait_for(browser, Locator::Id("dropzone"), "unlocked").await?;
@@ -149,13 +170,20 @@ fn row_button(name: &str, class: &str) -> String {
 }
 
 async fn row_click(browser: &Client, name: &str, class: &str) -> Result<(), String> {
-    browser
-        .find(Locator::XPath(&row_button(name, class)))
-        .await
-        .map_err(|e| format!("{class} of {name}: {e}"))?
-        .click()
-        .await
-        .map_err(|e| format!("click {class} of {name}: {e}"))
+    // The list re-renders when a transfer ends; a row found just before can
+    // be replaced before the click lands, so look it up again then.
+    let mut attempts = 0;
+    loop {
+        let found = browser
+            .find(Locator::XPath(&row_button(name, class)))
+            .await
+            .map_err(|e| format!("{class} of {name}: {e}"))?;
+        match found.click().await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempts < 5 && e.to_string().contains("stale") => attempts += 1,
+            Err(e) => return Err(format!("click {class} of {name}: {e}")),
+        }
+    }
 }
 
 async fn listed_names(browser: &Client) -> Result<Vec<String>, String> {
@@ -195,7 +223,9 @@ async fn no_save_dialog(browser: &Client) -> Result<(), String> {
 }
 
 /// `name → (size, sha256)` of every file in the origin-private file system.
-async fn opfs_files(browser: &Client) -> Result<std::collections::BTreeMap<String, (u64, String)>, String> {
+async fn opfs_files(
+    browser: &Client,
+) -> Result<std::collections::BTreeMap<String, (u64, String)>, String> {
     let v = browser
         .execute_async(
             "const done = arguments[arguments.length - 1];
@@ -229,7 +259,20 @@ async fn downloaded(dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, Strin
             return std::fs::read(&path).map_err(|e| e.to_string());
         }
         if Instant::now() > deadline {
-            return Err(format!("{name} was not downloaded"));
+            let present: Vec<String> = std::fs::read_dir(dir)
+                .map_err(|e| e.to_string())?
+                .filter_map(Result::ok)
+                .map(|e| {
+                    format!(
+                        "{} ({} bytes)",
+                        e.file_name().to_string_lossy(),
+                        e.metadata().map_or(0, |m| m.len())
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "{name} was not downloaded; the directory holds {present:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -261,6 +304,7 @@ async fn files_go_through_the_dashboard_and_back() {
     let server = Server::start(&release_binary(), dir.path(), &[]).await;
     let mut native = client::Client::new(&server.base, "dana");
     assert_eq!(native.register(PASSWORD, None).await.status(), 201);
+    assert_eq!(native.login(PASSWORD).await, 200);
     let s = session().await;
     let result = dashboard(&s, &server, &mut native, dir.path()).await;
     let _ = s.browser.close().await;
@@ -301,13 +345,19 @@ async fn dashboard(
     expected.sort();
     until(
         browser,
-        &format!("return document.querySelectorAll('tr.file-row').length === {} || null", all.len()),
+        &format!(
+            "return document.querySelectorAll('tr.file-row').length === {} || null",
+            all.len()
+        ),
         TRANSFER_LIMIT,
         "the list after reload",
     )
     .await?;
     if listed_names(browser).await? != expected {
-        return Err(format!("listed {:?}, expected {expected:?}", listed_names(browser).await?));
+        return Err(format!(
+            "listed {:?}, expected {expected:?}",
+            listed_names(browser).await?
+        ));
     }
 
     // Browser → native: every upload decrypts with the native code, and the
@@ -315,16 +365,29 @@ async fn dashboard(
     let list = native.list().await;
     for file in list["files"].as_array().ok_or("no files array")? {
         let (name, plain) = native.open(file).await;
-        let original = all.iter().find(|f| f.name == name).ok_or(format!("unknown {name}"))?;
+        let original = all
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or(format!("unknown {name}"))?;
         if plain != original.bytes {
-            return Err(format!("{name}: the native decryption differs from the original"));
+            return Err(format!(
+                "{name}: the native decryption differs from the original"
+            ));
         }
     }
     let noctis_blob = list["files"]
         .as_array()
-        .and_then(|f| f.iter().find(|f| f["size"].as_u64() == Some(noctis_ciphertext_len(&noctis))))
+        .and_then(|f| {
+            f.iter()
+                .find(|f| f["size"].as_u64() == Some(noctis_ciphertext_len(&noctis)))
+        })
         .ok_or("no file of the Noctis size")?;
-    let bytes = native.download(noctis_blob["id"].as_str().unwrap_or_default()).await.bytes().await.map_err(|e| e.to_string())?;
+    let bytes = native
+        .download(noctis_blob["id"].as_str().unwrap_or_default())
+        .await
+        .bytes()
+        .await
+        .map_err(|e| e.to_string())?;
     if bytes.get(7) != Some(&(CipherId::Noctis256 as u8)) {
         return Err("the file uploaded with Noctis-256 chosen is not Noctis".into());
     }
@@ -332,15 +395,24 @@ async fn dashboard(
     // Native → browser: files encrypted natively, both ciphers.
     let native_files = [
         ("native-aes.bin", pattern(1_500_000, 5), CipherId::Aes256Gcm),
-        ("native-noctis.bin", pattern(1_200_000, 6), CipherId::Noctis256),
+        (
+            "native-noctis.bin",
+            pattern(1_200_000, 6),
+            CipherId::Noctis256,
+        ),
     ];
     for (name, bytes, cipher) in &native_files {
-        native.upload(&client::encrypt(name, bytes, *cipher), 256 * 1024).await;
+        native
+            .upload(&client::encrypt(name, bytes, *cipher), 256 * 1024)
+            .await;
     }
     reload_and_unlock(browser).await?;
     until(
         browser,
-        &format!("return document.querySelectorAll('tr.file-row').length === {} || null", all.len() + 2),
+        &format!(
+            "return document.querySelectorAll('tr.file-row').length === {} || null",
+            all.len() + 2
+        ),
         TRANSFER_LIMIT,
         "the natively uploaded files listed",
     )
@@ -349,8 +421,15 @@ async fn dashboard(
     // Download everything through the File System Access path.
     save_dialog_to_opfs(browser).await?;
     clear_transfers(browser).await?;
-    let mut wanted: Vec<(String, Vec<u8>)> = all.iter().map(|f| (f.name.clone(), f.bytes.clone())).collect();
-    wanted.extend(native_files.iter().map(|(n, b, _)| ((*n).to_owned(), b.clone())));
+    let mut wanted: Vec<(String, Vec<u8>)> = all
+        .iter()
+        .map(|f| (f.name.clone(), f.bytes.clone()))
+        .collect();
+    wanted.extend(
+        native_files
+            .iter()
+            .map(|(n, b, _)| ((*n).to_owned(), b.clone())),
+    );
     for (name, _) in &wanted {
         row_click(browser, name, "download").await?;
     }
@@ -369,7 +448,16 @@ async fn dashboard(
     clear_transfers(browser).await?;
     for f in [&aes[3], &noctis] {
         row_click(browser, &f.name, "download").await?;
-        let got = downloaded(s.downloads.path(), &f.name, f.bytes.len()).await?;
+        let got = match downloaded(s.downloads.path(), &f.name, f.bytes.len()).await {
+            Ok(got) => got,
+            Err(e) => {
+                let page = browser
+                    .execute("return location.href + ' :: ' + document.documentElement.outerHTML.slice(0, 600) + ' :: ' + !!navigator.serviceWorker.controller", vec![])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Err(format!("{e}; page: {page}"));
+            }
+        };
         if got != f.bytes {
             return Err(format!("{}: the downloaded file differs", f.name));
         }
@@ -402,7 +490,9 @@ async fn dashboard(
     row_click(browser, &victim.name, "download").await?;
     let text = transfer_failed(browser, "download").await?;
     if !text.contains("modified") {
-        return Err(format!("the tampered download (service worker) says {text:?}"));
+        return Err(format!(
+            "the tampered download (service worker) says {text:?}"
+        ));
     }
     if s.downloads.path().join(&victim.name).exists() {
         return Err("a tampered service-worker download was saved under the file's name".into());
@@ -412,7 +502,10 @@ async fn dashboard(
     row_click(browser, "note.txt", "rename").await?;
     let input = wait_for(browser, Locator::Css(".rename-input"), "the rename field").await?;
     input.clear().await.map_err(|e| e.to_string())?;
-    input.send_keys("renamed note.txt\n").await.map_err(|e| e.to_string())?;
+    input
+        .send_keys("renamed note.txt\n")
+        .await
+        .map_err(|e| e.to_string())?;
     wait_for(
         browser,
         Locator::XPath("//span[contains(@class,'file-name') and text()='renamed note.txt']"),
@@ -422,10 +515,22 @@ async fn dashboard(
     let renamed = native.list().await;
     let mut names = Vec::new();
     for file in renamed["files"].as_array().ok_or("no files")? {
-        names.push(native.open(file).await.0);
+        // Metadata only: one file's content was tampered with above.
+        let key = noctis::keys::unwrap_key(
+            &native.master(),
+            &client::unb64(&file["wrapped_key"]),
+            noctis::account::FILE_KEY,
+        )
+        .map_err(|_| "a wrapped key does not open")?;
+        let meta = noctis::account::open_metadata(&key, &client::unb64(&file["metadata"]))
+            .map_err(|_| "metadata does not open")?;
+        let meta: Value = serde_json::from_slice(&meta).map_err(|e| e.to_string())?;
+        names.push(meta["name"].as_str().unwrap_or_default().to_owned());
     }
     if !names.contains(&"renamed note.txt".to_owned()) || names.contains(&"note.txt".to_owned()) {
-        return Err(format!("after the rename the server's metadata says {names:?}"));
+        return Err(format!(
+            "after the rename the server's metadata says {names:?}"
+        ));
     }
 
     // Sort by name, filter by name.
@@ -447,7 +552,13 @@ async fn dashboard(
         return Err(format!("sorted by name: {shown:?}"));
     }
     fill(browser, "filter", "native").await?;
-    until(browser, "return document.querySelectorAll('tr.file-row').length === 2 || null", TRANSFER_LIMIT, "the filter").await?;
+    until(
+        browser,
+        "return document.querySelectorAll('tr.file-row').length === 2 || null",
+        TRANSFER_LIMIT,
+        "the filter",
+    )
+    .await?;
     fill(browser, "filter", "").await?;
 
     // Multi-select delete, with confirmation.
@@ -460,7 +571,10 @@ async fn dashboard(
     click(browser, "confirm-yes").await?;
     until(
         browser,
-        &format!("return document.querySelectorAll('tr.file-row').length === {} || null", before - 2),
+        &format!(
+            "return document.querySelectorAll('tr.file-row').length === {} || null",
+            before - 2
+        ),
         TRANSFER_LIMIT,
         "the deleted files gone from the list",
     )
@@ -511,6 +625,7 @@ async fn an_upload_interrupted_by_closing_the_page_resumes() {
     let server = Server::start(&release_binary(), dir.path(), &[]).await;
     let mut native = client::Client::new(&server.base, "erin");
     assert_eq!(native.register(PASSWORD, None).await.status(), 201);
+    assert_eq!(native.login(PASSWORD).await, 200);
     let s = session().await;
     let result = resume(&s, &server, &native).await;
     let _ = s.browser.close().await;
@@ -539,7 +654,10 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
             .json()
             .await
             .map_err(|e| e.to_string())?;
-        if uploads[0]["received"].as_array().is_some_and(|r| !r.is_empty()) {
+        if uploads[0]["received"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+        {
             break;
         }
         if Instant::now() > deadline {
@@ -554,7 +672,10 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
         .click()
         .await
         .map_err(|e| e.to_string())?;
-    browser.goto("about:blank").await.map_err(|e| e.to_string())?;
+    browser
+        .goto("about:blank")
+        .await
+        .map_err(|e| e.to_string())?;
     let uploads: Value = native
         .req(reqwest::Method::GET, "/api/uploads")
         .send()
@@ -566,9 +687,14 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
     let held = uploads[0]["received"].as_array().map_or(0, Vec::len) as u64;
     let parts = uploads[0]["parts"].as_u64().unwrap_or(0);
     if held == 0 || held >= parts {
-        return Err(format!("expected an upload cut mid-way, the server holds {held} of {parts} parts"));
+        return Err(format!(
+            "expected an upload cut mid-way, the server holds {held} of {parts} parts"
+        ));
     }
-    if !native.list().await["files"].as_array().is_some_and(Vec::is_empty) {
+    if !native.list().await["files"]
+        .as_array()
+        .is_some_and(Vec::is_empty)
+    {
         return Err("an interrupted upload became a file".into());
     }
 
@@ -578,14 +704,24 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
     wait_for(browser, Locator::Id("unlock-password"), "locked").await?;
     fill(browser, "unlock-password", PASSWORD).await?;
     click(browser, "unlock").await?;
-    wait_for(browser, Locator::Id("interrupted"), "the interrupted upload offered").await?;
+    wait_for(
+        browser,
+        Locator::Id("interrupted"),
+        "the interrupted upload offered",
+    )
+    .await?;
     pick(browser, ".resume-input", &[other.as_path()]).await?;
     let text = transfer_failed(browser, "upload").await?;
     if !text.contains("not the one") {
         return Err(format!("a different file was not refused: {text:?}"));
     }
     reload_and_unlock(browser).await?;
-    wait_for(browser, Locator::Id("interrupted"), "still offered after the refusal").await?;
+    wait_for(
+        browser,
+        Locator::Id("interrupted"),
+        "still offered after the refusal",
+    )
+    .await?;
     pick(browser, ".resume-input", &[big.path.as_path()]).await?;
     transfers_done(browser, "upload", 1).await?;
 

@@ -106,8 +106,8 @@ struct CreatedUpload {
     id: String,
 }
 
-/// The transfers of this tab, and a counter bumped whenever one finishes
-/// (the file list reloads on it).
+/// The transfers of this tab, and a counter bumped whenever an upload
+/// finishes (the file list reloads on it).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Transfers {
     pub(crate) list: RwSignal<Vec<Transfer>>,
@@ -246,7 +246,14 @@ impl Transfers {
                 if let Some((name, parts)) = BLOBS.with(|b| b.borrow_mut().remove(&job)) {
                     save_blob(&name, &parts);
                 }
-                self.finished.update(|n| *n += 1);
+                // A new file: the list reloads. (Downloads change nothing.)
+                let upload = self.list.with_untracked(|l| {
+                    l.iter()
+                        .any(|t| t.job == job && t.direction == Direction::Upload)
+                });
+                if upload {
+                    self.finished.update(|n| *n += 1);
+                }
             }
             "failed" => {
                 BLOBS.with(|b| b.borrow_mut().remove(&job));
@@ -614,6 +621,9 @@ fn click_link(href: &str, download: Option<&str>) {
     };
     let anchor: web_sys::HtmlAnchorElement = anchor.unchecked_into();
     anchor.set_href(href);
+    // Not a route of the app: without this the router would handle the
+    // click itself and render its not-found page.
+    anchor.set_rel("external");
     if let Some(name) = download {
         anchor.set_download(name);
     }

@@ -426,60 +426,97 @@ fn TransferPanel(transfers: Transfers) -> impl IntoView {
                 <ul class="transfer-list">
                     <For
                         each=move || transfers.list.get()
-                        key=|t| (t.job, t.done, format!("{:?}", t.phase))
-                        children=move |t| {
-                            let job = t.job;
-                            let percent = if t.size == 0 { 100.0 } else { t.done as f64 / t.size as f64 * 100.0 };
-                            let status = match &t.phase {
-                                Phase::Running if t.speed > 0.0 => format!(
-                                    "{:.0}% · {}/s · {} left",
-                                    percent,
-                                    human_size(t.speed as u64),
-                                    t.eta().map(duration).unwrap_or_default()
-                                ),
-                                Phase::Running => format!("{percent:.0}%"),
-                                Phase::Paused => format!("Paused at {percent:.0}%"),
-                                Phase::Done => format!(
-                                    "{} · {}/s",
-                                    if t.direction == Direction::Upload { "Uploaded" } else { "Downloaded" },
-                                    human_size(t.speed as u64)
-                                ),
-                                Phase::Failed(m) => m.clone(),
-                                Phase::Cancelled => "Cancelled".into(),
-                            };
-                            let phase = t.phase.clone();
-                            let state = match &phase {
-                                Phase::Running => "running",
-                                Phase::Paused => "paused",
-                                Phase::Done => "done",
-                                Phase::Failed(_) => "failed",
-                                Phase::Cancelled => "cancelled",
-                            };
-                            let arrow = if t.direction == Direction::Upload { "↑" } else { "↓" };
-                            view! {
-                                <li class="transfer" data-job=job data-state=state
-                                    data-direction=if t.direction == Direction::Upload { "upload" } else { "download" }>
-                                    <span class="transfer-name">{arrow}" "{t.name.clone()}</span>
-                                    <progress max="100" value=format!("{percent:.1}") aria-label=format!("Progress of {}", t.name)></progress>
-                                    <span class="transfer-status muted" role=if matches!(phase, Phase::Failed(_)) { "alert" } else { "status" }>{status}</span>
-                                    <span class="transfer-actions">
-                                        {(phase == Phase::Running).then(|| view! {
-                                            <button class="ghost small pause" type="button" on:click=move |_| transfers.control(job, "pause")>"Pause"</button>
-                                        })}
-                                        {(phase == Phase::Paused).then(|| view! {
-                                            <button class="ghost small resume" type="button" on:click=move |_| transfers.control(job, "resume")>"Resume"</button>
-                                        })}
-                                        {matches!(phase, Phase::Running | Phase::Paused).then(|| view! {
-                                            <button class="ghost small cancel" type="button" on:click=move |_| transfers.control(job, "cancel")>"Cancel"</button>
-                                        })}
-                                    </span>
-                                </li>
-                            }
-                        }
+                        key=|t| t.job
+                        children=move |t| view! { <TransferRow transfers job=t.job direction=t.direction name=t.name/> }
                     />
                 </ul>
             </section>
         </Show>
+    }
+}
+
+/// One transfer. Keyed by job, so progress updates change its text and
+/// bar in place and its buttons are never replaced under the pointer.
+#[component]
+fn TransferRow(
+    transfers: Transfers,
+    job: u32,
+    direction: Direction,
+    name: String,
+) -> impl IntoView {
+    let current = move || {
+        transfers
+            .list
+            .with(|l| l.iter().find(|t| t.job == job).cloned())
+    };
+    let percent = move || {
+        current().map_or(0.0, |t| {
+            if t.size == 0 {
+                100.0
+            } else {
+                t.done as f64 / t.size as f64 * 100.0
+            }
+        })
+    };
+    let phase = move || current().map_or(Phase::Cancelled, |t| t.phase);
+    let status = move || {
+        let Some(t) = current() else {
+            return String::new();
+        };
+        let percent = percent();
+        match &t.phase {
+            Phase::Running if t.speed > 0.0 => format!(
+                "{:.0}% · {}/s · {} left",
+                percent,
+                human_size(t.speed as u64),
+                t.eta().map(duration).unwrap_or_default()
+            ),
+            Phase::Running => format!("{percent:.0}%"),
+            Phase::Paused => format!("Paused at {percent:.0}%"),
+            Phase::Done => format!(
+                "{} · {}/s",
+                if t.direction == Direction::Upload {
+                    "Uploaded"
+                } else {
+                    "Downloaded"
+                },
+                human_size(t.speed as u64)
+            ),
+            Phase::Failed(m) => m.clone(),
+            Phase::Cancelled => "Cancelled".into(),
+        }
+    };
+    let state = move || match phase() {
+        Phase::Running => "running",
+        Phase::Paused => "paused",
+        Phase::Done => "done",
+        Phase::Failed(_) => "failed",
+        Phase::Cancelled => "cancelled",
+    };
+    let arrow = if direction == Direction::Upload {
+        "↑"
+    } else {
+        "↓"
+    };
+    let label = format!("Progress of {name}");
+    view! {
+        <li class="transfer" data-job=job data-state=state
+            data-direction=if direction == Direction::Upload { "upload" } else { "download" }>
+            <span class="transfer-name">{arrow}" "{name}</span>
+            <progress max="100" value=move || format!("{:.1}", percent()) aria-label=label></progress>
+            <span class="transfer-status muted" role=move || if matches!(phase(), Phase::Failed(_)) { "alert" } else { "status" }>{status}</span>
+            <span class="transfer-actions">
+                <Show when=move || phase() == Phase::Running>
+                    <button class="ghost small pause" type="button" on:click=move |_| transfers.control(job, "pause")>"Pause"</button>
+                </Show>
+                <Show when=move || phase() == Phase::Paused>
+                    <button class="ghost small resume" type="button" on:click=move |_| transfers.control(job, "resume")>"Resume"</button>
+                </Show>
+                <Show when=move || matches!(phase(), Phase::Running | Phase::Paused)>
+                    <button class="ghost small cancel" type="button" on:click=move |_| transfers.control(job, "cancel")>"Cancel"</button>
+                </Show>
+            </span>
+        </li>
     }
 }
 
@@ -692,7 +729,8 @@ fn FileTable(
                     <input id="filter" class="filter" type="search" placeholder="Filter by name"
                         aria-label="Filter by name"
                         prop:value=move || filter.get()
-                        on:input:target=move |ev| filter.set(ev.target().value())/>
+                        on:input:target=move |ev| filter.set(ev.target().value())
+                        on:change:target=move |ev| filter.set(ev.target().value())/>
                     <Show when=move || selected.with(|s| !s.is_empty())>
                         <button id="delete-selected" class="danger small" type="button"
                             on:click=move |_| confirm.set(Some(selected.get_untracked().into_iter().collect()))>

@@ -143,4 +143,3 @@ pub async fn click(browser: &Client, id: &str) -> Result<(), String> {
         .await
         .map_err(|e| format!("click #{id}: {e}"))
 }
-
