@@ -278,13 +278,23 @@ async function upload(msg, job) {
     }
   };
 
+  const sealChunk = async (i) => {
+    const plain = new Uint8Array(
+      await file.slice(i * cs, Math.min((i + 1) * cs, file.size)).arrayBuffer(),
+    );
+    return cipher.seal(i, i === chunks - 1, plain);
+  };
   await append(header);
+  // The next chunk is read (and, with WebCrypto, sealed off this thread)
+  // while this one is hashed and queued. One chunk ahead at most, so the
+  // stateful WASM sealer still sees its chunks in order.
+  let next = sealChunk(0);
   for (let i = 0; i < chunks; i++) {
     await job.gate();
     if (failure) throw failure;
-    const plain = new Uint8Array(await file.slice(i * cs, Math.min((i + 1) * cs, file.size)).arrayBuffer());
-    const sealed = await cipher.seal(i, i === chunks - 1, plain);
-    encrypted += plain.byteLength;
+    const sealed = await next;
+    if (i + 1 < chunks) next = sealChunk(i + 1);
+    encrypted += sealed.byteLength - cipher.tagLen;
     await append(sealed);
   }
   while (inFlight.size > 0) await Promise.race(inFlight);
