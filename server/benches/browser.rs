@@ -156,6 +156,14 @@ async fn main() {
         if browser.find(Locator::Id("clear-finished")).await.is_ok() {
             click(&browser, "clear-finished").await.expect("clear");
         }
+        // Long tasks (over 50 ms) on the page's main thread while it runs.
+        js(
+            &browser,
+            "window.__long = [];
+             new PerformanceObserver((l) => l.getEntries().forEach(e => window.__long.push(e.duration)))
+               .observe({ type: 'longtask' });",
+        )
+        .await;
         let input = browser
             .find(Locator::Id("file-input"))
             .await
@@ -166,6 +174,11 @@ async fn main() {
             .await
             .expect("pick");
         let (up, heap) = run_until_done(&browser, "upload", started).await;
+        let long = js(
+            &browser,
+            "return [window.__long.length, Math.max(0, ...window.__long)];",
+        )
+        .await;
 
         // Download the newest file through the File System Access path.
         js(
@@ -192,7 +205,7 @@ async fn main() {
              navigator.storage.getDirectory().then(d => d.removeEntry('bench.bin')).then(() => done(1), () => done(0));",
         )
         .await;
-        results.push((cipher, up, heap, down));
+        results.push((cipher, up, heap, down, long));
     }
     // WebCrypto's own AES-256-GCM over the same bytes, 1 MiB at a time,
     // after the uploads so its garbage does not count in their heap figure.
@@ -231,12 +244,14 @@ async fn main() {
     } else {
         println!("  WebCrypto AES-256-GCM alone: failed ({webcrypto})");
     }
-    for (cipher, up, heap, down) in results {
+    for (cipher, up, heap, down, long) in results {
         println!(
-            "  {cipher}: encrypt+upload {:.1} MiB/s ({up:.1} s), download+decrypt {:.1} MiB/s ({down:.1} s), page JS heap peak {:.1} MiB",
+            "  {cipher}: encrypt+upload {:.1} MiB/s ({up:.1} s), download+decrypt {:.1} MiB/s ({down:.1} s), page JS heap peak {:.1} MiB, main-thread long tasks during the upload: {} (longest {} ms)",
             mib_per_s(size, up),
             mib_per_s(size, down),
-            heap / f64::from(1u32 << 20)
+            heap / f64::from(1u32 << 20),
+            long[0],
+            long[1]
         );
     }
 }
