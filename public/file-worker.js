@@ -174,11 +174,12 @@ async function chunkCipher(key, header, forSealing) {
   const tagLen = cipher === AES ? 16 : 32;
   if (forSealing) {
     const sealer = new FileSealer(key, header);
-    return { tagLen, seal: async (_index, last, plain) => sealer.seal(plain, last) };
+    return { tagLen, wasm: sealer, seal: async (_index, last, plain) => sealer.seal(plain, last) };
   }
   const opener = new FileOpener(key, header);
   return {
     tagLen,
+    wasm: opener,
     open: async (index, last, sealed) => {
       try {
         return opener.open(index, last, sealed);
@@ -224,22 +225,55 @@ async function serverError(response) {
  */
 async function upload(msg, job) {
   await ready;
+  const inFlight = new Set();
+  const owned = [];
+  try {
+    return await uploadParts(msg, job, inFlight, owned);
+  } catch (error) {
+    // Nothing of a failed upload keeps running: stop the parts in flight
+    // and wait for them before the slot goes to the next file.
+    job.abort.abort();
+    await Promise.allSettled([...inFlight]);
+    if (job.cancelled) await discard(msg.upload);
+    throw error;
+  } finally {
+    owned.forEach((o) => o.free && o.free());
+    msg.key.fill(0);
+  }
+}
+
+/** Cancels an upload on the server once nothing of it is in flight. */
+async function discard(id) {
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    try {
+      const response = await fetch(`/api/uploads/${id}`, { method: "DELETE" });
+      // 409: a part the server is still finishing; it will be free shortly.
+      if (response.status !== 409) return;
+    } catch {
+      // offline: the server's expiry removes it within a day
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+  }
+}
+
+async function uploadParts(msg, job, inFlight, owned) {
   const { file, key, header, upload: id, partSize, size } = msg;
   const received = new Map((msg.received || []).map((p) => [p.index, p.sha256]));
   const cs = chunkSize(header);
   const chunks = Math.max(1, Math.ceil(file.size / cs));
   const cipher = await chunkCipher(key, header, true);
   key.fill(0);
+  if (cipher.wasm) owned.push(cipher.wasm);
   if (HEADER_LEN + file.size + chunks * cipher.tagLen !== size) {
     throw new Stop("The picked file does not have the size this upload was started with.");
   }
   const hasher = new Sha256Stream();
+  owned.push(hasher);
   const parts = Math.max(1, Math.ceil(size / partSize));
   let sent = 0;
   let encrypted = 0;
   const progress = () => post({ type: "progress", job: msg.job, sent, encrypted, size });
 
-  const inFlight = new Set();
   let failure = null;
   const send = (index, bytes) => {
     const task = sendPart(id, index, bytes, received.get(index), job)
@@ -300,16 +334,15 @@ async function upload(msg, job) {
   while (inFlight.size > 0) await Promise.race(inFlight);
   if (failure) throw failure;
   if (index !== parts) throw new Stop("Internal error: the parts did not add up.");
-  await job.gate();
   const sha256 = hasher.finish();
-  hasher.free();
-  const response = await fetch(`/api/uploads/${id}/finish`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ size, sha256 }),
-    signal: job.abort.signal,
-  });
-  if (!response.ok) throw new Stop(await serverError(response));
+  const response = await retrying(job, () =>
+    fetch(`/api/uploads/${id}/finish`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ size, sha256 }),
+      signal: job.abort.signal,
+    }),
+  );
   return { file: await response.json() };
 }
 
@@ -322,41 +355,46 @@ async function sendPart(id, index, bytes, already, job) {
         "Discard the interrupted upload to send it as a new file.",
     );
   }
+  await retrying(job, () =>
+    fetch(`/api/uploads/${id}/parts/${index}`, {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes,
+      signal: job.abort.signal,
+    }),
+  );
+}
+
+/** Waits before a retry: 1, 2, 4, 8 s (or what the server asked, at most a minute), or until cancelled. */
+function backoff(attempt, job, wanted) {
+  const ms = Math.min(60_000, Math.max(wanted || 0, 1000 * 2 ** (attempt - 1)));
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    job.abort.signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Sends `request()` until it answers, retrying what may pass on a second try. */
+async function retrying(job, request) {
   for (let attempt = 1; ; attempt++) {
     await job.gate();
     let response;
     try {
-      response = await fetch(`/api/uploads/${id}/parts/${index}`, {
-        method: "PUT",
-        headers: { "content-type": "application/octet-stream" },
-        body: bytes,
-        signal: job.abort.signal,
-      });
+      response = await request();
     } catch (error) {
       if (job.cancelled || attempt >= ATTEMPTS) throw error;
       await backoff(attempt, job);
       continue;
     }
-    if (response.ok) return;
+    if (response.ok) return response;
     const transient = [408, 409, 429, 500, 502, 503, 504].includes(response.status);
     if (!transient || attempt >= ATTEMPTS) throw new Stop(await serverError(response));
     const after = Number(response.headers.get("retry-after"));
     await backoff(attempt, job, Number.isFinite(after) && after > 0 ? after * 1000 : 0);
   }
-}
-
-/** Waits before a retry: 1, 2, 4, 8 s (or what the server asked), or until cancelled. */
-function backoff(attempt, job, wanted) {
-  const ms = Math.max(wanted || 0, 1000 * 2 ** (attempt - 1));
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    job.waiters.push(() => {
-      if (job.cancelled) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
 }
 
 // -------------------------------------------------------------- download
@@ -372,7 +410,15 @@ function backoff(attempt, job, wanted) {
 async function download(msg, job) {
   await ready;
   const { file: id, key, size } = msg;
-  const sink = await openSink(msg, job);
+  let reader = null;
+  let opener = null;
+  let sink;
+  try {
+    sink = await openSink(msg, job);
+  } catch (error) {
+    key.fill(0);
+    throw error;
+  }
   try {
     // `no-store`: no copy of the ciphertext stays in the browser's cache.
     const response = await fetch(`/api/files/${id}/content`, {
@@ -380,7 +426,7 @@ async function download(msg, job) {
       signal: job.abort.signal,
     });
     if (!response.ok) throw new Stop(await serverError(response));
-    const reader = response.body.getReader();
+    reader = response.body.getReader();
     let buffered = [];
     let bufferedLen = 0;
     let consumed = 0;
@@ -413,10 +459,9 @@ async function download(msg, job) {
     let cipher;
     try {
       cipher = await chunkCipher(key, header, false);
+      opener = cipher.wasm;
     } catch {
       throw new Stop(MODIFIED);
-    } finally {
-      key.fill(0);
     }
     const sealedLen = chunkSize(header) + cipher.tagLen;
     const chunks = Math.max(1, Math.ceil((size - HEADER_LEN) / sealedLen));
@@ -436,8 +481,12 @@ async function download(msg, job) {
     await sink.close();
     return { written };
   } catch (error) {
+    if (reader) reader.cancel().catch(() => {});
     await sink.abort(error);
     throw error;
+  } finally {
+    key.fill(0);
+    if (opener) opener.free();
   }
 }
 
@@ -473,7 +522,13 @@ async function openSink(msg, job) {
     };
     return {
       async write(bytes) {
-        while (credit === 0 && !job.cancelled) await new Promise((resolve) => (wake = resolve));
+        while (credit === 0 && !job.cancelled) {
+          // A message from the service worker, or a cancel from the page.
+          await new Promise((resolve) => {
+            wake = resolve;
+            job.waiters.push(resolve);
+          });
+        }
         if (job.cancelled) throw new DOMException("cancelled", "AbortError");
         credit -= 1;
         port.postMessage({ chunk: bytes.buffer }, [bytes.buffer]);

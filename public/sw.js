@@ -23,7 +23,10 @@ self.addEventListener("message", (event) => {
   const msg = event.data;
   if (!msg || msg.type !== "download" || !event.ports[0]) return;
   if (pending.size >= MAX_PENDING) {
-    pending.delete(pending.keys().next().value);
+    const oldest = pending.keys().next().value;
+    // Its worker must not wait for a reader that will never come.
+    pending.get(oldest).port.postMessage({ cancel: true });
+    pending.delete(oldest);
   }
   pending.set(msg.token, { port: event.ports[0], name: String(msg.name), size: msg.size });
   // The page waits for this before opening the download.
@@ -37,12 +40,9 @@ self.addEventListener("fetch", (event) => {
   const entry = pending.get(token);
   pending.delete(token);
   if (!entry) {
-    event.respondWith(
-      new Response("This download has already started or has expired.", {
-        status: 404,
-        headers: { "content-type": "text/plain; charset=utf-8" },
-      }),
-    );
+    // 204: the browser stays on the page (the app and its keys survive);
+    // the page reports the transfer's failure itself.
+    event.respondWith(new Response(null, { status: 204 }));
     return;
   }
   event.respondWith(streamed(entry));
@@ -77,9 +77,19 @@ function streamed({ port, name, size }) {
   );
   const headers = {
     "content-type": "application/octet-stream",
-    "content-disposition": "attachment; filename*=UTF-8''" + encodeURIComponent(name),
+    "content-disposition": contentDisposition(name),
     "x-content-type-options": "nosniff",
   };
   if (Number.isSafeInteger(size) && size >= 0) headers["content-length"] = String(size);
   return new Response(stream, { headers });
+}
+
+/** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */
+function contentDisposition(name) {
+  const encoded = encodeURIComponent(name).replace(
+    /['()*]/g,
+    (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
+  );
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }

@@ -86,6 +86,10 @@ pub(crate) struct FileMeta {
     /// Plaintext bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) size: Option<u64>,
+    /// The file's modification time (ms since 1970) when the upload
+    /// started: a resumed upload must come from the same, unchanged file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) modified: Option<u64>,
     /// The format header (base64), so an interrupted upload can be
     /// re-encrypted to the very same bytes after a reload.
     #[serde(default, skip_serializing_if = "Option::is_none")]

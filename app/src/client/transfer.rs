@@ -116,6 +116,9 @@ pub(crate) struct Transfers {
 
 thread_local! {
     static WORKER: RefCell<Option<web_sys::Worker>> = const { RefCell::new(None) };
+    /// The dashboard mounted now: the worker's messages go to its list (a
+    /// dashboard mounted earlier may have been disposed with its signals).
+    static CURRENT: RefCell<Option<Transfers>> = const { RefCell::new(None) };
     /// Decrypted chunks of Blob-sink downloads, by job.
     static BLOBS: RefCell<HashMap<u32, (String, js_sys::Array)>> = RefCell::new(HashMap::new());
     static NEXT_JOB: RefCell<u32> = const { RefCell::new(1) };
@@ -135,10 +138,28 @@ fn get(object: &JsValue, key: &str) -> JsValue {
 
 impl Transfers {
     pub(crate) fn new() -> Self {
-        Transfers {
+        let this = Transfers {
             list: RwSignal::new(Vec::new()),
             finished: RwSignal::new(0),
+        };
+        CURRENT.with(|c| *c.borrow_mut() = Some(this));
+        this
+    }
+
+    /// Stops every transfer and the worker, and forgets what it held: at
+    /// logout no data key may go on being used.
+    pub(crate) fn shutdown(&self) {
+        if let Some(worker) = WORKER.with(|w| w.borrow_mut().take()) {
+            worker.terminate();
         }
+        BLOBS.with(|b| b.borrow_mut().clear());
+        self.list.update(|l| {
+            for t in l.iter_mut() {
+                if matches!(t.phase, Phase::Running | Phase::Paused) {
+                    t.phase = Phase::Cancelled;
+                }
+            }
+        });
     }
 
     fn add(&self, direction: Direction, name: String, size: u64, upload: Option<String>) -> u32 {
@@ -193,13 +214,31 @@ impl Transfers {
         options.set_type(web_sys::WorkerType::Module);
         let worker = web_sys::Worker::new_with_options("/file-worker.js", &options)
             .map_err(|_| "This browser could not start the file worker.".to_owned())?;
-        let this = *self;
-        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
-            move |event: web_sys::MessageEvent| this.on_message(&event.data()),
-        );
+        let on_message =
+            Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|event: web_sys::MessageEvent| {
+                if let Some(t) = CURRENT.with(|c| *c.borrow()) {
+                    t.on_message(&event.data());
+                }
+            });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        // The worker lives as long as the page; so does its handler.
+        // A worker that fails to load (or crashes) fails every transfer
+        // rather than leaving them "running" for ever.
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(|_event: web_sys::Event| {
+            WORKER.with(|w| w.borrow_mut().take());
+            if let Some(t) = CURRENT.with(|c| *c.borrow()) {
+                t.list.update(|l| {
+                    for job in l.iter_mut() {
+                        if matches!(job.phase, Phase::Running | Phase::Paused) {
+                            job.phase = Phase::Failed("The file worker stopped; try again.".into());
+                        }
+                    }
+                });
+            }
+        });
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        // The worker lives until logout; its handlers are tiny and live on.
         on_message.forget();
+        on_error.forget();
         WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
         Ok(worker)
     }
@@ -289,19 +328,9 @@ impl Transfers {
                 t.last_ms = now_ms();
                 t.last_done = t.done;
             }),
-            "cancel" => {
-                let upload = self.list.with_untracked(|l| {
-                    l.iter()
-                        .find(|t| t.job == job)
-                        .and_then(|t| t.upload.clone())
-                });
-                self.update(job, |t| t.phase = Phase::Cancelled);
-                if let Some(id) = upload {
-                    leptos::task::spawn_local(async move {
-                        let _ = api::delete(&format!("/api/uploads/{id}")).await;
-                    });
-                }
-            }
+            // The worker discards a cancelled upload on the server itself,
+            // once none of its parts is still in flight.
+            "cancel" => self.update(job, |t| t.phase = Phase::Cancelled),
             _ => {}
         }
     }
@@ -324,6 +353,7 @@ impl Transfers {
             name: name.clone(),
             mime: file.type_(),
             size: Some(plain),
+            modified: Some(file.last_modified() as u64),
             header: Some(b64(&header_bytes)),
             other: serde_json::Map::new(),
         };
@@ -377,20 +407,25 @@ impl Transfers {
         let Some(header) = header else {
             return self.fail(job, "This upload cannot be resumed; discard it.".into());
         };
-        if meta.size != Some(file.size() as u64) {
+        // Re-encrypting changed content under the same key and nonces would
+        // leak it: the file must be the same size with the same modification
+        // time, and each part the server holds is checked by hash as well.
+        if meta.size != Some(file.size() as u64)
+            || meta
+                .modified
+                .is_some_and(|m| m != file.last_modified() as u64)
+        {
             return self.fail(
                 job,
-                "The picked file does not have the size of the interrupted one.".into(),
+                "The picked file is not the one this upload started with (its size or \
+                 modification time differs). Discard the interrupted upload to send it as \
+                 a new file."
+                    .into(),
             );
         }
         if pending.part_size != PART_SIZE {
             return self.fail(job, "This upload cannot be resumed; discard it.".into());
         }
-        let done = pending.received.len() as u64 * pending.part_size;
-        self.update(job, |t| {
-            t.done = done.min(t.size);
-            t.last_done = t.done;
-        });
         self.send(
             job,
             &file,
@@ -579,7 +614,7 @@ async fn service_worker_download(file: &FileRef) -> Result<(JsValue, String), St
     let container: web_sys::ServiceWorkerContainer = window.navigator().service_worker();
     let ready = container.ready().map_err(|_| unavailable())?;
     let registration: web_sys::ServiceWorkerRegistration =
-        wasm_bindgen_futures::JsFuture::from(ready)
+        wasm_bindgen_futures::JsFuture::from(within(ready, 10_000))
             .await
             .map_err(|_| unavailable())?
             .unchecked_into();
@@ -605,11 +640,22 @@ async fn service_worker_download(file: &FileRef) -> Result<(JsValue, String), St
     active
         .post_message_with_transferable(&message, &js_sys::Array::of2(&data.port1(), &ack.port2()))
         .map_err(|_| unavailable())?;
-    wasm_bindgen_futures::JsFuture::from(acked)
+    wasm_bindgen_futures::JsFuture::from(within(acked, 10_000))
         .await
         .map_err(|_| unavailable())?;
     ack.port1().close();
     Ok((data.port2().into(), token))
+}
+
+/// `promise`, or a rejection after `ms`: a service worker that never
+/// becomes ready must not leave a download waiting for ever.
+fn within(promise: js_sys::Promise, ms: i32) -> js_sys::Promise {
+    let timeout = js_sys::Promise::new(&mut |_resolve, reject| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&reject, ms);
+        }
+    });
+    js_sys::Promise::race(&js_sys::Array::of2(&promise, &timeout))
 }
 
 fn click_link(href: &str, download: Option<&str>) {

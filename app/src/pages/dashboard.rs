@@ -212,6 +212,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
         spawn_local(async move {
             let _ =
                 api::post::<_, serde_json::Value>("/api/auth/logout", &serde_json::json!({})).await;
+            transfers.shutdown();
             keyring.set(None);
             rows.set(None);
             state.set(State::SignedOut);
