@@ -34,6 +34,9 @@ use super::{
 
 /// Ciphertext bytes per uploaded part (the server takes 256 KiB to 16 MiB).
 pub(crate) const PART_SIZE: u64 = 8 << 20;
+/// Uploads of one tab open on the server at once (the worker runs two; the
+/// others are created and waiting, so the next starts without a round trip).
+pub(crate) const OPEN_UPLOADS: usize = 4;
 /// The largest file the in-memory fallback will assemble.
 pub(crate) const BLOB_LIMIT: u64 = 256 << 20;
 
@@ -332,6 +335,33 @@ impl Transfers {
             // once none of its parts is still in flight.
             "cancel" => self.update(job, |t| t.phase = Phase::Cancelled),
             _ => {}
+        }
+    }
+
+    /// Waits until fewer than [`OPEN_UPLOADS`] uploads of this tab are
+    /// running or paused (checked four times a second). `false` once the
+    /// dashboard is gone.
+    pub(crate) async fn wait_for_room(&self) -> bool {
+        loop {
+            let Some(open) = self.list.try_with_untracked(|l| {
+                l.iter()
+                    .filter(|t| {
+                        t.direction == Direction::Upload
+                            && matches!(t.phase, Phase::Running | Phase::Paused)
+                    })
+                    .count()
+            }) else {
+                return false;
+            };
+            if open < OPEN_UPLOADS {
+                return true;
+            }
+            let tick = js_sys::Promise::new(&mut |resolve, _reject| {
+                if let Some(w) = web_sys::window() {
+                    let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 250);
+                }
+            });
+            let _ = wasm_bindgen_futures::JsFuture::from(tick).await;
         }
     }
 

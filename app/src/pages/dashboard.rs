@@ -324,12 +324,21 @@ fn start_uploads(files: Option<web_sys::FileList>, cipher: Cipher, transfers: Tr
         return;
     };
     let picked: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
-    for file in picked {
-        let keyring = keyring.clone();
-        spawn_local(async move {
+    // One at a time, and only while few of this tab's uploads are open: the
+    // server allows 64 open uploads per account and reserves quota for each
+    // from its creation, so a drop of hundreds of files must not create
+    // them all at once.
+    let signal = expect_context::<KeyringSignal>();
+    spawn_local(async move {
+        for file in picked {
+            // Stop at logout, or when the dashboard goes away.
+            let unlocked = signal.try_with_untracked(Option::is_some).unwrap_or(false);
+            if !unlocked || !transfers.wait_for_room().await {
+                break;
+            }
             transfers.upload(&keyring, file, cipher_id(cipher)).await;
-        });
-    }
+        }
+    });
 }
 
 /// The drop zone and file picker.
