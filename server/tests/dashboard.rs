@@ -379,7 +379,7 @@ async fn dashboard(
         .as_array()
         .and_then(|f| {
             f.iter()
-                .find(|f| f["size"].as_u64() == Some(noctis_ciphertext_len(&noctis)))
+                .find(|f| f["size"].as_u64() == Some(ciphertext_len(&noctis, CipherId::Noctis256)))
         })
         .ok_or("no file of the Noctis size")?;
     let bytes = native
@@ -466,7 +466,7 @@ async fn dashboard(
     // A file modified on the server: the download stops with a clear
     // message and leaves nothing that looks like the file.
     let victim = &aes[2];
-    tamper_blob(data, victim_size(victim))?;
+    tamper_blob(data, ciphertext_len(victim, CipherId::Aes256Gcm))?;
     save_dialog_to_opfs(browser).await?;
     clear_transfers(browser).await?;
     browser
@@ -585,21 +585,12 @@ async fn dashboard(
     Ok(())
 }
 
-fn noctis_ciphertext_len(f: &Sample) -> u64 {
+/// The stored size of `f` under `cipher` (the header's randomness does not
+/// change it).
+fn ciphertext_len(f: &Sample, cipher: CipherId) -> u64 {
     let header = noctis::format::Header::generate(
         &mut rand::rng(),
-        CipherId::Noctis256,
-        noctis::format::DEFAULT_CHUNK_SIZE,
-        noctis::format::KeySource::External,
-    )
-    .expect("header");
-    noctis::format::ciphertext_len(&header, f.bytes.len() as u64)
-}
-
-fn victim_size(f: &Sample) -> u64 {
-    let header = noctis::format::Header::generate(
-        &mut rand::rng(),
-        CipherId::Aes256Gcm,
+        cipher,
         noctis::format::DEFAULT_CHUNK_SIZE,
         noctis::format::KeySource::External,
     )
@@ -632,6 +623,18 @@ async fn an_upload_interrupted_by_closing_the_page_resumes() {
     result.unwrap_or_else(|e| panic!("{e}\n--- server log ---\n{}", server.logs()));
 }
 
+/// `GET /api/uploads`: the account's uploads in progress.
+async fn open_uploads(native: &client::Client) -> Result<Value, String> {
+    native
+        .req(reqwest::Method::GET, "/api/uploads")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
+}
+
 async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result<(), String> {
     let browser = &s.browser;
     let files = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -646,14 +649,7 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
     // then close the page mid-way.
     let deadline = Instant::now() + TRANSFER_LIMIT;
     loop {
-        let uploads: Value = native
-            .req(reqwest::Method::GET, "/api/uploads")
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let uploads = open_uploads(native).await?;
         if uploads[0]["received"]
             .as_array()
             .is_some_and(|r| !r.is_empty())
@@ -676,14 +672,7 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
         .goto("about:blank")
         .await
         .map_err(|e| e.to_string())?;
-    let uploads: Value = native
-        .req(reqwest::Method::GET, "/api/uploads")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let uploads = open_uploads(native).await?;
     let held = uploads[0]["received"].as_array().map_or(0, Vec::len) as u64;
     let parts = uploads[0]["parts"].as_u64().unwrap_or(0);
     if held == 0 || held >= parts {
@@ -731,14 +720,7 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
     if name != big.name || plain != big.bytes {
         return Err("the resumed file differs from the original".into());
     }
-    let left: Value = native
-        .req(reqwest::Method::GET, "/api/uploads")
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let left = open_uploads(native).await?;
     if left.as_array().is_none_or(|a| !a.is_empty()) {
         return Err(format!("uploads left over: {left}"));
     }

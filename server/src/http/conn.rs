@@ -104,6 +104,25 @@ impl<S> Timed<S> {
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         self.idle.as_mut().poll(cx).is_ready()
     }
+
+    /// A write's outcome: bytes moved keep the connection alive; a write
+    /// still pending past the idle limit fails it.
+    fn wrote(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match poll {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.touch();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            other => other,
+        }
+    }
 }
 
 fn timed_out() -> io::Error {
@@ -138,16 +157,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write(cx, buf) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.touch();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(timed_out())),
-            other => other,
-        }
+        let poll = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.wrote(cx, poll)
     }
 
     fn poll_write_vectored(
@@ -156,16 +167,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Timed<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.touch();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending if this.expired(cx) => Poll::Ready(Err(timed_out())),
-            other => other,
-        }
+        let poll = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.wrote(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
