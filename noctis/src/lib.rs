@@ -16,6 +16,8 @@
 //! - [`account`]: the account hierarchy built from them (master key,
 //!   recovery keys, per-file data keys and sealed metadata).
 //! - [`recovery`]: the recovery key as checksummed hex and as a word phrase.
+//! - [`share`]: share links (fragment secret, optional password, link key
+//!   and the access token the server checks).
 //! - [`Error`]: the crate's one error type; decryption failure is opaque.
 //!
 
@@ -35,6 +37,7 @@ pub mod keys;
 mod noctis256;
 mod noctis_aead;
 pub mod recovery;
+pub mod share;
 
 pub use error::Error;
 pub use noctis_aead::NoctisAead;
