@@ -117,9 +117,18 @@ mod tests {
     #[test]
     fn the_owner_rederives_the_secret_and_seeds_separate_links() {
         let master = [7u8; 32];
-        assert_eq!(*link_secret(&master, b"seed-a"), *link_secret(&master, b"seed-a"));
-        assert_ne!(*link_secret(&master, b"seed-a"), *link_secret(&master, b"seed-b"));
-        assert_ne!(*link_secret(&master, b"seed-a"), *link_secret(&[8u8; 32], b"seed-a"));
+        assert_eq!(
+            *link_secret(&master, b"seed-a"),
+            *link_secret(&master, b"seed-a")
+        );
+        assert_ne!(
+            *link_secret(&master, b"seed-a"),
+            *link_secret(&master, b"seed-b")
+        );
+        assert_ne!(
+            *link_secret(&master, b"seed-a"),
+            *link_secret(&[8u8; 32], b"seed-a")
+        );
     }
 
     #[test]

@@ -87,6 +87,10 @@ struct ServeArgs {
     /// Storage per account (ciphertext, uploads in progress included), e.g. `100GiB`.
     #[arg(long, env = "NOCTURNE_QUOTA", default_value = "100GiB", value_parser = parse_size)]
     quota: u64,
+    /// Tests only: a file whose number is added (in seconds) to the clock
+    /// share links are judged by.
+    #[arg(long, env = "NOCTURNE_TEST_CLOCK_FILE", hide = true)]
+    test_clock_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +227,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
     config.registration = args.registration;
     config.max_file_size = args.max_file_size;
     config.quota = args.quota;
+    config.test_clock_file = args.test_clock_file;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -45,6 +45,11 @@ pub struct Config {
     pub max_file_size: u64,
     /// Ciphertext bytes each account may store, uploads in progress included.
     pub quota: u64,
+    /// For tests only (`NOCTURNE_TEST_CLOCK_FILE`): a file holding a number
+    /// of seconds added to the clock that share links are judged by
+    /// (expiry, claims, lockout delays), so tests move time instead of
+    /// sleeping.
+    pub test_clock_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -58,6 +63,7 @@ impl Config {
             registration: Registration::Invite,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             quota: DEFAULT_QUOTA,
+            test_clock_file: None,
         }
     }
 

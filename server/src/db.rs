@@ -150,6 +150,44 @@ const MIGRATIONS: &[&str] = &[
         sha256 BLOB NOT NULL,
         PRIMARY KEY (upload_id, idx)
     ) STRICT;",
+    // 2: share links, the files each shares, and download claims.
+    "CREATE TABLE shares (
+        id TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        seed BLOB NOT NULL,
+        salt BLOB NOT NULL,
+        argon2_m_kib INTEGER,
+        argon2_t INTEGER,
+        argon2_p INTEGER,
+        token_hash BLOB NOT NULL,
+        mode TEXT NOT NULL,
+        expires_at INTEGER,
+        max_downloads INTEGER,
+        downloads INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        locked INTEGER NOT NULL DEFAULT 0,
+        revoked_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX shares_by_account ON shares(account_id);
+    CREATE TABLE share_files (
+        share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+        wrapped_key BLOB NOT NULL,
+        PRIMARY KEY (share_id, idx)
+    ) STRICT;
+    CREATE INDEX share_files_by_file ON share_files(file_id);
+    CREATE TABLE share_claims (
+        claim_hash BLOB PRIMARY KEY,
+        share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+        expires_at INTEGER NOT NULL,
+        served INTEGER NOT NULL,
+        done BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX share_claims_by_share ON share_claims(share_id);",
 ];
 
 /// Brings the schema up to date. A database from a newer Nocturne is

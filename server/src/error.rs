@@ -113,6 +113,26 @@ pub enum Error {
         /// The file's size, for the `Content-Range: bytes */size` answer.
         size: u64,
     },
+    /// A share link that can no longer be used (`expired`, `revoked`,
+    /// `used`, `claimed`); says which, and nothing about what it shared.
+    #[error("{message}")]
+    Gone {
+        /// A short machine-readable reason.
+        code: &'static str,
+        /// The same, for people.
+        message: &'static str,
+    },
+    /// A share link locked after too many wrong passwords; its owner can
+    /// unlock it.
+    #[error("share link locked")]
+    Locked,
+    /// The share link's password is wrong, or the link's secret is (an
+    /// incomplete or altered link); deliberately one error.
+    #[error("wrong share password")]
+    WrongPassword {
+        /// Wrong attempts left before the link locks.
+        attempts_left: u32,
+    },
     /// The command exists in the interface but is not built yet.
     #[error("`nocturne {0}` is not implemented yet in this release")]
     NotImplemented(&'static str),
@@ -160,6 +180,22 @@ impl IntoResponse for Error {
                 "The username or password is wrong.".into(),
             ),
             Error::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message.into()),
+            Error::Gone { code, message } => (StatusCode::GONE, code, message.into()),
+            Error::Locked => (
+                StatusCode::LOCKED,
+                "locked",
+                "This link is locked after too many wrong passwords. Ask its owner to unlock it."
+                    .into(),
+            ),
+            Error::WrongPassword { attempts_left } => (
+                StatusCode::UNAUTHORIZED,
+                "wrong_password",
+                format!(
+                    "The password is wrong (or the link is incomplete). {attempts_left} \
+                     attempts left before the link locks."
+                )
+                .into(),
+            ),
             Error::Conflict { code, message } => (StatusCode::CONFLICT, code, message.into()),
             Error::TooLarge { code, message } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, code, message.into())

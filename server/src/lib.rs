@@ -18,6 +18,7 @@
 //! password, a decrypting key or a plaintext byte.
 
 pub mod cli;
+mod clock;
 mod config;
 mod crypt;
 mod db;

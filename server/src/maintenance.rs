@@ -160,9 +160,10 @@ pub(crate) async fn startup_check(state: &AppState) -> Result<Report, Error> {
 /// Removes expired uploads (row first, then the staged file), sessions and
 /// invites. Returns how many uploads went.
 pub(crate) async fn sweep(state: &AppState) -> Result<usize, Error> {
+    let clock = state.clock.clone();
     let expired = state
         .db
-        .call(|conn| {
+        .call(move |conn| {
             let now = db::now();
             let tx = conn.transaction()?;
             let ids: Vec<String> = tx
@@ -178,6 +179,9 @@ pub(crate) async fn sweep(state: &AppState) -> Result<usize, Error> {
                 ],
             )?;
             tx.execute("DELETE FROM invites WHERE expires_at <= ?1", [now])?;
+            let share_now = clock.now();
+            crate::http::settle_claims(&tx, None, share_now)?;
+            crate::http::purge_shares(&tx, share_now)?;
             tx.commit()?;
             Ok(ids)
         })

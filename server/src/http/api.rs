@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, auth, files};
+use super::{AppState, auth, files, shares};
 use crate::Error;
 
 #[derive(OpenApi)]
@@ -26,6 +26,8 @@ use crate::Error;
     ),
     tags((name = "accounts", description = "Registration, sessions, recovery, invites"),
          (name = "files", description = "Resumable uploads and encrypted files"),
+         (name = "shares", description = "Share links: the owner's side under /shares, the \
+                                           public side under /s/{id}"),
          (name = "server", description = "Health"))
 )]
 struct ApiDoc;
@@ -55,6 +57,12 @@ pub(super) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             files::delete_file
         ))
         .routes(routes!(files::download))
+        .routes(routes!(shares::create_share, shares::list_shares))
+        .routes(routes!(shares::update_share, shares::revoke_share))
+        .routes(routes!(shares::share_info))
+        .routes(routes!(shares::open_share))
+        .routes(routes!(shares::claim_share))
+        .routes(routes!(shares::share_content))
         .split_for_parts();
     doc.paths.paths = std::mem::take(&mut doc.paths.paths)
         .into_iter()

@@ -44,7 +44,7 @@ pub(crate) const DEFAULT_PART: u64 = 8 * 1024 * 1024;
 /// Encrypted metadata (name, type, size, ...) may be at most this large.
 const MAX_METADATA: usize = 8 * 1024;
 /// A wrapped file key may be at most this large.
-const MAX_WRAPPED_KEY: usize = 256;
+pub(super) const MAX_WRAPPED_KEY: usize = 256;
 /// An unfinished upload is dropped this long after it began (seconds).
 pub(crate) const UPLOAD_LIFETIME: i64 = 24 * 60 * 60;
 /// At most this many uploads in progress per account.
@@ -144,7 +144,7 @@ impl Drop for UploadGuard {
 }
 
 /// An upload or file id from a URL; anything else names nothing here.
-fn blob_id(raw: &str) -> Result<BlobId, Error> {
+pub(super) fn blob_id(raw: &str) -> Result<BlobId, Error> {
     BlobId::parse(raw).ok_or(Error::NotFound)
 }
 
@@ -932,26 +932,12 @@ pub(crate) async fn download(
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let file = owned_file(&state, &session, &id).await?;
-    let etag = format!("\"{}\"", file.sha256);
-    let matches = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    };
-    if matches(header::IF_NONE_MATCH) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    let range_allowed = headers
-        .get(header::IF_RANGE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim() == etag);
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(value) if range_allowed => parse_range(value, file.size)?,
-        _ => None,
+    let slice = match Wanted::from_headers(&headers, file.size, &file.sha256)? {
+        Wanted::NotModified(response) => return Ok(response),
+        Wanted::Bytes(slice) => slice,
     };
     let blob_id = blob_id(&file.id)?;
-    let mut blob = match state.blobs.open(&blob_id).await {
+    let blob = match state.blobs.open(&blob_id).await {
         Ok(blob) => blob,
         // Deleted between the row lookup and here: gone, like the row.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -968,45 +954,116 @@ pub(crate) async fn download(
         }
         Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
     };
-    let (status, start, len) = match range {
-        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
-        None => (StatusCode::OK, 0, file.size),
-    };
-    if start > 0 {
-        blob.seek(std::io::SeekFrom::Start(start))
-            .await
-            .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
+    slice.respond(blob, Body::from_stream).await
+}
+
+/// The bytes of a blob a download asks for (its `Range`, `If-Range`), or a
+/// 304 for a matching `If-None-Match`. The ETag is the ciphertext's SHA-256.
+pub(super) enum Wanted {
+    NotModified(Response),
+    Bytes(Slice),
+}
+
+/// A slice of a blob about to be sent.
+pub(super) struct Slice {
+    status: StatusCode,
+    pub(super) start: u64,
+    pub(super) len: u64,
+    pub(super) size: u64,
+    etag: String,
+}
+
+/// The ciphertext stream a download sends, before it becomes a body.
+pub(super) type BlobStream = tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>;
+
+impl Wanted {
+    pub(super) fn from_headers(
+        headers: &HeaderMap,
+        size: u64,
+        sha256: &str,
+    ) -> Result<Self, Error> {
+        let etag = format!("\"{sha256}\"");
+        let matches = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+        };
+        if matches(header::IF_NONE_MATCH) {
+            return Ok(Wanted::NotModified(
+                (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response(),
+            ));
+        }
+        let range_allowed = headers
+            .get(header::IF_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.trim() == etag);
+        let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+            Some(value) if range_allowed => parse_range(value, size)?,
+            _ => None,
+        };
+        let (status, start, len) = match range {
+            Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+            None => (StatusCode::OK, 0, size),
+        };
+        Ok(Wanted::Bytes(Slice {
+            status,
+            start,
+            len,
+            size,
+            etag,
+        }))
     }
-    let stream = tokio_util::io::ReaderStream::with_capacity(blob.take(len), 256 * 1024);
-    let mut response = Response::new(Body::from_stream(stream));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::CONTENT_LENGTH, len.into());
-    h.insert(
-        header::ACCEPT_RANGES,
-        header::HeaderValue::from_static("bytes"),
-    );
-    if let Ok(v) = header::HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
+}
+
+impl Slice {
+    /// Streams the slice of `blob`; `body` turns the stream into the
+    /// response body (a share download wraps it to follow its progress).
+    pub(super) async fn respond(
+        self,
+        mut blob: tokio::fs::File,
+        body: impl FnOnce(BlobStream) -> Body,
+    ) -> Result<Response, Error> {
+        let Slice {
+            status,
+            start,
+            len,
+            size,
+            etag,
+        } = self;
+        if start > 0 {
+            blob.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
+        }
+        let stream = tokio_util::io::ReaderStream::with_capacity(blob.take(len), 256 * 1024);
+        let mut response = Response::new(body(stream));
+        *response.status_mut() = status;
+        let h = response.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/octet-stream"),
+        );
+        h.insert(header::CONTENT_LENGTH, len.into());
+        h.insert(
+            header::ACCEPT_RANGES,
+            header::HeaderValue::from_static("bytes"),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&etag) {
+            h.insert(header::ETAG, v);
+        }
+        h.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("private, no-cache"),
+        );
+        if status == StatusCode::PARTIAL_CONTENT
+            && let Ok(v) =
+                header::HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + len - 1))
+        {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        Ok(response)
     }
-    h.insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("private, no-cache"),
-    );
-    if status == StatusCode::PARTIAL_CONTENT
-        && let Ok(v) = header::HeaderValue::from_str(&format!(
-            "bytes {start}-{}/{}",
-            start + len - 1,
-            file.size
-        ))
-    {
-        h.insert(header::CONTENT_RANGE, v);
-    }
-    Ok(response)
 }
 
 /// `PATCH /api/files/{id}`.

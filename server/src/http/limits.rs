@@ -1,4 +1,5 @@
-//! Rate limits for guessable endpoints (log in, register, recovery) and the
+//! Rate limits for guessable endpoints (log in, register, recovery, share
+//! links) and the
 //! client's address they are keyed by.
 //!
 //! Token buckets in memory, keyed by (what, who): `who` is an account name
@@ -61,6 +62,18 @@ pub(crate) const RECOVER_PER_ACCOUNT: Rate = Rate {
 pub(crate) const PARAMS_PER_CLIENT: Rate = Rate {
     burst: 60,
     every: Duration::from_secs(1),
+};
+
+/// Share links: learning how to derive a link's keys, per client address.
+pub(crate) const SHARE_INFO_PER_CLIENT: Rate = Rate {
+    burst: 60,
+    every: Duration::from_secs(1),
+};
+/// Share links: presenting an access token (open, claim), per client
+/// address; each link also slows and locks on its own (`shares`).
+pub(crate) const SHARE_ATTEMPT_PER_CLIENT: Rate = Rate {
+    burst: 30,
+    every: Duration::from_secs(2),
 };
 
 #[derive(Debug, Clone, Copy)]

@@ -13,6 +13,7 @@ mod files;
 mod headers;
 mod limits;
 pub(crate) mod session;
+mod shares;
 mod wire;
 
 use std::{future::Future, path::Path, sync::Arc, time::Duration};
@@ -42,6 +43,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// finish this long to re-hash and commit (10 GiB at 20 MB/s).
 const PART_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+pub(crate) use shares::{purge as purge_shares, settle_claims};
+
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub(crate) struct AppState {
@@ -55,6 +58,8 @@ pub(crate) struct AppState {
     pub(crate) registration: Registration,
     pub(crate) quota: u64,
     pub(crate) max_file_size: u64,
+    /// The clock share links are judged by (movable in tests).
+    pub(crate) clock: crate::clock::Clock,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -87,6 +92,7 @@ impl AppState {
                 registration: config.registration,
                 quota: config.quota,
                 max_file_size: config.max_file_size,
+                clock: crate::clock::Clock::new(config.test_clock_file.clone()),
             })
         })
         .await

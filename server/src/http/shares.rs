@@ -1,0 +1,1292 @@
+//! Share links: the owner's side under `/api/shares` (create, list, change
+//! expiry or password, unlock, revoke) and the public side under
+//! `/api/s/{id}`, reached with no account by whoever holds the link.
+//!
+//! The server never sees the link's secret or password. The owner's browser
+//! sends a random seed and salt, the Argon2id cost (when there is a
+//! password), each file's data key wrapped under the link key, and the
+//! access token derived beside that key (`noctis::share`); the server keeps
+//! a hash of the token. An opener presents the token; only then does the
+//! server release the wrapped keys and metadata (`open`) or a download
+//! claim (`claim`).
+//!
+//! Every download goes through a claim: a random bearer value, valid while
+//! its holder keeps using it and for [`CLAIM_GRACE`] after. Claims are
+//! created on the database thread, which runs one job at a time, so
+//! "completed downloads + live claims ≤ max downloads" holds however many
+//! requests race: of twenty concurrent claims on a one-time link exactly
+//! one succeeds. A claim completes when every shared file has been streamed
+//! to its last byte; then the download counts and, for a one-time link, the
+//! link is used up. A claim that lapses after some ciphertext was sent also
+//! counts (otherwise stopping one byte short, waiting out the grace and
+//! claiming again would read a one-time link many times); one that lapses
+//! before any byte was sent frees its place.
+//!
+//! Guessing is slowed per client (a token bucket) and per link: after
+//! [`FREE_FAILURES`] wrong attempts each next attempt waits twice as long
+//! (up to [`MAX_DELAY`] seconds), and after [`LOCK_AFTER`] the link locks
+//! until its owner unlocks it. A wrong password never uses a link up.
+
+use std::time::{Duration, Instant};
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+    response::Response,
+};
+use futures_util::StreamExt;
+use rusqlite::{Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    AppState,
+    files::{self, Wanted},
+    limits::{self, ClientAddr},
+    session::Session,
+    wire::{self, Argon2, B64, JsonBody},
+};
+use crate::{
+    Error,
+    db::Db,
+    store::{BlobId, BlobStore as _},
+};
+
+pub(crate) const TAG: &str = "shares";
+
+/// Share links per account, including revoked and spent ones until the
+/// sweep purges them.
+const MAX_SHARES: i64 = 1000;
+/// Files in one share.
+const MAX_SHARE_FILES: usize = 256;
+/// Downloads of one link in progress at once.
+const MAX_LIVE_CLAIMS: i64 = 64;
+/// How long a download claim outlives its last use (seconds): a broken
+/// connection can be resumed by the same downloader within this time.
+pub(crate) const CLAIM_GRACE: i64 = 10 * 60;
+/// Wrong attempts allowed without delay.
+pub(crate) const FREE_FAILURES: i64 = 3;
+/// The longest delay between attempts on one link (seconds).
+pub(crate) const MAX_DELAY: i64 = 300;
+/// Consecutive wrong attempts after which a link locks.
+pub(crate) const LOCK_AFTER: i64 = 20;
+/// Spent, expired and revoked links are purged this long after (seconds).
+const PURGE_AFTER: i64 = 30 * 24 * 60 * 60;
+/// A long download refreshes its claim this often.
+const TOUCH_EVERY: Duration = Duration::from_secs(30);
+/// Expiry dates further out than this are refused (seconds): ten years.
+const MAX_LIFETIME: i64 = 10 * 365 * 24 * 60 * 60;
+
+const TOKEN_LABEL: &str = "nocturne share token";
+const CLAIM_LABEL: &str = "nocturne share claim";
+
+/// How a link is meant to be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Mode {
+    /// Until revoked (or its download count runs out).
+    Persistent,
+    /// Until `expires_at`.
+    Expiring,
+    /// For exactly one complete download.
+    OneTime,
+}
+
+impl Mode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Mode::Persistent => "persistent",
+            Mode::Expiring => "expiring",
+            Mode::OneTime => "one_time",
+        }
+    }
+
+    fn parse(text: &str) -> Mode {
+        match text {
+            "expiring" => Mode::Expiring,
+            "one_time" => Mode::OneTime,
+            _ => Mode::Persistent,
+        }
+    }
+}
+
+/// Where a link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ShareState {
+    Active,
+    Expired,
+    Revoked,
+    /// Its downloads have run out (a one-time link after its download).
+    Used,
+    /// Too many wrong passwords; the owner can unlock it.
+    Locked,
+}
+
+/// A share row as stored.
+struct Row {
+    id: String,
+    seed: Vec<u8>,
+    salt: Vec<u8>,
+    argon2: Option<Argon2>,
+    token_hash: Vec<u8>,
+    mode: Mode,
+    expires_at: Option<i64>,
+    max_downloads: Option<i64>,
+    downloads: i64,
+    failures: i64,
+    next_attempt_at: i64,
+    locked: bool,
+    revoked: bool,
+    created_at: i64,
+}
+
+const ROW_COLUMNS: &str = "id, seed, salt, argon2_m_kib, argon2_t, argon2_p, token_hash, mode,
+    expires_at, max_downloads, downloads, failures, next_attempt_at, locked, revoked_at, created_at";
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    let m: Option<u32> = r.get(3)?;
+    let t: Option<u32> = r.get(4)?;
+    let p: Option<u32> = r.get(5)?;
+    Ok(Row {
+        id: r.get(0)?,
+        seed: r.get(1)?,
+        salt: r.get(2)?,
+        argon2: match (m, t, p) {
+            (Some(m_kib), Some(t), Some(p)) => Some(Argon2 { m_kib, t, p }),
+            _ => None,
+        },
+        token_hash: r.get(6)?,
+        mode: Mode::parse(&r.get::<_, String>(7)?),
+        expires_at: r.get(8)?,
+        max_downloads: r.get(9)?,
+        downloads: r.get(10)?,
+        failures: r.get(11)?,
+        next_attempt_at: r.get(12)?,
+        locked: r.get(13)?,
+        revoked: r.get::<_, Option<i64>>(14)?.is_some(),
+        created_at: r.get(15)?,
+    })
+}
+
+fn load(conn: &Connection, id: &str) -> Result<Option<Row>, Error> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {ROW_COLUMNS} FROM shares WHERE id = ?1"),
+            [id],
+            read_row,
+        )
+        .optional()?)
+}
+
+impl Row {
+    fn state(&self, now: i64) -> ShareState {
+        if self.revoked {
+            ShareState::Revoked
+        } else if self.expires_at.is_some_and(|t| now >= t) {
+            ShareState::Expired
+        } else if self.max_downloads.is_some_and(|m| self.downloads >= m) {
+            ShareState::Used
+        } else if self.locked {
+            ShareState::Locked
+        } else {
+            ShareState::Active
+        }
+    }
+
+    /// Why the link cannot be used now, if it cannot; says which, and
+    /// nothing about the files.
+    fn refusal(&self, now: i64) -> Option<Error> {
+        match self.state(now) {
+            ShareState::Active => None,
+            ShareState::Revoked => Some(Error::Gone {
+                code: "revoked",
+                message: "This link was revoked by its owner.",
+            }),
+            ShareState::Expired => Some(Error::Gone {
+                code: "expired",
+                message: "This link has expired.",
+            }),
+            ShareState::Used => Some(Error::Gone {
+                code: "used",
+                message: "This link has already been used.",
+            }),
+            ShareState::Locked => Some(Error::Locked),
+        }
+    }
+}
+
+/// Seconds to wait after the `failures`-th consecutive wrong attempt.
+pub(crate) fn delay_after(failures: i64) -> i64 {
+    if failures < FREE_FAILURES {
+        0
+    } else {
+        let doubling = u32::try_from(failures - FREE_FAILURES).unwrap_or(u32::MAX);
+        1i64.checked_shl(doubling.min(30))
+            .unwrap_or(MAX_DELAY)
+            .min(MAX_DELAY)
+    }
+}
+
+/// Checks a presented access token against the link, counting a wrong one.
+/// Runs on the database thread, so attempts on one link never interleave.
+fn check_token(conn: &Connection, row: &Row, token: &[u8], now: i64) -> Result<(), Error> {
+    if let Some(refused) = row.refusal(now) {
+        return Err(refused);
+    }
+    if now < row.next_attempt_at {
+        return Err(Error::RateLimited {
+            retry_after: u64::try_from(row.next_attempt_at - now).unwrap_or(1),
+        });
+    }
+    let presented = wire::digest(TOKEN_LABEL, token);
+    if wire::same(&presented, &row.token_hash) {
+        if row.failures > 0 {
+            conn.execute(
+                "UPDATE shares SET failures = 0, next_attempt_at = 0 WHERE id = ?1",
+                [&row.id],
+            )?;
+        }
+        return Ok(());
+    }
+    let failures = row.failures + 1;
+    let locked = failures >= LOCK_AFTER;
+    conn.execute(
+        "UPDATE shares SET failures = ?2, next_attempt_at = ?3, locked = ?4 WHERE id = ?1",
+        rusqlite::params![row.id, failures, now + delay_after(failures), locked],
+    )?;
+    if locked {
+        tracing::warn!(share = %row.id, "a share link locked after {LOCK_AFTER} wrong attempts");
+        return Err(Error::Locked);
+    }
+    Err(Error::WrongPassword {
+        attempts_left: u32::try_from(LOCK_AFTER - failures).unwrap_or(0),
+    })
+}
+
+/// Lapsed claims: those that sent ciphertext count as downloads (see the
+/// module documentation), the rest just go. `share` limits it to one link.
+pub(crate) fn settle_claims(conn: &Connection, share: Option<&str>, now: i64) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE shares SET downloads = downloads + (
+             SELECT COUNT(*) FROM share_claims c
+             WHERE c.share_id = shares.id AND c.expires_at <= ?1 AND c.served > 0)
+         WHERE (?2 IS NULL OR id = ?2)
+           AND EXISTS (SELECT 1 FROM share_claims c
+                       WHERE c.share_id = shares.id AND c.expires_at <= ?1)",
+        rusqlite::params![now, share],
+    )?;
+    conn.execute(
+        "DELETE FROM share_claims WHERE expires_at <= ?1 AND (?2 IS NULL OR share_id = ?2)",
+        rusqlite::params![now, share],
+    )?;
+    Ok(())
+}
+
+/// Drops links spent, expired or revoked more than [`PURGE_AFTER`] ago.
+pub(crate) fn purge(conn: &Connection, now: i64) -> Result<usize, Error> {
+    let before = now - PURGE_AFTER;
+    Ok(conn.execute(
+        "DELETE FROM shares WHERE revoked_at <= ?1 OR expires_at <= ?1
+            OR (max_downloads IS NOT NULL AND downloads >= max_downloads AND updated_at <= ?1)",
+        [before],
+    )?)
+}
+
+/// A link id from a URL: the shape `BlobId` makes (128 random bits).
+fn share_id(raw: &str) -> Result<String, Error> {
+    BlobId::parse(raw)
+        .map(|id| id.as_str().to_owned())
+        .ok_or(Error::NotFound)
+}
+
+// ------------------------------------------------------------------ owner
+
+/// One file of a new share.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ShareFileKey {
+    /// The file's id (one of the caller's files).
+    file_id: String,
+    /// The file's data key wrapped under the link key (60 bytes).
+    wrapped_key: B64,
+}
+
+/// `POST /api/shares`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateShare {
+    /// The files, in the order the link lists them (1 to 256).
+    files: Vec<ShareFileKey>,
+    /// 16 random bytes from which the owner's browser derives the link's
+    /// secret with the master key; the server cannot.
+    seed: B64,
+    /// 16 random bytes: the link's Argon2id and HKDF salt.
+    salt: B64,
+    /// The password's Argon2id cost; absent for a link without password.
+    #[serde(default)]
+    argon2: Option<Argon2>,
+    /// The access token (32 bytes); the server keeps a hash.
+    token: B64,
+    mode: Mode,
+    /// Unix time after which the link is refused (required for `expiring`).
+    #[serde(default)]
+    expires_at: Option<i64>,
+    /// Complete downloads allowed (1 for `one_time`; none means unlimited).
+    #[serde(default)]
+    max_downloads: Option<i64>,
+}
+
+/// A link as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShareView {
+    id: String,
+    /// What the owner's browser derives the link's secret from.
+    seed: B64,
+    salt: B64,
+    argon2: Option<Argon2>,
+    mode: Mode,
+    expires_at: Option<i64>,
+    max_downloads: Option<i64>,
+    /// Complete downloads so far.
+    downloads: i64,
+    /// Downloads in progress (live claims).
+    in_progress: i64,
+    /// Consecutive wrong attempts.
+    failures: i64,
+    state: ShareState,
+    /// The shared files' ids, in the link's order (deleted files drop out).
+    files: Vec<String>,
+    created_at: i64,
+}
+
+fn view(conn: &Connection, row: Row, now: i64) -> Result<ShareView, Error> {
+    let files = conn
+        .prepare("SELECT file_id FROM share_files WHERE share_id = ?1 ORDER BY idx")?
+        .query_map([&row.id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    let in_progress: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM share_claims WHERE share_id = ?1 AND expires_at > ?2",
+        rusqlite::params![row.id, now],
+        |r| r.get(0),
+    )?;
+    let state = if files.is_empty() {
+        ShareState::Revoked
+    } else {
+        row.state(now)
+    };
+    Ok(ShareView {
+        state,
+        id: row.id,
+        seed: B64(row.seed),
+        salt: B64(row.salt),
+        argon2: row.argon2,
+        mode: row.mode,
+        expires_at: row.expires_at,
+        max_downloads: row.max_downloads,
+        downloads: row.downloads,
+        in_progress,
+        failures: row.failures,
+        files,
+        created_at: row.created_at,
+    })
+}
+
+fn check_expiry(mode: Mode, expires_at: Option<i64>, now: i64) -> Result<(), Error> {
+    match expires_at {
+        None if mode == Mode::Expiring => Err(Error::invalid(
+            "invalid_expiry",
+            "An expiring link needs `expires_at`.",
+        )),
+        Some(t) if t <= now || t > now + MAX_LIFETIME => Err(Error::invalid(
+            "invalid_expiry",
+            "`expires_at` must be in the future and at most ten years away.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn owned(conn: &Connection, id: &str, account: i64) -> Result<Row, Error> {
+    let mine: Option<i64> = conn
+        .query_row("SELECT account_id FROM shares WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if mine != Some(account) {
+        return Err(Error::NotFound);
+    }
+    load(conn, id)?.ok_or(Error::NotFound)
+}
+
+/// Creates a share link for one or more of the caller's files.
+#[utoipa::path(post, path = "/shares", tag = TAG, request_body = CreateShare,
+    responses((status = 201, body = ShareView), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub(crate) async fn create_share(
+    State(state): State<AppState>,
+    session: Session,
+    JsonBody(req): JsonBody<CreateShare>,
+) -> Result<(StatusCode, Json<ShareView>), Error> {
+    if req.files.is_empty() || req.files.len() > MAX_SHARE_FILES {
+        return Err(Error::invalid(
+            "invalid_files",
+            format!("A share holds 1 to {MAX_SHARE_FILES} files."),
+        ));
+    }
+    let mut files = Vec::with_capacity(req.files.len());
+    for f in &req.files {
+        let id = BlobId::parse(&f.file_id)
+            .ok_or_else(|| Error::invalid("invalid_files", "A `file_id` is malformed."))?;
+        let key = f
+            .wrapped_key
+            .bounded(
+                "wrapped_key",
+                noctis::keys::WRAPPED_LEN,
+                noctis::keys::WRAPPED_LEN,
+            )?
+            .to_vec();
+        if files
+            .iter()
+            .any(|(other, _): &(String, Vec<u8>)| other == id.as_str())
+        {
+            return Err(Error::invalid("invalid_files", "A file is listed twice."));
+        }
+        files.push((id.as_str().to_owned(), key));
+    }
+    let seed = req.seed.bounded("seed", 16, 16)?.to_vec();
+    let salt = req.salt.bounded("salt", 16, 16)?.to_vec();
+    let token_hash = wire::digest(TOKEN_LABEL, req.token.bounded("token", 32, 32)?);
+    let argon2 = req.argon2.map(Argon2::check).transpose()?;
+    let max_downloads = match (req.mode, req.max_downloads) {
+        (Mode::OneTime, None | Some(1)) => Some(1),
+        (Mode::OneTime, Some(_)) => {
+            return Err(Error::invalid(
+                "invalid_max_downloads",
+                "A one-time link allows exactly one download.",
+            ));
+        }
+        (_, Some(n)) if !(1..=1_000_000).contains(&n) => {
+            return Err(Error::invalid(
+                "invalid_max_downloads",
+                "`max_downloads` must be between 1 and 1000000.",
+            ));
+        }
+        (_, n) => n,
+    };
+    let now = state.clock.now();
+    check_expiry(req.mode, req.expires_at, now)?;
+    let account = session.account_id;
+    let (mode, expires_at) = (req.mode, req.expires_at);
+    let view = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let count: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM shares WHERE account_id = ?1",
+                [account],
+                |r| r.get(0),
+            )?;
+            if count >= MAX_SHARES {
+                return Err(Error::Conflict {
+                    code: "too_many_shares",
+                    message: format!(
+                        "An account may have at most {MAX_SHARES} links; revoke some first."
+                    ),
+                });
+            }
+            for (file, _) in &files {
+                let mine: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM files WHERE id = ?1 AND account_id = ?2",
+                        rusqlite::params![file, account],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if mine.is_none() {
+                    return Err(Error::NotFound);
+                }
+            }
+            let id = BlobId::random().as_str().to_owned();
+            let (m, t, p) = match argon2 {
+                Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
+                None => (None, None, None),
+            };
+            tx.execute(
+                "INSERT INTO shares (id, account_id, seed, salt, argon2_m_kib, argon2_t, argon2_p,
+                     token_hash, mode, expires_at, max_downloads, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                rusqlite::params![
+                    id,
+                    account,
+                    seed,
+                    salt,
+                    m,
+                    t,
+                    p,
+                    &token_hash[..],
+                    mode.as_str(),
+                    expires_at,
+                    max_downloads,
+                    now
+                ],
+            )?;
+            for (idx, (file, key)) in files.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO share_files (share_id, idx, file_id, wrapped_key)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![id, i64::try_from(idx).unwrap_or(i64::MAX), file, key],
+                )?;
+            }
+            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
+            let view = view(&tx, row, now)?;
+            tx.commit()?;
+            Ok(view)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The caller's links.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShareList {
+    shares: Vec<ShareView>,
+}
+
+/// Lists the caller's links, newest first, with their state and counts.
+#[utoipa::path(get, path = "/shares", tag = TAG,
+    responses((status = 200, body = ShareList), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn list_shares(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<ShareList>, Error> {
+    let account = session.account_id;
+    let now = state.clock.now();
+    state
+        .db
+        .call(move |conn| {
+            let ids: Vec<String> = conn
+                .prepare(
+                    "SELECT id FROM shares WHERE account_id = ?1 ORDER BY created_at DESC, id",
+                )?
+                .query_map([account], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut shares = Vec::with_capacity(ids.len());
+            for id in ids {
+                settle_claims(conn, Some(&id), now)?;
+                if let Some(row) = load(conn, &id)? {
+                    shares.push(view(conn, row, now)?);
+                }
+            }
+            Ok(ShareList { shares })
+        })
+        .await
+        .map(Json)
+}
+
+/// A file's data key re-wrapped under a link's new key.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RewrappedKey {
+    /// The file's position in the link (as listed, counting from 0).
+    index: i64,
+    wrapped_key: B64,
+}
+
+/// A new password (or none): new salt, cost, token and wrapped keys.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct Rewrap {
+    salt: B64,
+    #[serde(default)]
+    argon2: Option<Argon2>,
+    token: B64,
+    /// Every file still in the link, re-wrapped.
+    files: Vec<RewrappedKey>,
+}
+
+/// A new expiry: a Unix time, or `null` for none.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ExpiryChange {
+    expires_at: Option<i64>,
+}
+
+/// `PATCH /api/shares/{id}`: any of the three.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct UpdateShare {
+    #[serde(default)]
+    expiry: Option<ExpiryChange>,
+    #[serde(default)]
+    password: Option<Rewrap>,
+    /// Clears the wrong-attempt count and the lock.
+    #[serde(default)]
+    unlock: bool,
+}
+
+/// Changes a link's expiry or password, or unlocks it.
+#[utoipa::path(patch, path = "/shares/{id}", tag = TAG, request_body = UpdateShare,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = ShareView), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody)))]
+pub(crate) async fn update_share(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UpdateShare>,
+) -> Result<Json<ShareView>, Error> {
+    let id = share_id(&id)?;
+    let rewrap = match req.password {
+        Some(r) => {
+            let mut keys = Vec::with_capacity(r.files.len());
+            for f in &r.files {
+                keys.push((
+                    f.index,
+                    f.wrapped_key
+                        .bounded(
+                            "wrapped_key",
+                            noctis::keys::WRAPPED_LEN,
+                            noctis::keys::WRAPPED_LEN,
+                        )?
+                        .to_vec(),
+                ));
+            }
+            Some((
+                r.salt.bounded("salt", 16, 16)?.to_vec(),
+                r.argon2.map(Argon2::check).transpose()?,
+                wire::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
+                keys,
+            ))
+        }
+        None => None,
+    };
+    let now = state.clock.now();
+    let account = session.account_id;
+    let (expiry, unlock) = (req.expiry, req.unlock);
+    state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let row = owned(&tx, &id, account)?;
+            if row.revoked {
+                return Err(Error::Gone {
+                    code: "revoked",
+                    message: "This link was revoked; create a new one.",
+                });
+            }
+            if let Some(change) = expiry {
+                let mode = match (row.mode, change.expires_at) {
+                    (Mode::OneTime, _) => Mode::OneTime,
+                    (_, Some(_)) => Mode::Expiring,
+                    (_, None) => Mode::Persistent,
+                };
+                check_expiry(mode, change.expires_at, now)?;
+                tx.execute(
+                    "UPDATE shares SET mode = ?2, expires_at = ?3, updated_at = ?4 WHERE id = ?1",
+                    rusqlite::params![id, mode.as_str(), change.expires_at, now],
+                )?;
+            }
+            if let Some((salt, argon2, token_hash, keys)) = rewrap {
+                let mut held: Vec<i64> = tx
+                    .prepare("SELECT idx FROM share_files WHERE share_id = ?1 ORDER BY idx")?
+                    .query_map([&id], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut given: Vec<i64> = keys.iter().map(|(i, _)| *i).collect();
+                given.sort_unstable();
+                held.sort_unstable();
+                if given != held {
+                    return Err(Error::invalid(
+                        "invalid_files",
+                        "A new password must re-wrap every file of the link, once each.",
+                    ));
+                }
+                let (m, t, p) = match argon2 {
+                    Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
+                    None => (None, None, None),
+                };
+                tx.execute(
+                    "UPDATE shares SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
+                         token_hash = ?6, failures = 0, next_attempt_at = 0, locked = 0,
+                         updated_at = ?7
+                     WHERE id = ?1",
+                    rusqlite::params![id, salt, m, t, p, &token_hash[..], now],
+                )?;
+                for (idx, key) in keys {
+                    tx.execute(
+                        "UPDATE share_files SET wrapped_key = ?3 WHERE share_id = ?1 AND idx = ?2",
+                        rusqlite::params![id, idx, key],
+                    )?;
+                }
+            }
+            if unlock {
+                tx.execute(
+                    "UPDATE shares SET failures = 0, next_attempt_at = 0, locked = 0,
+                         updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+            }
+            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
+            let view = view(&tx, row, now)?;
+            tx.commit()?;
+            Ok(view)
+        })
+        .await
+        .map(Json)
+}
+
+/// Revokes a link: its wrapped keys and claims are deleted at once, and
+/// whoever opens it is told it was revoked.
+#[utoipa::path(delete, path = "/shares/{id}", tag = TAG,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn revoke_share(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let id = share_id(&id)?;
+    let now = state.clock.now();
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let row = owned(&tx, &id, account)?;
+            if !row.revoked {
+                tx.execute(
+                    "UPDATE shares SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+            }
+            tx.execute("DELETE FROM share_claims WHERE share_id = ?1", [&id])?;
+            tx.execute(
+                "UPDATE share_files SET wrapped_key = X'' WHERE share_id = ?1",
+                [&id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----------------------------------------------------------------- public
+
+/// What anyone with the link may learn before the password: how to derive
+/// the keys. Nothing about the files.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShareInfo {
+    /// Whether a password is needed.
+    password: bool,
+    salt: B64,
+    /// The password's Argon2id cost, when there is one.
+    argon2: Option<Argon2>,
+}
+
+/// How to derive a link's keys; 410 says whether it expired, was revoked or
+/// was used, 423 that it is locked.
+#[utoipa::path(get, path = "/s/{id}", tag = TAG,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = ShareInfo), (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 423, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn share_info(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<Json<ShareInfo>, Error> {
+    state
+        .limiter
+        .check("share info", &client.key(), limits::SHARE_INFO_PER_CLIENT)?;
+    let id = share_id(&id)?;
+    let now = state.clock.now();
+    state
+        .db
+        .call(move |conn| {
+            settle_claims(conn, Some(&id), now)?;
+            let row = load(conn, &id)?.ok_or(Error::NotFound)?;
+            if let Some(refused) = row.refusal(now) {
+                return Err(refused);
+            }
+            Ok(ShareInfo {
+                password: row.argon2.is_some(),
+                salt: B64(row.salt),
+                argon2: row.argon2,
+            })
+        })
+        .await
+        .map(Json)
+}
+
+/// The access token derived from the link's secret (and password).
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ShareToken {
+    /// 32 bytes.
+    token: B64,
+}
+
+/// One shared file, for the opener.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SharedFile {
+    /// Its position in the link.
+    index: i64,
+    /// Ciphertext bytes.
+    size: u64,
+    /// The file's encrypted metadata (sealed under its data key).
+    metadata: B64,
+    /// The data key wrapped under the link key.
+    wrapped_key: B64,
+}
+
+/// What a correct token opens.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SharedFiles {
+    files: Vec<SharedFile>,
+    mode: Mode,
+    expires_at: Option<i64>,
+    /// Complete downloads still allowed; none means unlimited.
+    downloads_left: Option<i64>,
+}
+
+fn token_of(req: &ShareToken) -> Result<Vec<u8>, Error> {
+    Ok(req.token.bounded("token", 32, 32)?.to_vec())
+}
+
+/// Checks the token and returns the wrapped keys and metadata. A wrong
+/// token is 401 (and counts toward the link's lock); too early after wrong
+/// ones is 429 with `Retry-After`.
+#[utoipa::path(post, path = "/s/{id}/open", tag = TAG, request_body = ShareToken,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = SharedFiles), (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 423, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn open_share(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ShareToken>,
+) -> Result<Json<SharedFiles>, Error> {
+    state.limiter.check(
+        "share attempt",
+        &client.key(),
+        limits::SHARE_ATTEMPT_PER_CLIENT,
+    )?;
+    let id = share_id(&id)?;
+    let token = token_of(&req)?;
+    let now = state.clock.now();
+    state
+        .db
+        .call(move |conn| {
+            settle_claims(conn, Some(&id), now)?;
+            let row = load(conn, &id)?.ok_or(Error::NotFound)?;
+            check_token(conn, &row, &token, now)?;
+            let files = conn
+                .prepare(
+                    "SELECT sf.idx, f.size, f.metadata, sf.wrapped_key
+                     FROM share_files sf JOIN files f ON f.id = sf.file_id
+                     WHERE sf.share_id = ?1 ORDER BY sf.idx",
+                )?
+                .query_map([&id], |r| {
+                    Ok(SharedFile {
+                        index: r.get(0)?,
+                        size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                        metadata: B64(r.get(2)?),
+                        wrapped_key: B64(r.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            if files.is_empty() {
+                return Err(Error::Gone {
+                    code: "revoked",
+                    message: "The shared files were deleted by their owner.",
+                });
+            }
+            Ok(SharedFiles {
+                files,
+                mode: row.mode,
+                expires_at: row.expires_at,
+                downloads_left: row.max_downloads.map(|m| (m - row.downloads).max(0)),
+            })
+        })
+        .await
+        .map(Json)
+}
+
+/// A download claim.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Claim {
+    /// Send as `Authorization: Bearer <claim>` with each content request.
+    claim: String,
+    /// Seconds the claim survives without use.
+    grace: i64,
+}
+
+/// Checks the token and claims one download. On a link with a download
+/// limit (one-time links: 1), claims in progress count against it; when
+/// none is left the answer is 410 (`used`, or `claimed` while someone else
+/// is downloading).
+#[utoipa::path(post, path = "/s/{id}/claim", tag = TAG, request_body = ShareToken,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = Claim), (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 423, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn claim_share(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ShareToken>,
+) -> Result<Json<Claim>, Error> {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    state.limiter.check(
+        "share attempt",
+        &client.key(),
+        limits::SHARE_ATTEMPT_PER_CLIENT,
+    )?;
+    let id = share_id(&id)?;
+    let token = token_of(&req)?;
+    let now = state.clock.now();
+    let claim = wire::random32();
+    let claim_hash = wire::digest(CLAIM_LABEL, &claim);
+    state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            settle_claims(&tx, Some(&id), now)?;
+            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
+            let checked = check_token(&tx, &row, &token, now);
+            if checked.is_err() {
+                // A wrong attempt is counted even though nothing is claimed.
+                tx.commit()?;
+                return checked;
+            }
+            let live: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM share_claims WHERE share_id = ?1",
+                [&id],
+                |r| r.get(0),
+            )?;
+            if let Some(max) = row.max_downloads
+                && row.downloads + live >= max
+            {
+                return Err(if live > 0 && max == 1 {
+                    Error::Gone {
+                        code: "claimed",
+                        message: "Someone is downloading this one-time link right now; it \
+                                  can be used only once.",
+                    }
+                } else {
+                    Error::Gone {
+                        code: "used",
+                        message: "This link has already been used.",
+                    }
+                });
+            }
+            if live >= MAX_LIVE_CLAIMS {
+                return Err(Error::RateLimited { retry_after: 60 });
+            }
+            tx.execute(
+                "INSERT INTO share_claims (claim_hash, share_id, expires_at, served, done)
+                 VALUES (?1, ?2, ?3, 0, X'')",
+                rusqlite::params![&claim_hash[..], id, now + CLAIM_GRACE],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(Json(Claim {
+        claim: URL_SAFE_NO_PAD.encode(claim),
+        grace: CLAIM_GRACE,
+    }))
+}
+
+fn bearer(headers: &HeaderMap) -> Result<[u8; 32], Error> {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let refused = || Error::Gone {
+        code: "claim_expired",
+        message: "This download is no longer valid; open the link again.",
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(refused)?;
+    let claim = URL_SAFE_NO_PAD
+        .decode(value.trim().as_bytes())
+        .map_err(|_| refused())?;
+    Ok(wire::digest(CLAIM_LABEL, &claim))
+}
+
+/// One shared file's ciphertext, for the holder of a claim
+/// (`Authorization: Bearer <claim>`); `Range` resumes a broken download.
+/// Streaming a file to its last byte marks it done for the claim; when
+/// every file of the link is done the download counts.
+#[utoipa::path(get, path = "/s/{id}/files/{index}/content", tag = TAG,
+    params(("id" = String, Path, description = "link id"),
+           ("index" = i64, Path, description = "the file's position in the link")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 416, body = crate::error::ErrorBody)))]
+pub(crate) async fn share_content(
+    State(state): State<AppState>,
+    Path((id, index)): Path<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let id = share_id(&id)?;
+    let claim_hash = bearer(&headers)?;
+    let now = state.clock.now();
+    let share = id.clone();
+    let (file_id, size, sha256) = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let claimed: Option<i64> = tx
+                .query_row(
+                    "SELECT expires_at FROM share_claims WHERE claim_hash = ?1 AND share_id = ?2",
+                    rusqlite::params![&claim_hash[..], share],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if !claimed.is_some_and(|t| t > now) {
+                return Err(Error::Gone {
+                    code: "claim_expired",
+                    message: "This download is no longer valid; open the link again.",
+                });
+            }
+            let row = load(&tx, &share)?.ok_or(Error::NotFound)?;
+            if let Some(refused) = row.refusal(now)
+                && !matches!(row.state(now), ShareState::Locked | ShareState::Used)
+            {
+                return Err(refused);
+            }
+            let file = tx
+                .query_row(
+                    "SELECT f.id, f.size, f.sha256 FROM share_files sf
+                     JOIN files f ON f.id = sf.file_id
+                     WHERE sf.share_id = ?1 AND sf.idx = ?2",
+                    rusqlite::params![share, index],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                            crate::secret::to_hex(&r.get::<_, Vec<u8>>(2)?),
+                        ))
+                    },
+                )
+                .optional()?
+                .ok_or(Error::NotFound)?;
+            tx.execute(
+                "UPDATE share_claims SET expires_at = ?2 WHERE claim_hash = ?1",
+                rusqlite::params![&claim_hash[..], now + CLAIM_GRACE],
+            )?;
+            tx.commit()?;
+            Ok(file)
+        })
+        .await?;
+    let slice = match Wanted::from_headers(&headers, size, &sha256)? {
+        Wanted::NotModified(response) => return Ok(response),
+        Wanted::Bytes(slice) => slice,
+    };
+    let blob = match state.blobs.open(&files::blob_id(&file_id)?).await {
+        Ok(blob) => blob,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
+        Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
+    };
+    let progress = Progress {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        claim_hash,
+        share: id,
+        index,
+        reaches_end: slice.start + slice.len == slice.size,
+        len: slice.len,
+        sent: 0,
+        reported: 0,
+        last_touch: Instant::now(),
+        finished: false,
+    };
+    slice
+        .respond(blob, move |stream| {
+            Body::from_stream(tracked(stream, progress))
+        })
+        .await
+}
+
+/// What a claim's download has done, reported to the database as it goes:
+/// bytes sent, and whether this file went out to its last byte.
+struct Progress {
+    db: Db,
+    clock: crate::clock::Clock,
+    claim_hash: [u8; 32],
+    share: String,
+    index: i64,
+    /// Whether this response ends at the file's last byte.
+    reaches_end: bool,
+    len: u64,
+    sent: u64,
+    reported: u64,
+    last_touch: Instant,
+    finished: bool,
+}
+
+impl Progress {
+    /// The database work of a report; `complete` marks this file done,
+    /// `refresh` restarts the claim's grace (a live stream does; a broken
+    /// one does not, its grace runs from its last sign of life).
+    fn job(
+        &mut self,
+        complete: bool,
+        refresh: bool,
+    ) -> impl FnOnce(&mut Connection) -> Result<(), Error> + Send + 'static {
+        let served = i64::try_from(self.sent - self.reported).unwrap_or(i64::MAX);
+        self.reported = self.sent;
+        self.last_touch = Instant::now();
+        let (hash, share, index, now) = (
+            self.claim_hash,
+            self.share.clone(),
+            self.index,
+            self.clock.now(),
+        );
+        move |conn| {
+            record(
+                conn,
+                &hash,
+                &share,
+                index,
+                served,
+                complete,
+                refresh.then_some(now),
+            )
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// A download cut short still counts what it sent; the report cannot be
+    /// awaited here, so it is spawned (and, arriving at an unknown time,
+    /// leaves the claim's grace alone).
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let job = self.job(false, false);
+        let db = self.db.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = db.call(job).await {
+                    tracing::warn!(error = %e, "a share download's progress was not recorded");
+                }
+            });
+        }
+    }
+}
+
+/// Wraps a blob stream so that its progress reaches the claim. The final
+/// chunk is held back until the database has recorded the completion, so a
+/// client that has the last byte can rely on the link being spent.
+fn tracked(
+    stream: files::BlobStream,
+    progress: Progress,
+) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
+    futures_util::stream::unfold(
+        (stream, progress),
+        |(mut stream, mut progress)| async move {
+            let item = stream.next().await?;
+            if let Ok(chunk) = &item {
+                progress.sent += chunk.len() as u64;
+                if progress.sent == progress.len && progress.reaches_end {
+                    let job = progress.job(true, true);
+                    if let Err(e) = progress.db.call(job).await {
+                        return Some((
+                            Err(std::io::Error::other(e.to_string())),
+                            (stream, progress),
+                        ));
+                    }
+                    progress.finished = true;
+                } else if progress.reported == 0 || progress.last_touch.elapsed() >= TOUCH_EVERY {
+                    // The first chunk waits until the database knows ciphertext
+                    // went out, so a lapse after it counts (module docs).
+                    let job = progress.job(false, true);
+                    let _ = progress.db.call(job).await;
+                }
+            }
+            Some((item, (stream, progress)))
+        },
+    )
+}
+
+/// Records a claim's progress: bytes served, the file done, the grace
+/// restarted from `now` if given; when every file of the link is done, the
+/// claim ends and the download counts.
+fn record(
+    conn: &mut Connection,
+    claim_hash: &[u8; 32],
+    share: &str,
+    index: i64,
+    served: i64,
+    complete: bool,
+    now: Option<i64>,
+) -> Result<(), Error> {
+    let tx = conn.transaction()?;
+    let Some(mut done) = tx
+        .query_row(
+            "SELECT done FROM share_claims WHERE claim_hash = ?1",
+            [&claim_hash[..]],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .optional()?
+    else {
+        return Ok(()); // revoked, or lapsed, meanwhile
+    };
+    if complete && let Ok(i) = usize::try_from(index) {
+        if done.len() <= i / 8 {
+            done.resize(i / 8 + 1, 0);
+        }
+        done[i / 8] |= 1 << (i % 8);
+    }
+    let held: Vec<i64> = tx
+        .prepare("SELECT idx FROM share_files WHERE share_id = ?1")?
+        .query_map([share], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let is_done = |i: i64| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
+            .unwrap_or(false)
+    };
+    if complete && held.iter().all(|&i| is_done(i)) {
+        tx.execute(
+            "DELETE FROM share_claims WHERE claim_hash = ?1",
+            [&claim_hash[..]],
+        )?;
+        tx.execute(
+            "UPDATE shares SET downloads = downloads + 1 WHERE id = ?1",
+            [share],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE share_claims SET served = served + ?2, done = ?3,
+                 expires_at = COALESCE(?4, expires_at)
+             WHERE claim_hash = ?1",
+            rusqlite::params![&claim_hash[..], served, done, now.map(|t| t + CLAIM_GRACE)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_then_cap() {
+        let delays: Vec<i64> = (0..=12).map(delay_after).collect();
+        assert_eq!(delays, [0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
+        assert_eq!(delay_after(1000), MAX_DELAY);
+    }
+}

@@ -1,0 +1,812 @@
+//! Share links against the real binary, with the opener doing in Rust what
+//! the share page does in the browser: every mode opened with the wrong then
+//! the right password, downloaded and decrypted; expiry by an injected
+//! clock; one-time links under concurrency and after a broken connection;
+//! guessing slowed, locked and unlocked; password changes; and neither the
+//! fragment secret nor the password in the database, files or logs.
+
+mod common;
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use common::{
+    Server, binary,
+    client::{Client, Encrypted, QUICK, b64, decrypt, encrypt, unb64},
+};
+use noctis::{
+    format::CipherId,
+    keys::account_keys,
+    share::{LinkKeys, link_keys, link_secret, unwrap_file_key, wrap_file_key},
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut b);
+    b
+}
+
+fn body(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|n| (n as u8).wrapping_mul(31) ^ seed)
+        .collect()
+}
+
+async fn logged_in(s: &Server, name: &str) -> Client {
+    let mut c = Client::new(&s.base, name);
+    assert_eq!(c.register("pw", None).await.status(), 201);
+    assert_eq!(c.login("pw").await, 200);
+    c
+}
+
+/// A link as the owner holds it right after creation: its id and the
+/// fragment secret (what `/s/<id>#<secret>` carries).
+struct Link {
+    id: String,
+    secret: [u8; 32],
+}
+
+impl Link {
+    fn fragment(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.secret)
+    }
+}
+
+/// The link keys for `password` under the link's salt, as the owner makes
+/// them at creation.
+fn keys_for(secret: &[u8; 32], password: Option<&str>, salt: &[u8]) -> LinkKeys {
+    let argon = password.map(|p| account_keys(p.as_bytes(), salt, QUICK).expect("argon2"));
+    link_keys(secret, argon.as_ref(), salt)
+}
+
+/// Creates a link for `files` (uploaded by `owner`) as the dashboard does.
+async fn share(
+    owner: &Client,
+    files: &[(&Value, &Encrypted)],
+    password: Option<&str>,
+    options: Value,
+) -> Link {
+    let seed = random::<16>();
+    let salt = random::<16>();
+    let secret = *link_secret(&owner.master(), &seed);
+    let keys = keys_for(&secret, password, &salt);
+    let mut rng = rand::rng();
+    let entries: Vec<Value> = files
+        .iter()
+        .map(|(file, enc)| {
+            json!({
+                "file_id": file["id"],
+                "wrapped_key": b64(&wrap_file_key(&mut rng, &keys, &enc.data_key)),
+            })
+        })
+        .collect();
+    let mut req = json!({
+        "files": entries,
+        "seed": b64(&seed),
+        "salt": b64(&salt),
+        "token": b64(&keys.token),
+    });
+    if password.is_some() {
+        req["argon2"] = json!({"m_kib": QUICK.m_kib, "t": QUICK.t, "p": QUICK.p});
+    }
+    for (k, v) in options.as_object().expect("options").iter() {
+        req[k] = v.clone();
+    }
+    let r = owner
+        .req(Method::POST, "/api/shares")
+        .json(&req)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    let view: Value = r.json().await.expect("json");
+    Link {
+        id: view["id"].as_str().expect("id").to_owned(),
+        secret,
+    }
+}
+
+/// Whoever opens a link: a fresh client with no cookies or session.
+struct Opener {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Opener {
+    fn new(base: &str) -> Opener {
+        Opener {
+            http: reqwest::Client::new(),
+            base: base.to_owned(),
+        }
+    }
+
+    async fn info(&self, id: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/api/s/{id}", self.base))
+            .send()
+            .await
+            .expect("info")
+    }
+
+    /// The link keys an opener derives from the fragment and a password.
+    async fn keys(&self, link: &Link, password: Option<&str>) -> LinkKeys {
+        let info: Value = self.info(&link.id).await.json().await.expect("json");
+        let salt = unb64(&info["salt"]);
+        keys_for(
+            &link.secret,
+            password.filter(|_| info["password"] == true),
+            &salt,
+        )
+    }
+
+    async fn post(&self, id: &str, what: &str, keys: &LinkKeys) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/s/{id}/{what}", self.base))
+            .json(&json!({"token": b64(&keys.token)}))
+            .send()
+            .await
+            .expect("post")
+    }
+
+    async fn content(
+        &self,
+        id: &str,
+        index: u64,
+        claim: &str,
+        range: Option<&str>,
+    ) -> reqwest::Response {
+        let mut r = self
+            .http
+            .get(format!("{}/api/s/{id}/files/{index}/content", self.base))
+            .bearer_auth(claim);
+        if let Some(range) = range {
+            r = r.header("range", range);
+        }
+        r.send().await.expect("content")
+    }
+
+    /// Opens the link, claims it and downloads and decrypts every file, as
+    /// the share page does. Returns (name, plaintext) per file.
+    async fn download_all(&self, link: &Link, password: Option<&str>) -> Vec<(String, Vec<u8>)> {
+        let keys = self.keys(link, password).await;
+        let r = self.post(&link.id, "open", &keys).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        let opened: Value = r.json().await.expect("json");
+        let claim = self.claim(link, &keys).await;
+        let mut out = Vec::new();
+        for file in opened["files"].as_array().expect("files") {
+            let key = unwrap_file_key(&keys, &unb64(&file["wrapped_key"])).expect("key unwraps");
+            let meta =
+                noctis::account::open_metadata(&key, &unb64(&file["metadata"])).expect("metadata");
+            let meta: Value = serde_json::from_slice(&meta).expect("json");
+            let index = file["index"].as_u64().expect("index");
+            let r = self.content(&link.id, index, &claim, None).await;
+            assert_eq!(r.status(), 200);
+            let bytes = r.bytes().await.expect("body");
+            let plain = decrypt(&key, &bytes).expect("decrypts");
+            out.push((meta["name"].as_str().expect("name").to_owned(), plain));
+        }
+        out
+    }
+
+    async fn claim(&self, link: &Link, keys: &LinkKeys) -> String {
+        let r = self.post(&link.id, "claim", keys).await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        let claim: Value = r.json().await.expect("json");
+        claim["claim"].as_str().expect("claim").to_owned()
+    }
+}
+
+async fn error_of(r: reqwest::Response) -> (StatusCode, String) {
+    let status = r.status();
+    let v: Value = r.json().await.expect("json error");
+    (status, v["error"].as_str().expect("error code").to_owned())
+}
+
+async fn owner_view(owner: &Client, id: &str) -> Value {
+    let list: Value = owner
+        .req(Method::GET, "/api/shares")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    list["shares"]
+        .as_array()
+        .expect("shares")
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+        .expect("the link is listed")
+}
+
+/// A file moved forward in the server's share clock, through the file it
+/// reads (`NOCTURNE_TEST_CLOCK_FILE`).
+struct TestClock(tempfile::NamedTempFile);
+
+impl TestClock {
+    fn new() -> TestClock {
+        let f = tempfile::NamedTempFile::new().expect("clock file");
+        std::fs::write(f.path(), "0").expect("write");
+        TestClock(f)
+    }
+    fn path(&self) -> &str {
+        self.0.path().to_str().expect("utf-8 path")
+    }
+    fn advance_to(&self, seconds: i64) {
+        std::fs::write(self.0.path(), seconds.to_string()).expect("write");
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn every_mode_opens_with_the_right_password_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
+    let owner = logged_in(&s, "alice").await;
+    let a = encrypt("plan.txt", &body(3 << 20, 1), CipherId::Aes256Gcm);
+    let b = encrypt("photo.raw", &body(1000, 2), CipherId::Noctis256);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let fb = owner.upload(&b, 1 << 20).await;
+    let opener = Opener::new(&s.base);
+
+    let modes = [
+        json!({"mode": "persistent"}),
+        json!({"mode": "expiring", "expires_at": now() + 3600}),
+        json!({"mode": "one_time"}),
+        json!({"mode": "persistent", "max_downloads": 2}),
+    ];
+    for options in modes {
+        let link = share(
+            &owner,
+            &[(&fa, &a), (&fb, &b)],
+            Some("tulip moon 7"),
+            options.clone(),
+        )
+        .await;
+        let info: Value = opener.info(&link.id).await.json().await.expect("json");
+        // Before the password: how to derive keys, nothing about the files.
+        assert_eq!(info["password"], true);
+        assert!(
+            info.get("files").is_none() && info.get("metadata").is_none(),
+            "{info}"
+        );
+
+        let wrong = opener.keys(&link, Some("tulip moon 8")).await;
+        let (status, code) = error_of(opener.post(&link.id, "open", &wrong).await).await;
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (401, "wrong_password"),
+            "{options}"
+        );
+        let (status, _) = error_of(opener.post(&link.id, "claim", &wrong).await).await;
+        assert_eq!(status, 401);
+
+        let got = opener.download_all(&link, Some("tulip moon 7")).await;
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0], ("plan.txt".to_owned(), body(3 << 20, 1)));
+        assert_eq!(got[1], ("photo.raw".to_owned(), body(1000, 2)));
+        let view = owner_view(&owner, &link.id).await;
+        assert_eq!(view["downloads"], 1, "{view}");
+        assert_eq!(
+            view["failures"], 0,
+            "a right password clears the count: {view}"
+        );
+        assert_eq!(view["mode"], options["mode"]);
+    }
+
+    // No password: the fragment alone opens it.
+    let open = share(&owner, &[(&fa, &a)], None, json!({"mode": "persistent"})).await;
+    let info: Value = opener.info(&open.id).await.json().await.expect("json");
+    assert_eq!(info["password"], false);
+    assert_eq!(
+        opener.download_all(&open, None).await[0].1,
+        body(3 << 20, 1)
+    );
+
+    // Without its fragment a link opens nothing: another secret with the
+    // right password is refused by the server, and even the wrapped keys a
+    // rightful opener received do not unwrap under it.
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some("pw"),
+        json!({"mode": "persistent"}),
+    )
+    .await;
+    let guessed = Link {
+        id: link.id.clone(),
+        secret: random(),
+    };
+    let keys = opener.keys(&guessed, Some("pw")).await;
+    assert_eq!(opener.post(&link.id, "open", &keys).await.status(), 401);
+    let right = opener.keys(&link, Some("pw")).await;
+    let opened: Value = opener
+        .post(&link.id, "open", &right)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let wrapped = unb64(&opened["files"][0]["wrapped_key"]);
+    assert!(unwrap_file_key(&right, &wrapped).is_ok());
+    assert!(unwrap_file_key(&keys, &wrapped).is_err());
+
+    // Another account sees none of it; a deleted file leaves the link empty.
+    let mallory = logged_in(&s, "mallory").await;
+    let r = mallory
+        .req(Method::DELETE, &format!("/api/shares/{}", link.id))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 404);
+    let listed: Value = mallory
+        .req(Method::GET, "/api/shares")
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["shares"], json!([]));
+    let r = mallory
+        .req(Method::POST, "/api/shares")
+        .json(
+            &json!({"files": [{"file_id": fa["id"], "wrapped_key": b64(&[0; 60])}],
+                      "seed": b64(&[0; 16]), "salt": b64(&[0; 16]), "token": b64(&[0; 32]),
+                      "mode": "persistent"}),
+        )
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 404, "sharing another account's file");
+}
+
+#[tokio::test]
+async fn an_expiring_link_follows_the_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = TestClock::new();
+    let s = Server::start(
+        &binary(),
+        dir.path(),
+        &[
+            ("NOCTURNE_REGISTRATION", "open"),
+            ("NOCTURNE_TEST_CLOCK_FILE", clock.path()),
+        ],
+    )
+    .await;
+    let owner = logged_in(&s, "alice").await;
+    let a = encrypt("a.txt", &body(5000, 3), CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let opener = Opener::new(&s.base);
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some("pw"),
+        json!({"mode": "expiring", "expires_at": now() + 3600}),
+    )
+    .await;
+    let keys = opener.keys(&link, Some("pw")).await;
+    clock.advance_to(3500);
+    let claim = opener.claim(&link, &keys).await;
+    assert_eq!(opener.post(&link.id, "open", &keys).await.status(), 200);
+
+    clock.advance_to(3601);
+    for r in [
+        opener.info(&link.id).await,
+        opener.post(&link.id, "open", &keys).await,
+        opener.post(&link.id, "claim", &keys).await,
+        opener.content(&link.id, 0, &claim, None).await,
+    ] {
+        let (status, code) = error_of(r).await;
+        assert_eq!(status, 410);
+        assert!(code == "expired", "{code}");
+    }
+    assert_eq!(owner_view(&owner, &link.id).await["state"], "expired");
+
+    // The owner extends it; it opens again.
+    let r = owner
+        .req(Method::PATCH, &format!("/api/shares/{}", link.id))
+        .json(&json!({"expiry": {"expires_at": now() + 3601 + 86400}}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        opener.download_all(&link, Some("pw")).await[0].1,
+        body(5000, 3)
+    );
+    // A date in the past is refused.
+    let r = owner
+        .req(Method::PATCH, &format!("/api/shares/{}", link.id))
+        .json(&json!({"expiry": {"expires_at": now()}}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn a_one_time_link_gives_exactly_one_download_to_twenty_racers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
+    let owner = logged_in(&s, "alice").await;
+    let a = encrypt("once.bin", &body(2 << 20, 4), CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some("pw"),
+        json!({"mode": "one_time"}),
+    )
+    .await;
+    let opener = Opener::new(&s.base);
+    let keys = opener.keys(&link, Some("pw")).await;
+
+    let racers = (0..20).map(|_| opener.post(&link.id, "claim", &keys));
+    let answers = futures_util::future::join_all(racers).await;
+    let mut claims = Vec::new();
+    let mut refused = 0;
+    for r in answers {
+        match r.status().as_u16() {
+            200 => claims.push(
+                r.json::<Value>().await.expect("json")["claim"]
+                    .as_str()
+                    .expect("claim")
+                    .to_owned(),
+            ),
+            410 => {
+                let (_, code) = error_of(r).await;
+                assert_eq!(code, "claimed");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((claims.len(), refused), (1, 19));
+    let wrapped = owner_file_key(&opener, &link, &keys).await;
+    let r = opener.content(&link.id, 0, &claims[0], None).await;
+    assert_eq!(r.status(), 200);
+    let bytes = r.bytes().await.expect("body");
+    let key = unwrap_file_key(&keys, &unb64(&wrapped)).expect("key");
+    assert_eq!(decrypt(&key, &bytes).expect("decrypts"), body(2 << 20, 4));
+
+    // Burned: the link says so, and the spent claim reads nothing more.
+    for r in [
+        opener.info(&link.id).await,
+        opener.post(&link.id, "open", &keys).await,
+        opener.post(&link.id, "claim", &keys).await,
+        opener.content(&link.id, 0, &claims[0], None).await,
+    ] {
+        let (status, code) = error_of(r).await;
+        assert_eq!(status, 410);
+        assert!(code == "used" || code == "claim_expired", "{code}");
+    }
+    let view = owner_view(&owner, &link.id).await;
+    assert_eq!(
+        (view["state"].as_str(), view["downloads"].as_i64()),
+        (Some("used"), Some(1))
+    );
+}
+
+/// The wrapped key of the link's first file, fetched by opening it.
+async fn owner_file_key(opener: &Opener, link: &Link, keys: &LinkKeys) -> Value {
+    let opened: Value = opener
+        .post(&link.id, "open", keys)
+        .await
+        .json()
+        .await
+        .expect("json");
+    opened["files"][0]["wrapped_key"].clone()
+}
+
+#[tokio::test]
+async fn a_broken_download_resumes_within_the_grace_and_a_lapsed_one_burns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = TestClock::new();
+    let s = Server::start(
+        &binary(),
+        dir.path(),
+        &[
+            ("NOCTURNE_REGISTRATION", "open"),
+            ("NOCTURNE_TEST_CLOCK_FILE", clock.path()),
+        ],
+    )
+    .await;
+    let owner = logged_in(&s, "alice").await;
+    let plain = body(24 << 20, 5);
+    let a = encrypt("big.bin", &plain, CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 8 << 20).await;
+    let opener = Opener::new(&s.base);
+
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some("pw"),
+        json!({"mode": "one_time"}),
+    )
+    .await;
+    let keys = opener.keys(&link, Some("pw")).await;
+    let wrapped = owner_file_key(&opener, &link, &keys).await;
+    let claim = opener.claim(&link, &keys).await;
+    // Read the start, then break the connection.
+    let mut r = opener.content(&link.id, 0, &claim, None).await;
+    let mut got = Vec::new();
+    while got.len() < (1 << 20) {
+        got.extend_from_slice(&r.chunk().await.expect("chunk").expect("more"));
+    }
+    drop(r);
+    // Someone else cannot take the link meanwhile; a wrong password does
+    // not burn it either.
+    let (status, code) = error_of(opener.post(&link.id, "claim", &keys).await).await;
+    assert_eq!((status.as_u16(), code.as_str()), (410, "claimed"));
+    let wrong = opener.keys(&link, Some("not it")).await;
+    assert_eq!(opener.post(&link.id, "claim", &wrong).await.status(), 401);
+    // Nine minutes later the same downloader resumes where it broke.
+    clock.advance_to(9 * 60);
+    let r = opener
+        .content(&link.id, 0, &claim, Some(&format!("bytes={}-", got.len())))
+        .await;
+    assert_eq!(r.status(), 206);
+    got.extend_from_slice(&r.bytes().await.expect("rest"));
+    let key = unwrap_file_key(&keys, &unb64(&wrapped)).expect("key");
+    assert_eq!(decrypt(&key, &got).expect("decrypts"), plain);
+    assert_eq!(owner_view(&owner, &link.id).await["state"], "used");
+
+    // A download broken and then abandoned past the grace counts as the
+    // one download (it had ciphertext); a claim that read nothing does not.
+    // The grace runs from the last request, not from when the server
+    // noticed the break.
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some("pw"),
+        json!({"mode": "one_time"}),
+    )
+    .await;
+    let keys = opener.keys(&link, Some("pw")).await;
+    let _idle = opener.claim(&link, &keys).await;
+    clock.advance_to(9 * 60 + 11 * 60);
+    let claim = opener.claim(&link, &keys).await;
+    let mut r = opener.content(&link.id, 0, &claim, None).await;
+    r.chunk().await.expect("chunk").expect("some bytes");
+    drop(r);
+    clock.advance_to(9 * 60 + 22 * 60);
+    let (status, code) = error_of(opener.post(&link.id, "claim", &keys).await).await;
+    assert_eq!((status.as_u16(), code.as_str()), (410, "used"));
+}
+
+#[tokio::test]
+async fn guessing_slows_then_locks_and_the_owner_unlocks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = TestClock::new();
+    let s = Server::start(
+        &binary(),
+        dir.path(),
+        &[
+            ("NOCTURNE_REGISTRATION", "open"),
+            ("NOCTURNE_TEST_CLOCK_FILE", clock.path()),
+        ],
+    )
+    .await;
+    let owner = logged_in(&s, "alice").await;
+    let a = encrypt("a.txt", &body(100, 6), CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some("right"),
+        json!({"mode": "one_time"}),
+    )
+    .await;
+    let opener = Opener::new(&s.base);
+    let wrong = opener.keys(&link, Some("wrong")).await;
+    let right = opener.keys(&link, Some("right")).await;
+
+    let mut offset = 0;
+    for _ in 0..3 {
+        assert_eq!(opener.post(&link.id, "open", &wrong).await.status(), 401);
+    }
+    // Now each attempt, even the right one, waits its turn.
+    let r = opener.post(&link.id, "open", &right).await;
+    assert_eq!(r.status(), 429);
+    let wait: i64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("number");
+    assert_eq!(wait, 1);
+    for failure in 4..=20 {
+        offset += noctis_delay(failure - 1);
+        clock.advance_to(offset);
+        let (status, code) = error_of(opener.post(&link.id, "open", &wrong).await).await;
+        if failure < 20 {
+            assert_eq!(
+                (status.as_u16(), code.as_str()),
+                (401, "wrong_password"),
+                "{failure}"
+            );
+        } else {
+            assert_eq!((status.as_u16(), code.as_str()), (423, "locked"));
+        }
+    }
+    offset += 3600;
+    clock.advance_to(offset);
+    assert_eq!(opener.post(&link.id, "open", &right).await.status(), 423);
+    let view = owner_view(&owner, &link.id).await;
+    assert_eq!(
+        (view["state"].as_str(), view["failures"].as_i64()),
+        (Some("locked"), Some(20))
+    );
+
+    let r = owner
+        .req(Method::PATCH, &format!("/api/shares/{}", link.id))
+        .json(&json!({"unlock": true}))
+        .send()
+        .await
+        .expect("unlock");
+    assert_eq!(r.status(), 200);
+    // Twenty wrong passwords did not use the one-time link up.
+    assert_eq!(
+        opener.download_all(&link, Some("right")).await[0].1,
+        body(100, 6)
+    );
+}
+
+/// The server's delay after the n-th consecutive failure (mirrors
+/// `shares::delay_after`: free for 3, then 1, 2, 4 ... 300 seconds).
+fn noctis_delay(failures: i64) -> i64 {
+    if failures < 3 {
+        0
+    } else {
+        (1i64 << (failures - 3).min(30)).min(300)
+    }
+}
+
+#[tokio::test]
+async fn one_client_guessing_across_links_is_limited() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
+    let opener = Opener::new(&s.base);
+    let keys = keys_for(&random(), None, b"salt");
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let id: String = random::<16>().iter().map(|b| format!("{b:02x}")).collect();
+        statuses.push(opener.post(&id, "open", &keys).await.status().as_u16());
+    }
+    assert!(statuses[..30].iter().all(|&s| s == 404), "{statuses:?}");
+    assert!(statuses[30..].iter().all(|&s| s == 429), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_new_password_rewraps_in_place_and_revoking_ends_the_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
+    let owner = logged_in(&s, "alice").await;
+    let a = encrypt("a.txt", &body(777, 7), CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some("old"),
+        json!({"mode": "persistent"}),
+    )
+    .await;
+    let opener = Opener::new(&s.base);
+
+    // The owner re-derives the secret from the listed seed (the URL stays).
+    let view = owner_view(&owner, &link.id).await;
+    let secret = *link_secret(&owner.master(), &unb64(&view["seed"]));
+    assert_eq!(secret, link.secret);
+    let salt = random::<16>();
+    let keys = keys_for(&secret, Some("new"), &salt);
+    let r = owner
+        .req(Method::PATCH, &format!("/api/shares/{}", link.id))
+        .json(&json!({"password": {
+            "salt": b64(&salt),
+            "argon2": {"m_kib": QUICK.m_kib, "t": QUICK.t, "p": QUICK.p},
+            "token": b64(&keys.token),
+            "files": [{"index": 0, "wrapped_key": b64(&wrap_file_key(&mut rand::rng(), &keys, &a.data_key))}],
+        }}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let old = opener.keys(&link, Some("old")).await;
+    assert_eq!(opener.post(&link.id, "open", &old).await.status(), 401);
+    assert_eq!(
+        opener.download_all(&link, Some("new")).await[0].1,
+        body(777, 7)
+    );
+
+    let r = owner
+        .req(Method::DELETE, &format!("/api/shares/{}", link.id))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 204);
+    let (status, code) = error_of(opener.info(&link.id).await).await;
+    assert_eq!((status.as_u16(), code.as_str()), (410, "revoked"));
+    assert_eq!(owner_view(&owner, &link.id).await["state"], "revoked");
+}
+
+#[tokio::test]
+async fn neither_the_secret_nor_the_password_reaches_the_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(
+        &binary(),
+        dir.path(),
+        &[("NOCTURNE_REGISTRATION", "open"), ("RUST_LOG", "debug")],
+    )
+    .await;
+    let owner = logged_in(&s, "alice").await;
+    let a = encrypt("a.txt", &body(4096, 8), CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let password = "violet-harbour-3141";
+    let link = share(
+        &owner,
+        &[(&fa, &a)],
+        Some(password),
+        json!({"mode": "persistent"}),
+    )
+    .await;
+    let opener = Opener::new(&s.base);
+    let wrong = opener.keys(&link, Some("violet-harbour-3142")).await;
+    assert_eq!(opener.post(&link.id, "open", &wrong).await.status(), 401);
+    assert_eq!(
+        opener.download_all(&link, Some(password)).await[0].1,
+        body(4096, 8)
+    );
+    let keys = opener.keys(&link, Some(password)).await;
+
+    let fragment = link.fragment();
+    let markers: [&[u8]; 5] = [
+        &link.secret,
+        fragment.as_bytes(),
+        password.as_bytes(),
+        &keys.key,
+        &a.data_key,
+    ];
+    common::client::assert_absent(dir.path(), &markers);
+    let logs = s.logs();
+    assert!(
+        logs.contains("/api/s/"),
+        "debug logging covers share requests"
+    );
+    for marker in [fragment.as_str(), password, "violet-harbour-3142"] {
+        assert!(!logs.contains(marker), "the logs contain {marker}");
+    }
+}
+
+#[tokio::test]
+async fn the_share_api_is_in_the_openapi_document() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(&binary(), dir.path(), &[]).await;
+    let doc: Value = reqwest::get(s.url("/api/openapi.json"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    for (path, method) in [
+        ("/api/shares", "post"),
+        ("/api/shares", "get"),
+        ("/api/shares/{id}", "patch"),
+        ("/api/shares/{id}", "delete"),
+        ("/api/s/{id}", "get"),
+        ("/api/s/{id}/open", "post"),
+        ("/api/s/{id}/claim", "post"),
+        ("/api/s/{id}/files/{index}/content", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is missing"
+        );
+    }
+}
