@@ -1051,7 +1051,7 @@ pub(crate) async fn share_content(
                     |r| r.get(0),
                 )
                 .optional()?;
-            if !claimed.is_some_and(|t| t > now) {
+            if claimed.is_none_or(|t| t <= now) {
                 return Err(Error::Gone {
                     code: "claim_expired",
                     message: "This download is no longer valid; open the link again.",
