@@ -410,6 +410,9 @@ async function retrying(job, request) {
 async function download(msg, job) {
   await ready;
   const { file: id, key, size } = msg;
+  // A share page downloads from the link's URL with its claim.
+  const url = msg.url || `/api/files/${id}/content`;
+  const headers = msg.auth ? { Authorization: `Bearer ${msg.auth}` } : {};
   let reader = null;
   let opener = null;
   let sink;
@@ -421,12 +424,38 @@ async function download(msg, job) {
   }
   try {
     // `no-store`: no copy of the ciphertext stays in the browser's cache.
-    const response = await fetch(`/api/files/${id}/content`, {
+    const response = await fetch(url, {
       cache: "no-store",
+      headers,
       signal: job.abort.signal,
     });
     if (!response.ok) throw new Stop(await serverError(response));
     reader = response.body.getReader();
+    // A connection that breaks mid-download is picked up where it broke
+    // (`Range`), up to five times with growing pauses; a share link's claim
+    // survives such a break for its grace period.
+    let received = 0;
+    let breaks = 0;
+    const read = async () => {
+      for (;;) {
+        try {
+          const chunk = await reader.read();
+          if (!chunk.done) received += chunk.value.byteLength;
+          return chunk;
+        } catch (error) {
+          if (job.cancelled || job.abort.signal.aborted || breaks >= 5) throw error;
+          breaks += 1;
+          await new Promise((r) => setTimeout(r, 1000 * 2 ** (breaks - 1)));
+          const again = await fetch(url, {
+            cache: "no-store",
+            headers: { ...headers, Range: `bytes=${received}-` },
+            signal: job.abort.signal,
+          });
+          if (again.status !== 206) throw new Stop(await serverError(again));
+          reader = again.body.getReader();
+        }
+      }
+    };
     let buffered = [];
     let bufferedLen = 0;
     let consumed = 0;
@@ -447,7 +476,7 @@ async function download(msg, job) {
     };
     const fill = async (n) => {
       while (bufferedLen < n) {
-        const { value, done } = await reader.read();
+        const { value, done } = await read();
         if (done) return false;
         buffered.push(value);
         bufferedLen += value.byteLength;

@@ -23,7 +23,7 @@ pub mod security;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=pages::auth::Login/>
                 <Route path=StaticSegment("register") view=pages::auth::Register/>
                 <Route path=StaticSegment("recover") view=pages::auth::Recover/>
+                <Route path=(StaticSegment("s"), ParamSegment("id")) view=pages::share::SharePage/>
             </Routes>
         </Router>
     }

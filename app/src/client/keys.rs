@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// The OS RNG (`crypto.getRandomValues` in the browser).
-fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
+pub(crate) fn rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
     rand_core::UnwrapErr(getrandom::SysRng)
 }
 
-fn random32() -> Zeroizing<[u8; 32]> {
+pub(crate) fn random32() -> Zeroizing<[u8; 32]> {
     let mut k = Zeroizing::new([0u8; 32]);
     rand_core::Rng::fill_bytes(&mut rng(), k.as_mut_slice());
     k
@@ -118,6 +118,12 @@ impl Keyring {
         let meta = account::open_metadata(&key, &unb64(metadata).ok()?).ok()?;
         let meta = serde_json::from_slice(&meta).ok()?;
         Some((key, meta))
+    }
+
+    /// The fragment secret of the share link with `seed` (the owner can
+    /// always re-derive it; see `noctis::share`).
+    pub(crate) fn link_secret(&self, seed: &[u8]) -> Zeroizing<[u8; 32]> {
+        noctis::share::link_secret(&self.master, seed)
     }
 
     /// Opens a file's wrapped data key.

@@ -7,8 +7,9 @@
 
 pub(crate) mod api;
 pub(crate) mod keys;
+pub(crate) mod share;
 pub(crate) mod transfer;
-mod worker;
+pub(crate) mod worker;
 
 /// Marks the moment the WASM took over the page (`performance.mark`), so
 /// the browser benchmark can read time to interactive from the page itself.

@@ -26,6 +26,7 @@ use leptos::prelude::*;
 use noctis::format::{CipherId, HEADER_LEN, Header, ciphertext_len};
 use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
+use zeroize::Zeroizing;
 
 use super::{
     api,
@@ -502,16 +503,13 @@ impl Transfers {
         }
     }
 
-    /// Downloads and decrypts a file into `sink`.
+    /// Downloads and decrypts a file into `sink` with its data `key`.
     pub(crate) async fn download(
         &self,
-        keyring: &Keyring,
+        key: Zeroizing<[u8; 32]>,
         file: &FileRef,
         sink: Sink,
     ) -> Result<(), String> {
-        let Some(key) = keyring.data_key(&file.wrapped_key) else {
-            return Err("This file cannot be decrypted with your keys.".into());
-        };
         let job = self.add(Direction::Download, file.name.clone(), file.size, None);
         let message = js_sys::Object::new();
         let key = js_sys::Uint8Array::from(&key[..]);
@@ -519,10 +517,14 @@ impl Transfers {
             ("type", JsValue::from_str("download")),
             ("job", JsValue::from(job)),
             ("file", JsValue::from_str(&file.id)),
+            ("url", JsValue::from_str(&file.content_url)),
             ("key", key.clone().into()),
             ("size", JsValue::from_f64(file.size as f64)),
         ] {
             set(&message, k, &v);
+        }
+        if let Some(bearer) = &file.bearer {
+            set(&message, "auth", &JsValue::from_str(bearer));
         }
         let transfer = js_sys::Array::of1(&key.buffer());
         match sink {
@@ -574,7 +576,63 @@ pub(crate) struct FileRef {
     /// Ciphertext bytes.
     pub(crate) size: u64,
     pub(crate) plain_size: Option<u64>,
-    pub(crate) wrapped_key: String,
+    /// Where the ciphertext is (`/api/files/{id}/content`, or a share's).
+    pub(crate) content_url: String,
+    /// A share download's claim, sent as `Authorization: Bearer`.
+    pub(crate) bearer: Option<String>,
+}
+
+/// Saves a download into the best sink this browser has. Must be called
+/// straight from a click (the save dialog needs the gesture); `prepare`
+/// then supplies the key and the file (a share page claims its download
+/// there), and `failed` hears why nothing started.
+pub(crate) fn save(
+    transfers: Transfers,
+    name: &str,
+    prepare: impl Future<Output = Result<(Zeroizing<[u8; 32]>, FileRef), String>> + 'static,
+    failed: impl Fn(String) + 'static,
+) {
+    let picker = if has_save_picker() {
+        match save_picker(name) {
+            Some(p) => Some(p),
+            None => return,
+        }
+    } else {
+        None
+    };
+    let fallback = if register_service_worker() {
+        Sink::ServiceWorker
+    } else {
+        Sink::Blob
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let sink = match picker {
+            // A cancelled dialog rejects: nothing to do then.
+            Some(p) => match wasm_bindgen_futures::JsFuture::from(p).await {
+                Ok(handle) => Sink::Handle(handle),
+                Err(_) => return,
+            },
+            None => fallback,
+        };
+        let (key, file) = match prepare.await {
+            Ok(ready) => ready,
+            Err(e) => {
+                if let Sink::Handle(handle) = &sink {
+                    // The dialog created an empty file; it must not stay.
+                    if let Ok(remove) = js_sys::Reflect::get(handle, &JsValue::from_str("remove"))
+                        .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+                    {
+                        let _ = remove.call0(handle);
+                    }
+                }
+                failed(e);
+                return;
+            }
+        };
+        if let Err(e) = transfers.download(key, &file, sink).await {
+            failed(e);
+        }
+    });
 }
 
 /// Where a download's plaintext goes.

@@ -11,12 +11,15 @@
 use leptos::{prelude::*, task::spawn_local};
 use serde::Deserialize;
 
-use super::auth::{KeyringSignal, log_in};
+use super::{
+    auth::{KeyringSignal, log_in},
+    links::{LinksPanel, ShareDialog, Shareable},
+};
 use crate::{
     client::{
         api,
         keys::{FileMeta, Keyring},
-        transfer::{self, Direction, FileRef, PendingUpload, Phase, Sink, Transfers},
+        transfer::{self, Direction, FileRef, PendingUpload, Phase, Transfers},
     },
     components::{Cipher, CipherPicker, Header},
 };
@@ -87,13 +90,22 @@ impl Row {
             .unwrap_or_else(|| "—".into())
     }
 
+    fn shareable(&self) -> Shareable {
+        Shareable {
+            id: self.id.clone(),
+            name: self.name(),
+            wrapped_key: self.wrapped_key.clone(),
+        }
+    }
+
     fn file_ref(&self) -> FileRef {
         FileRef {
             id: self.id.clone(),
             name: self.name(),
             size: self.size,
             plain_size: self.meta.as_ref().and_then(|m| m.size),
-            wrapped_key: self.wrapped_key.clone(),
+            content_url: format!("/api/files/{}/content", self.id),
+            bearer: None,
         }
     }
 }
@@ -140,6 +152,16 @@ pub(crate) fn Dashboard() -> impl IntoView {
     let usage = RwSignal::new(None::<(u64, u64)>);
     let transfers = Transfers::new();
     let reload = RwSignal::new(0u32);
+    let sharing = RwSignal::new(None::<Vec<Shareable>>);
+    let links_changed = RwSignal::new(0u32);
+    let shareable = Signal::derive(move || {
+        rows.get()
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.meta.is_some())
+            .map(Row::shareable)
+            .collect::<Vec<_>>()
+    });
 
     // Effects only run in the browser, so this attribute appears exactly when
     // the WASM has taken over the page. Tests wait on it; it costs nothing.
@@ -258,7 +280,9 @@ pub(crate) fn Dashboard() -> impl IntoView {
                                 <Uploader cipher transfers/>
                                 <TransferPanel transfers/>
                                 <InterruptedList interrupted transfers reload/>
-                                <FileTable rows transfers reload/>
+                                <FileTable rows transfers reload sharing/>
+                                <ShareDialog sharing links_changed/>
+                                <LinksPanel files=shareable links_changed/>
                             }>
                                 <Unlock state/>
                             </Show>
@@ -308,7 +332,7 @@ fn Usage(usage: RwSignal<Option<(u64, u64)>>) -> impl IntoView {
     }
 }
 
-fn unlocked_keyring() -> Option<Keyring> {
+pub(crate) fn unlocked_keyring() -> Option<Keyring> {
     expect_context::<KeyringSignal>().get_untracked()
 }
 
@@ -398,7 +422,7 @@ fn duration(seconds: f64) -> String {
 
 /// Uploads and downloads of this tab, with progress and controls.
 #[component]
-fn TransferPanel(transfers: Transfers) -> impl IntoView {
+pub(crate) fn TransferPanel(transfers: Transfers) -> impl IntoView {
     let total = move || {
         transfers.list.with(|l| {
             let active: Vec<_> = l
@@ -590,33 +614,22 @@ fn date(seconds: i64) -> String {
 
 /// Starts a download of `row` into the best sink this browser has. Called
 /// straight from the click, because the save dialog needs the gesture.
-fn download(row: &Row, transfers: Transfers) {
+fn download(row: &Row, transfers: Transfers, error: RwSignal<Option<String>>) {
     let Some(keyring) = unlocked_keyring() else {
         return;
     };
     let file = row.file_ref();
-    if transfer::has_save_picker() {
-        let Some(picker) = transfer::save_picker(&file.name) else {
-            return;
-        };
-        spawn_local(async move {
-            // A cancelled dialog rejects: nothing to do then.
-            if let Ok(handle) = wasm_bindgen_futures::JsFuture::from(picker).await {
-                let _ = transfers
-                    .download(&keyring, &file, Sink::Handle(handle))
-                    .await;
-            }
-        });
+    let Some(key) = keyring.data_key(&row.wrapped_key) else {
+        error.set(Some("This file cannot be decrypted with your keys.".into()));
         return;
-    }
-    let sink = if transfer::register_service_worker() {
-        Sink::ServiceWorker
-    } else {
-        Sink::Blob
     };
-    spawn_local(async move {
-        let _ = transfers.download(&keyring, &file, sink).await;
-    });
+    let name = file.name.clone();
+    transfer::save(
+        transfers,
+        &name,
+        async move { Ok((key, file)) },
+        move |e| error.set(Some(e)),
+    );
 }
 
 /// The list, or its empty state.
@@ -625,6 +638,7 @@ fn FileTable(
     rows: RwSignal<Option<Vec<Row>>>,
     transfers: Transfers,
     reload: RwSignal<u32>,
+    sharing: RwSignal<Option<Vec<Shareable>>>,
 ) -> impl IntoView {
     let filter = RwSignal::new(String::new());
     let sort = RwSignal::new((SortKey::Added, false));
@@ -742,6 +756,14 @@ fn FileTable(
                         on:input:target=move |ev| filter.set(ev.target().value())
                         on:change:target=move |ev| filter.set(ev.target().value())/>
                     <Show when=move || selected.with(|s| !s.is_empty())>
+                        <button id="share-selected" class="small" type="button"
+                            on:click=move |_| {
+                                let ids = selected.get_untracked();
+                                let files: Vec<Shareable> = rows.with_untracked(|r| r.iter().flatten().filter(|r| ids.contains(&r.id) && r.meta.is_some()).map(Row::shareable).collect());
+                                if !files.is_empty() { sharing.set(Some(files)); }
+                            }>
+                            {move || format!("Share {} selected", selected.with(|s| s.len()))}
+                        </button>
                         <button id="delete-selected" class="danger small" type="button"
                             on:click=move |_| confirm.set(Some(selected.get_untracked().into_iter().collect()))>
                             {move || format!("Delete {} selected", selected.with(|s| s.len()))}
@@ -794,6 +816,7 @@ fn FileTable(
                             let save = { let id = id.clone(); move |ev: leptos::ev::SubmitEvent| { ev.prevent_default(); rename(id.clone()); } };
                             let del = { let id = id.clone(); move |_| confirm.set(Some(vec![id.clone()])) };
                             let dl_row = row.clone();
+                            let share_row = row.shareable();
                             view! {
                                 <tr class="file-row" data-id=id.clone()>
                                     <td class="check">
@@ -819,7 +842,9 @@ fn FileTable(
                                     <td class="added muted">{date(row.created_at)}</td>
                                     <td class="actions">
                                         <button class="ghost small download" type="button" disabled=unreadable
-                                            on:click=move |_| download(&dl_row, transfers)>"Download"</button>
+                                            on:click=move |_| download(&dl_row, transfers, error)>"Download"</button>
+                                        <button class="ghost small share" type="button" disabled=unreadable
+                                            on:click=move |_| sharing.set(Some(vec![share_row.clone()]))>"Share"</button>
                                         <button class="ghost small rename" type="button" disabled=unreadable on:click=start_edit>"Rename"</button>
                                         <button class="ghost small delete" type="button" on:click=del>"Delete"</button>
                                     </td>

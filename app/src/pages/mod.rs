@@ -2,4 +2,6 @@
 
 pub(crate) mod auth;
 pub(crate) mod dashboard;
+pub(crate) mod links;
 pub(crate) mod not_found;
+pub(crate) mod share;

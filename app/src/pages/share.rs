@@ -1,0 +1,195 @@
+//! The public page a share link opens: `/s/<id>#<secret>`, no account.
+//!
+//! It reads the secret from the URL fragment (which the browser never
+//! sends), asks the server how to derive the keys, asks for the password
+//! when there is one, derives in the crypto worker, and only then shows
+//! what is shared. Downloads are decrypted as they stream, through the same
+//! file worker as the dashboard, with a progress bar.
+
+use std::rc::Rc;
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::hooks::use_params_map;
+
+use super::dashboard::{TransferPanel, human_size};
+use crate::{
+    client::{
+        api,
+        keys::FileMeta,
+        share::{self, LinkInfo, OpenLink, SharedFile},
+        transfer::{self, FileRef, Transfers},
+    },
+    components::Header,
+};
+
+#[derive(Clone)]
+enum Stage {
+    Loading,
+    /// No secret in the fragment: nothing can be decrypted.
+    Incomplete,
+    /// Expired, revoked, used, locked or unknown: says which.
+    Refused(String, String),
+    Password(LinkInfo),
+    Opening,
+    Open(Vec<(SharedFile, FileMeta)>),
+}
+
+#[component]
+pub(crate) fn SharePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with_untracked(|p| p.get("id").unwrap_or_default());
+    let stage = RwSignal::new(Stage::Loading);
+    let error = RwSignal::new(None::<String>);
+    let password = RwSignal::new(String::new());
+    let opened = StoredValue::new_local(None::<Rc<OpenLink>>);
+    let claim = StoredValue::new_local(None::<String>);
+    let transfers = Transfers::new();
+    let hydrated = RwSignal::new(false);
+
+    let refuse = move |e: api::ApiError| {
+        let code = if e.status == 404 { "not_found".to_owned() } else { e.code };
+        let message = if e.status == 404 {
+            "There is no such link. Check that it was copied whole.".to_owned()
+        } else {
+            e.message
+        };
+        stage.set(Stage::Refused(code, message));
+    };
+    let unlock = move |info: LinkInfo, pw: Option<String>| {
+        let Some(secret) = fragment_secret() else {
+            stage.set(Stage::Incomplete);
+            return;
+        };
+        stage.set(Stage::Opening);
+        error.set(None);
+        spawn_local(async move {
+            match share::open(&id(), &secret, &info, pw.as_deref()).await {
+                Ok(link) => {
+                    let files = link.files.clone();
+                    opened.set_value(Some(Rc::new(link)));
+                    password.set(String::new());
+                    stage.set(Stage::Open(files));
+                }
+                Err(e) if matches!(e.status, 401 | 429) || e.status == 0 => {
+                    error.set(Some(e.message));
+                    stage.set(Stage::Password(info));
+                }
+                Err(e) => refuse(e),
+            }
+        });
+    };
+
+    Effect::new(move |_| {
+        hydrated.set(true);
+        crate::client::mark_hydrated();
+        transfer::register_service_worker();
+        if fragment_secret().is_none() {
+            stage.set(Stage::Incomplete);
+            return;
+        }
+        spawn_local(async move {
+            match api::get::<LinkInfo>(&format!("/api/s/{}", id())).await {
+                Ok(info) if info.password => stage.set(Stage::Password(info)),
+                Ok(info) => unlock(info, None),
+                Err(e) => refuse(e),
+            }
+        });
+    });
+
+    let download = move |file: SharedFile, name: String| {
+        let Some(link) = opened.get_value() else {
+            return;
+        };
+        let link_id = id();
+        let shown = name.clone();
+        let prepare = async move {
+            let key = link
+                .data_key(&file)
+                .ok_or("This file cannot be decrypted: the link is damaged.")?;
+            let bearer = match claim.get_value() {
+                Some(c) => c,
+                None => {
+                    let c = link.claim(&link_id).await.map_err(|e| e.message)?;
+                    claim.set_value(Some(c.clone()));
+                    c
+                }
+            };
+            Ok((
+                key,
+                FileRef {
+                    id: format!("{link_id}-{}", file.index),
+                    name: name.clone(),
+                    size: file.size,
+                    plain_size: None,
+                    content_url: format!("/api/s/{link_id}/files/{}/content", file.index),
+                    bearer: Some(bearer),
+                },
+            ))
+        };
+        transfer::save(transfers, &shown, prepare, move |e| error.set(Some(e)));
+    };
+
+    view! {
+        <div class="app share-page" data-hydrated=move || hydrated.get().then_some("true")>
+            <Header/>
+            <main class="share" aria-labelledby="share-page-title">
+                <h1 id="share-page-title">"Shared with you"</h1>
+                {move || match stage.get() {
+                    Stage::Loading => view! { <p class="muted">"Opening the link…"</p> }.into_any(),
+                    Stage::Incomplete => view! {
+                        <p id="share-state" class="form-error" role="alert" data-code="incomplete">
+                            "This link is incomplete: the part after # is missing, and without it nothing can be decrypted. Ask the sender for the whole link."
+                        </p>
+                    }.into_any(),
+                    Stage::Refused(code, message) => view! {
+                        <p id="share-state" class="form-error" role="alert" data-code=code>{message}</p>
+                    }.into_any(),
+                    Stage::Password(info) => {
+                        let submit = move |ev: leptos::ev::SubmitEvent| {
+                            ev.prevent_default();
+                            unlock(info.clone(), Some(password.get_untracked()));
+                        };
+                        view! {
+                            <form id="share-unlock-form" class="share-unlock" on:submit=submit>
+                                <p>"These files are protected by a password. The name and size are shown once it is right."</p>
+                                <input id="share-password" type="password" autocomplete="off" aria-label="Password"
+                                    placeholder="Password" required
+                                    prop:value=move || password.get()
+                                    on:input:target=move |ev| password.set(ev.target().value())/>
+                                <button id="share-unlock" class="primary" type="submit" disabled=move || !hydrated.get()>"Open"</button>
+                            </form>
+                        }.into_any()
+                    }
+                    Stage::Opening => view! { <p id="share-opening" class="muted">"Deriving the key…"</p> }.into_any(),
+                    Stage::Open(files) => view! {
+                        <ul id="shared-files" class="shared-files">
+                            {files.into_iter().map(|(file, meta)| {
+                                let name = meta.name.clone();
+                                let size = human_size(meta.size.unwrap_or(file.size));
+                                let (f, n) = (file.clone(), name.clone());
+                                view! {
+                                    <li class="shared-file" data-index=file.index>
+                                        <span class="shared-name">{name}</span>
+                                        <span class="shared-size muted">{size}</span>
+                                        <button class="primary small share-download" type="button"
+                                            on:click=move |_| download(f.clone(), n.clone())>"Download"</button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                        <TransferPanel transfers/>
+                    }.into_any(),
+                }}
+                <Show when=move || error.with(Option::is_some)>
+                    <p id="share-error" class="form-error" role="alert">{move || error.get()}</p>
+                </Show>
+            </main>
+        </div>
+    }
+}
+
+/// The fragment secret of this page's URL, if it has a valid one.
+fn fragment_secret() -> Option<zeroize::Zeroizing<[u8; 32]>> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    share::secret_from_fragment(&hash)
+}
