@@ -21,14 +21,15 @@ use serde_json::Value;
 
 use common::{
     Server,
-    browser::{click, fill, open, open_browser_saving_to, start_chromedriver, wait_for},
+    browser::{
+        TRANSFER_LIMIT, click, fill, open, open_browser_saving_to, opfs_files, save_dialog_to_opfs,
+        start_chromedriver, transfers_done, until, wait_for,
+    },
     client::{self, sha256_hex},
     release_binary,
 };
 
 const PASSWORD: &str = "a browser password, long enough";
-/// Upper bound for a transfer of the largest sample on a slow runner.
-const TRANSFER_LIMIT: Duration = Duration::from_secs(120);
 
 /// Bytes that do not compress and differ per seed.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
@@ -58,51 +59,6 @@ fn sample(dir: &Path, name: &str, bytes: Vec<u8>) -> Sample {
         bytes,
         path,
     }
-}
-
-/// Polls `script` (which returns `null` until its condition holds, a string
-/// starting with `failed` when it never will, anything else when it holds).
-async fn until(
-    browser: &Client,
-    script: &str,
-    limit: Duration,
-    what: &str,
-) -> Result<Value, String> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let value = browser
-            .execute(script, vec![])
-            .await
-            .map_err(|e| format!("{what}: {e}"))?;
-        if let Some(text) = value.as_str().filter(|t| t.starts_with("failed")) {
-            return Err(format!("{what}: {text}"));
-        }
-        if !value.is_null() && value != Value::Bool(false) {
-            return Ok(value);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("{what}: timed out"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until `n` transfers of `direction` are listed and all are done.
-async fn transfers_done(browser: &Client, direction: &str, n: usize) -> Result<(), String> {
-    let script = format!(
-        "const rows = [...document.querySelectorAll('#transfers li.transfer[data-direction=\"{direction}\"]')];
-         const bad = rows.filter(r => r.dataset.state === 'failed' || r.dataset.state === 'cancelled');
-         if (bad.length) return 'failed: ' + bad.map(r => r.textContent).join(' | ');
-         return rows.length >= {n} && rows.every(r => r.dataset.state === 'done') ? 'ok' : null;"
-    );
-    until(
-        browser,
-        &script,
-        TRANSFER_LIMIT,
-        &format!("{n} {direction}s finish"),
-    )
-    .await
-    .map(drop)
 }
 
 /// Waits until a transfer of `direction` fails; returns its text.
@@ -199,20 +155,6 @@ async fn listed_names(browser: &Client) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// Makes "Save as" answer with a file in the origin-private file system, so
-/// the File System Access path runs for real (only the dialog is replaced).
-async fn save_dialog_to_opfs(browser: &Client) -> Result<(), String> {
-    browser
-        .execute(
-            "window.showSaveFilePicker = async (o) =>
-               (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true });",
-            vec![],
-        )
-        .await
-        .map(drop)
-        .map_err(|e| e.to_string())
-}
-
 /// Takes the File System Access API away: downloads go through the service worker.
 async fn no_save_dialog(browser: &Client) -> Result<(), String> {
     browser
@@ -220,30 +162,6 @@ async fn no_save_dialog(browser: &Client) -> Result<(), String> {
         .await
         .map(drop)
         .map_err(|e| e.to_string())
-}
-
-/// `name → (size, sha256)` of every file in the origin-private file system.
-async fn opfs_files(
-    browser: &Client,
-) -> Result<std::collections::BTreeMap<String, (u64, String)>, String> {
-    let v = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             (async () => {
-               const dir = await navigator.storage.getDirectory();
-               const out = {};
-               for await (const [name, handle] of dir.entries()) {
-                 const file = await handle.getFile();
-                 const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
-                 out[name] = [file.size, Array.from(digest, b => b.toString(16).padStart(2, '0')).join('')];
-               }
-               return out;
-             })().then(done, e => done({ error: String(e) }));",
-            vec![],
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    serde_json::from_value(v.clone()).map_err(|e| format!("{e}: {v}"))
 }
 
 /// Waits until `dir/name` is complete (no `.crdownload` beside it).

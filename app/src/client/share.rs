@@ -86,11 +86,7 @@ pub(crate) fn link_url(id: &str, secret: &[u8; 32]) -> String {
 }
 
 /// Each file's data key (from the owner's keyring) wrapped for `keys`.
-fn wrap_all(
-    keyring: &Keyring,
-    keys: &LinkKeys,
-    wrapped: &[String],
-) -> Result<Vec<String>, String> {
+fn wrap_all(keyring: &Keyring, keys: &LinkKeys, wrapped: &[String]) -> Result<Vec<String>, String> {
     wrapped
         .iter()
         .map(|w| {
@@ -240,7 +236,11 @@ pub(crate) async fn open(
     };
     let salt = unb64(&info.salt).map_err(local)?;
     let argon = match (info.argon2, password) {
-        (Some(a), Some(p)) => Some(worker::account_keys(p, &salt, a.into()).await.map_err(local)?),
+        (Some(a), Some(p)) => Some(
+            worker::account_keys(p, &salt, a.into())
+                .await
+                .map_err(local)?,
+        ),
         _ => None,
     };
     let keys = link_keys(secret, argon.as_ref(), &salt);
@@ -256,7 +256,9 @@ pub(crate) async fn open(
             .and_then(|w| unwrap_file_key(&keys, &w).ok())
             .and_then(|k| noctis::account::open_metadata(&k, &unb64(&f.metadata).ok()?).ok())
             .and_then(|m| serde_json::from_slice(&m).ok())
-            .ok_or_else(|| local("This link's files cannot be decrypted: the link is damaged.".into()))?;
+            .ok_or_else(|| {
+                local("This link's files cannot be decrypted: the link is damaged.".into())
+            })?;
         files.push((f, meta));
     }
     Ok(OpenLink { keys, files })

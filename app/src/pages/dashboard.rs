@@ -624,12 +624,9 @@ fn download(row: &Row, transfers: Transfers, error: RwSignal<Option<String>>) {
         return;
     };
     let name = file.name.clone();
-    transfer::save(
-        transfers,
-        &name,
-        async move { Ok((key, file)) },
-        move |e| error.set(Some(e)),
-    );
+    transfer::save(transfers, &name, async move { Ok((key, file)) }, move |e| {
+        error.set(Some(e))
+    });
 }
 
 /// The list, or its empty state.

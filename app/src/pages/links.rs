@@ -26,7 +26,9 @@ fn now() -> i64 {
 
 /// The end of `date` (`YYYY-MM-DD`, as a date input gives it) in local time.
 fn end_of_day(date: &str) -> Option<i64> {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&format!("{date}T23:59:59")));
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(&format!(
+        "{date}T23:59:59"
+    )));
     let ms = d.get_time();
     ms.is_finite().then(|| (ms / 1000.0) as i64)
 }
@@ -108,7 +110,9 @@ pub(crate) fn ShareDialog(
             (_, n) => match n.parse::<i64>() {
                 Ok(n) if n >= 1 => Some(n),
                 _ => {
-                    error.set(Some("The download limit must be a whole number, 1 or more.".into()));
+                    error.set(Some(
+                        "The download limit must be a whole number, 1 or more.".into(),
+                    ));
                     return;
                 }
             },
@@ -159,7 +163,11 @@ pub(crate) fn ShareDialog(
 
     move || {
         let files = sharing.get()?;
-        let names = files.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", ");
+        let names = files
+            .iter()
+            .map(|f| f.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
         Some(view! {
             <section id="share-dialog" class="dialog" role="dialog" aria-labelledby="share-title">
                 <h2 id="share-title">{if files.len() == 1 { "Share a file".to_owned() } else { format!("Share {} files", files.len()) }}</h2>

@@ -47,7 +47,11 @@ pub(crate) fn SharePage() -> impl IntoView {
     let hydrated = RwSignal::new(false);
 
     let refuse = move |e: api::ApiError| {
-        let code = if e.status == 404 { "not_found".to_owned() } else { e.code };
+        let code = if e.status == 404 {
+            "not_found".to_owned()
+        } else {
+            e.code
+        };
         let message = if e.status == 404 {
             "There is no such link. Check that it was copied whole.".to_owned()
         } else {

@@ -1,8 +1,13 @@
 //! Headless Chromium over WebDriver (`chromedriver`) for the browser tests.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{
+    path::Path,
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::Value;
 
 use super::Server;
 use tokio::{
@@ -142,4 +147,90 @@ pub async fn click(browser: &Client, id: &str) -> Result<(), String> {
         .click()
         .await
         .map_err(|e| format!("click #{id}: {e}"))
+}
+
+/// Upper bound for a transfer of the largest sample on a slow runner.
+pub const TRANSFER_LIMIT: Duration = Duration::from_secs(120);
+
+/// Polls `script` (which returns `null` until its condition holds, a string
+/// starting with `failed` when it never will, anything else when it holds).
+pub async fn until(
+    browser: &Client,
+    script: &str,
+    limit: Duration,
+    what: &str,
+) -> Result<Value, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let value = browser
+            .execute(script, vec![])
+            .await
+            .map_err(|e| format!("{what}: {e}"))?;
+        if let Some(text) = value.as_str().filter(|t| t.starts_with("failed")) {
+            return Err(format!("{what}: {text}"));
+        }
+        if !value.is_null() && value != Value::Bool(false) {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{what}: timed out"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `n` transfers of `direction` are listed and all are done.
+pub async fn transfers_done(browser: &Client, direction: &str, n: usize) -> Result<(), String> {
+    let script = format!(
+        "const rows = [...document.querySelectorAll('#transfers li.transfer[data-direction=\"{direction}\"]')];
+         const bad = rows.filter(r => r.dataset.state === 'failed' || r.dataset.state === 'cancelled');
+         if (bad.length) return 'failed: ' + bad.map(r => r.textContent).join(' | ');
+         return rows.length >= {n} && rows.every(r => r.dataset.state === 'done') ? 'ok' : null;"
+    );
+    until(
+        browser,
+        &script,
+        TRANSFER_LIMIT,
+        &format!("{n} {direction}s finish"),
+    )
+    .await
+    .map(drop)
+}
+
+/// Makes "Save as" answer with a file in the origin-private file system, so
+/// the File System Access path runs for real (only the dialog is replaced).
+pub async fn save_dialog_to_opfs(browser: &Client) -> Result<(), String> {
+    browser
+        .execute(
+            "window.showSaveFilePicker = async (o) =>
+               (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true });",
+            vec![],
+        )
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// `name → (size, sha256)` of every file in the origin-private file system.
+pub async fn opfs_files(
+    browser: &Client,
+) -> Result<std::collections::BTreeMap<String, (u64, String)>, String> {
+    let v = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             (async () => {
+               const dir = await navigator.storage.getDirectory();
+               const out = {};
+               for await (const [name, handle] of dir.entries()) {
+                 const file = await handle.getFile();
+                 const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+                 out[name] = [file.size, Array.from(digest, b => b.toString(16).padStart(2, '0')).join('')];
+               }
+               return out;
+             })().then(done, e => done({ error: String(e) }));",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    serde_json::from_value(v.clone()).map_err(|e| format!("{e}: {v}"))
 }

@@ -1,0 +1,390 @@
+//! Share links end to end in headless Chromium against the release binary:
+//! the owner creates a link of each mode in the dashboard (a set of two
+//! files, an expiring one, a one-time one), and a second browser with a
+//! fresh profile (no cookies, no account) opens each: a wrong password
+//! refused, the right one showing names and sizes, downloads decrypted to
+//! disk and compared byte for byte; the one-time link refused afterwards; a
+//! link without its fragment refused in the page; neither the fragments nor
+//! the password in the server's files or logs.
+//!
+//! Waiting: conditions are polled, never slept on.
+
+mod common;
+
+use std::path::Path;
+
+use fantoccini::{Client, Locator};
+use noctis::format::CipherId;
+use reqwest::Method;
+use serde_json::Value;
+
+use common::{
+    Server,
+    browser::{
+        TRANSFER_LIMIT, click, fill, open, open_browser, opfs_files, save_dialog_to_opfs,
+        start_chromedriver, transfers_done, until, wait_for,
+    },
+    client::{self, sha256_hex},
+    release_binary,
+};
+
+const PASSWORD: &str = "an owner's password, long enough";
+const LINK_PASSWORD: &str = "heron lantern 42";
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    let mut state = u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+struct Browser {
+    _driver: tokio::process::Child,
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+async fn browser() -> Browser {
+    let (driver, port) = start_chromedriver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let client = open_browser(port, profile.path()).await;
+    Browser {
+        _driver: driver,
+        client,
+        _profile: profile,
+    }
+}
+
+async fn script(browser: &Client, js: &str) -> Result<Value, String> {
+    browser.execute(js, vec![]).await.map_err(|e| e.to_string())
+}
+
+/// Sets a `<select>` the way a person does (value, then a change event).
+async fn choose(browser: &Client, id: &str, value: &str) -> Result<(), String> {
+    script(
+        browser,
+        &format!(
+            "const s = document.getElementById('{id}'); s.value = '{value}';
+             s.dispatchEvent(new Event('change', {{ bubbles: true }}));"
+        ),
+    )
+    .await
+    .map(drop)
+}
+
+/// Creates a link in the owner's dashboard for the selected files (or the
+/// row of `name`); returns its URL as the dialog shows it.
+async fn create_link(owner: &Client, name: Option<&str>, mode: &str) -> Result<String, String> {
+    match name {
+        Some(name) => {
+            let xpath = format!(
+                "//tr[contains(@class,'file-row')][.//span[contains(@class,'file-name') and text()='{name}']]//*[contains(@class,'share')]"
+            );
+            owner
+                .find(Locator::XPath(&xpath))
+                .await
+                .map_err(|e| format!("share button of {name}: {e}"))?
+                .click()
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        None => click(owner, "share-selected").await?,
+    }
+    wait_for(owner, Locator::Id("share-dialog"), "the share dialog").await?;
+    // The password is on by default.
+    let on = script(
+        owner,
+        "return document.getElementById('share-password-on').checked",
+    )
+    .await?;
+    if on != Value::Bool(true) {
+        return Err("the password is not on by default".into());
+    }
+    fill(owner, "share-password", LINK_PASSWORD).await?;
+    choose(owner, "share-mode", mode).await?;
+    if mode == "expiring" {
+        choose(owner, "share-expiry", "86400").await?;
+    }
+    click(owner, "share-create").await?;
+    let url = until(
+        owner,
+        "const e = document.getElementById('share-url'); return e && e.value ? e.value : null;",
+        TRANSFER_LIMIT,
+        "the link is shown",
+    )
+    .await?;
+    let qr = script(
+        owner,
+        "return document.querySelector('#share-qr svg') !== null",
+    )
+    .await?;
+    if qr != Value::Bool(true) {
+        return Err("no QR code".into());
+    }
+    click(owner, "share-close").await?;
+    Ok(url.as_str().unwrap_or_default().to_owned())
+}
+
+/// Opens `url` in the opener's browser, tries a wrong then the right
+/// password, and downloads every file; returns `name → (size, sha256)` of
+/// what was saved and the names and sizes the page showed.
+async fn open_and_download(
+    opener: &Client,
+    url: &str,
+    expect_files: usize,
+) -> Result<
+    (
+        std::collections::BTreeMap<String, (u64, String)>,
+        Vec<String>,
+    ),
+    String,
+> {
+    opener.goto(url).await.map_err(|e| e.to_string())?;
+    wait_for(
+        opener,
+        Locator::Css("[data-hydrated='true']"),
+        "the share page hydrates",
+    )
+    .await?;
+    wait_for(opener, Locator::Id("share-password"), "the password form").await?;
+    // Nothing about the files before the password.
+    let before = script(
+        opener,
+        "return document.querySelector('.shared-file') === null",
+    )
+    .await?;
+    if before != Value::Bool(true) {
+        return Err("files shown before the password".into());
+    }
+    fill(opener, "share-password", "heron lantern 43").await?;
+    click(opener, "share-unlock").await?;
+    let wrong = until(
+        opener,
+        "const e = document.getElementById('share-error'); return e ? e.textContent : null;",
+        TRANSFER_LIMIT,
+        "the wrong password is refused",
+    )
+    .await?;
+    if !wrong.as_str().unwrap_or_default().contains("wrong") {
+        return Err(format!("unexpected error: {wrong}"));
+    }
+    fill(opener, "share-password", LINK_PASSWORD).await?;
+    click(opener, "share-unlock").await?;
+    wait_for(opener, Locator::Id("shared-files"), "the shared files").await?;
+    let shown: Vec<String> = serde_json::from_value(
+        script(
+            opener,
+            "return [...document.querySelectorAll('.shared-file')].map(e => e.querySelector('.shared-name').textContent + ' ' + e.querySelector('.shared-size').textContent)",
+        )
+        .await?,
+    )
+    .map_err(|e| e.to_string())?;
+    save_dialog_to_opfs(opener).await?;
+    let buttons = opener
+        .find_all(Locator::Css(".share-download"))
+        .await
+        .map_err(|e| e.to_string())?;
+    for b in buttons {
+        b.click().await.map_err(|e| e.to_string())?;
+    }
+    transfers_done(opener, "download", expect_files).await?;
+    Ok((opfs_files(opener).await?, shown))
+}
+
+#[tokio::test]
+async fn links_made_in_the_dashboard_open_in_a_fresh_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        &release_binary(),
+        dir.path(),
+        &[("RUST_LOG", "info,tower_http=debug")],
+    )
+    .await;
+    let mut native = client::Client::new(&server.base, "olga");
+    assert_eq!(native.register(PASSWORD, None).await.status(), 201);
+    assert_eq!(native.login(PASSWORD).await, 200);
+    let report = pattern((3 << 20) + 11, 1);
+    let photo = pattern(5000, 2);
+    native
+        .upload(
+            &client::encrypt("report.pdf", &report, CipherId::Aes256Gcm),
+            8 << 20,
+        )
+        .await;
+    native
+        .upload(
+            &client::encrypt("photo.jpg", &photo, CipherId::Noctis256),
+            8 << 20,
+        )
+        .await;
+
+    let owner = browser().await;
+    let opener = browser().await;
+    let result = run(
+        &server,
+        &native,
+        &owner.client,
+        &opener.client,
+        dir.path(),
+        &report,
+        &photo,
+    )
+    .await;
+    let _ = owner.client.close().await;
+    let _ = opener.client.close().await;
+    result.unwrap_or_else(|e| panic!("{e}\n--- server log ---\n{}", server.logs()));
+}
+
+async fn run(
+    server: &Server,
+    native: &client::Client,
+    owner: &Client,
+    opener: &Client,
+    data: &Path,
+    report: &[u8],
+    photo: &[u8],
+) -> Result<(), String> {
+    open(owner, server, "/login").await?;
+    fill(owner, "username", "olga").await?;
+    fill(owner, "password", PASSWORD).await?;
+    click(owner, "login").await?;
+    wait_for(owner, Locator::Css("tr.file-row"), "the file list").await?;
+    until(
+        owner,
+        "return document.querySelectorAll('tr.file-row').length === 2 ? true : null;",
+        TRANSFER_LIMIT,
+        "both files listed",
+    )
+    .await?;
+
+    // A persistent link for both files (selected), an expiring and a
+    // one-time link for one.
+    click(owner, "select-all").await?;
+    let both = create_link(owner, None, "persistent").await?;
+    let expiring = create_link(owner, Some("report.pdf"), "expiring").await?;
+    let once = create_link(owner, Some("photo.jpg"), "one_time").await?;
+    until(
+        owner,
+        "return document.querySelectorAll('#links .link-row').length === 3 ? true : null;",
+        TRANSFER_LIMIT,
+        "the three links listed",
+    )
+    .await?;
+    for url in [&both, &expiring, &once] {
+        let fragment = url.split_once('#').map(|(_, f)| f).unwrap_or_default();
+        if !url.contains("/s/") || fragment.len() < 43 {
+            return Err(format!("not a share URL with a 256-bit fragment: {url}"));
+        }
+    }
+
+    let want_report = (report.len() as u64, sha256_hex(report));
+    let want_photo = (photo.len() as u64, sha256_hex(photo));
+    let (saved, shown) = open_and_download(opener, &both, 2).await?;
+    if saved.get("report.pdf") != Some(&want_report) || saved.get("photo.jpg") != Some(&want_photo)
+    {
+        return Err(format!("the set did not come back whole: {saved:?}"));
+    }
+    // Natively uploaded files carry no plaintext size in their metadata, so
+    // the page shows the ciphertext's (a few bytes more).
+    if !(shown.len() == 2
+        && shown[0] == "report.pdf 3.0 MiB"
+        && shown[1].starts_with("photo.jpg ")
+        && shown[1].ends_with(" KiB"))
+    {
+        return Err(format!("unexpected listing: {shown:?}"));
+    }
+    let (saved, _) = open_and_download(opener, &expiring, 1).await?;
+    if saved.get("report.pdf") != Some(&want_report) {
+        return Err(format!("the expiring link's file differs: {saved:?}"));
+    }
+    let (saved, _) = open_and_download(opener, &once, 1).await?;
+    if saved.get("photo.jpg") != Some(&want_photo) {
+        return Err(format!("the one-time link's file differs: {saved:?}"));
+    }
+
+    // The one-time link is used up; the page says so and shows nothing else
+    // (the page is still at that URL: reload it).
+    opener.refresh().await.map_err(|e| e.to_string())?;
+    let used = until(
+        opener,
+        "const e = document.getElementById('share-state'); return e ? e.dataset.code : null;",
+        TRANSFER_LIMIT,
+        "the used link is refused",
+    )
+    .await?;
+    if used != "used" {
+        return Err(format!("the used one-time link says {used}"));
+    }
+    // Without its fragment a link cannot be opened at all.
+    let bare = both.split('#').next().unwrap_or_default();
+    opener.goto(bare).await.map_err(|e| e.to_string())?;
+    let incomplete = until(
+        opener,
+        "const e = document.getElementById('share-state'); return e ? e.dataset.code : null;",
+        TRANSFER_LIMIT,
+        "the link without fragment is refused",
+    )
+    .await?;
+    if incomplete != "incomplete" {
+        return Err(format!("a link without fragment says {incomplete}"));
+    }
+
+    // The owner sees the downloads.
+    let links: Value = native
+        .req(Method::GET, "/api/shares")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut states: Vec<(String, i64)> = links["shares"]
+        .as_array()
+        .ok_or("no shares")?
+        .iter()
+        .map(|s| {
+            (
+                s["state"].as_str().unwrap_or_default().to_owned(),
+                s["downloads"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    states.sort();
+    if states
+        != [
+            ("active".to_owned(), 1),
+            ("active".to_owned(), 1),
+            ("used".to_owned(), 1),
+        ]
+    {
+        return Err(format!("unexpected link states: {states:?}"));
+    }
+
+    // Neither a fragment nor the link password reached the server.
+    let fragments: Vec<String> = [&both, &expiring, &once]
+        .iter()
+        .map(|u| {
+            u.split_once('#')
+                .map(|(_, f)| f.to_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut markers: Vec<&[u8]> = fragments.iter().map(|f| f.as_bytes()).collect();
+    markers.push(LINK_PASSWORD.as_bytes());
+    client::assert_absent(data, &markers);
+    let logs = server.logs();
+    if !logs.contains("/api/s/") {
+        return Err("the share requests were not logged at all".into());
+    }
+    for m in fragments.iter().map(String::as_str).chain([LINK_PASSWORD]) {
+        if logs.contains(m) {
+            return Err(format!("the server log contains {m}"));
+        }
+    }
+    Ok(())
+}
