@@ -620,7 +620,7 @@ pub(crate) fn save(
                 if let Sink::Handle(handle) = &sink {
                     // The dialog created an empty file; it must not stay.
                     if let Ok(remove) = js_sys::Reflect::get(handle, &JsValue::from_str("remove"))
-                        .and_then(|f| f.dyn_into::<js_sys::Function>().map_err(JsValue::from))
+                        .and_then(|f| f.dyn_into::<js_sys::Function>())
                     {
                         let _ = remove.call0(handle);
                     }
