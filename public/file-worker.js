@@ -439,20 +439,27 @@ async function download(msg, job) {
     const read = async () => {
       for (;;) {
         try {
+          if (reader === null) {
+            // Everything arrived before the break: the stream is complete.
+            if (received >= size) return { done: true };
+            const again = await fetch(url, {
+              cache: "no-store",
+              headers: { ...headers, Range: `bytes=${received}-` },
+              signal: job.abort.signal,
+            });
+            if (again.status !== 206) throw new Stop(await serverError(again));
+            reader = again.body.getReader();
+          }
           const chunk = await reader.read();
           if (!chunk.done) received += chunk.value.byteLength;
           return chunk;
         } catch (error) {
-          if (job.cancelled || job.abort.signal.aborted || breaks >= 5) throw error;
+          if (error instanceof Stop || job.cancelled || job.abort.signal.aborted || breaks >= 5) {
+            throw error;
+          }
           breaks += 1;
+          reader = null;
           await new Promise((r) => setTimeout(r, 1000 * 2 ** (breaks - 1)));
-          const again = await fetch(url, {
-            cache: "no-store",
-            headers: { ...headers, Range: `bytes=${received}-` },
-            signal: job.abort.signal,
-          });
-          if (again.status !== 206) throw new Stop(await serverError(again));
-          reader = again.body.getReader();
         }
       }
     };

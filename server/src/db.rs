@@ -183,9 +183,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE share_claims (
         claim_hash BLOB PRIMARY KEY,
         share_id TEXT NOT NULL REFERENCES shares(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL,
         served INTEGER NOT NULL,
-        done BLOB NOT NULL
+        done BLOB NOT NULL,
+        completed INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     CREATE INDEX share_claims_by_share ON share_claims(share_id);",
 ];

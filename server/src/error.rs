@@ -122,6 +122,10 @@ pub enum Error {
         /// The same, for people.
         message: &'static str,
     },
+    /// No share link has this id (distinct from a route that does not
+    /// exist, and from a link that did and is gone).
+    #[error("unknown share link")]
+    UnknownLink,
     /// A share link locked after too many wrong passwords; its owner can
     /// unlock it.
     #[error("share link locked")]
@@ -181,6 +185,11 @@ impl IntoResponse for Error {
             ),
             Error::Forbidden { code, message } => (StatusCode::FORBIDDEN, code, message.into()),
             Error::Gone { code, message } => (StatusCode::GONE, code, message.into()),
+            Error::UnknownLink => (
+                StatusCode::NOT_FOUND,
+                "unknown_link",
+                "There is no such link. Check that it was copied whole.".into(),
+            ),
             Error::Locked => (
                 StatusCode::LOCKED,
                 "locked",

@@ -4,8 +4,12 @@
 //! fresh profile (no cookies, no account) opens each: a wrong password
 //! refused, the right one showing names and sizes, downloads decrypted to
 //! disk and compared byte for byte; the one-time link refused afterwards; a
-//! link without its fragment refused in the page; neither the fragments nor
-//! the password in the server's files or logs.
+//! link without its fragment refused in the page; a new password set in the
+//! dashboard (keys re-wrapped there) opening the same URL; the expiring link
+//! refused once the server's clock (moved through `NOCTURNE_TEST_CLOCK_FILE`)
+//! passes its date; a revoked link refused; the owner's panel showing each
+//! state; neither the fragments nor the passwords in the server's files or
+//! logs.
 //!
 //! Waiting: conditions are polled, never slept on.
 
@@ -30,6 +34,7 @@ use common::{
 
 const PASSWORD: &str = "an owner's password, long enough";
 const LINK_PASSWORD: &str = "heron lantern 42";
+const NEW_LINK_PASSWORD: &str = "quartz meadow 17";
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     let mut state = u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -130,20 +135,14 @@ async fn create_link(owner: &Client, name: Option<&str>, mode: &str) -> Result<S
     Ok(url.as_str().unwrap_or_default().to_owned())
 }
 
-/// Opens `url` in the opener's browser, tries a wrong then the right
-/// password, and downloads every file; returns `name → (size, sha256)` of
-/// what was saved and the names and sizes the page showed.
-async fn open_and_download(
+/// Opens `url` in the opener's browser and tries `wrong` then `right` as
+/// the password; returns the names and sizes the page then shows.
+async fn unlock_page(
     opener: &Client,
     url: &str,
-    expect_files: usize,
-) -> Result<
-    (
-        std::collections::BTreeMap<String, (u64, String)>,
-        Vec<String>,
-    ),
-    String,
-> {
+    wrong: &str,
+    right: &str,
+) -> Result<Vec<String>, String> {
     opener.goto(url).await.map_err(|e| e.to_string())?;
     wait_for(
         opener,
@@ -161,39 +160,103 @@ async fn open_and_download(
     if before != Value::Bool(true) {
         return Err("files shown before the password".into());
     }
-    fill(opener, "share-password", "heron lantern 43").await?;
+    fill(opener, "share-password", wrong).await?;
     click(opener, "share-unlock").await?;
-    let wrong = until(
+    let refused = until(
         opener,
         "const e = document.getElementById('share-error'); return e ? e.textContent : null;",
         TRANSFER_LIMIT,
         "the wrong password is refused",
     )
     .await?;
-    if !wrong.as_str().unwrap_or_default().contains("wrong") {
-        return Err(format!("unexpected error: {wrong}"));
+    if !refused.as_str().unwrap_or_default().contains("wrong") {
+        return Err(format!("unexpected error: {refused}"));
     }
-    fill(opener, "share-password", LINK_PASSWORD).await?;
+    fill(opener, "share-password", right).await?;
     click(opener, "share-unlock").await?;
     wait_for(opener, Locator::Id("shared-files"), "the shared files").await?;
-    let shown: Vec<String> = serde_json::from_value(
+    serde_json::from_value(
         script(
             opener,
             "return [...document.querySelectorAll('.shared-file')].map(e => e.querySelector('.shared-name').textContent + ' ' + e.querySelector('.shared-size').textContent)",
         )
         .await?,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())
+}
+
+/// Opens `url` (a wrong, then the right password) and downloads every
+/// file; returns `name → (size, sha256)` of what was saved and the names
+/// and sizes the page showed.
+async fn open_and_download(
+    opener: &Client,
+    url: &str,
+    expect_files: usize,
+) -> Result<
+    (
+        std::collections::BTreeMap<String, (u64, String)>,
+        Vec<String>,
+    ),
+    String,
+> {
+    let shown = unlock_page(opener, url, "heron lantern 43", LINK_PASSWORD).await?;
     save_dialog_to_opfs(opener).await?;
-    let buttons = opener
-        .find_all(Locator::Css(".share-download"))
-        .await
-        .map_err(|e| e.to_string())?;
-    for b in buttons {
-        b.click().await.map_err(|e| e.to_string())?;
+    if expect_files > 1 {
+        // A set: "Download all" saves every file, under one claim, into a
+        // folder (here the origin-private file system's root).
+        script(
+            opener,
+            "window.showDirectoryPicker = async () => navigator.storage.getDirectory();",
+        )
+        .await?;
+        click(opener, "share-download-all").await?;
+    } else {
+        click_css(opener, ".share-download").await?;
     }
     transfers_done(opener, "download", expect_files).await?;
     Ok((opfs_files(opener).await?, shown))
+}
+
+async fn click_css(browser: &Client, css: &str) -> Result<(), String> {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("{css}: {e}"))?
+        .click()
+        .await
+        .map_err(|e| format!("click {css}: {e}"))
+}
+
+/// The `data-code` of the page's refusal once it shows one.
+async fn refusal(opener: &Client) -> Result<String, String> {
+    let code = until(
+        opener,
+        "const e = document.getElementById('share-state'); return e ? e.dataset.code : null;",
+        TRANSFER_LIMIT,
+        "the link is refused",
+    )
+    .await?;
+    Ok(code.as_str().unwrap_or_default().to_owned())
+}
+
+fn link_id(url: &str) -> &str {
+    url.split("/s/")
+        .nth(1)
+        .and_then(|rest| rest.split('#').next())
+        .unwrap_or_default()
+}
+
+/// Clicks `class` in the owner's row of link `id`.
+async fn link_click(owner: &Client, id: &str, class: &str) -> Result<(), String> {
+    owner
+        .find(Locator::Css(&format!(
+            "#links .link-row[data-id='{id}'] .{class}"
+        )))
+        .await
+        .map_err(|e| format!("{class} of link {id}: {e}"))?
+        .click()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 #[tokio::test]
@@ -246,6 +309,7 @@ async fn run(
     owner: &Client,
     opener: &Client,
     data: &Path,
+    clock: &Path,
     report: &[u8],
     photo: &[u8],
 ) -> Result<(), String> {
@@ -310,26 +374,14 @@ async fn run(
     // The one-time link is used up; the page says so and shows nothing else
     // (the page is still at that URL: reload it).
     opener.refresh().await.map_err(|e| e.to_string())?;
-    let used = until(
-        opener,
-        "const e = document.getElementById('share-state'); return e ? e.dataset.code : null;",
-        TRANSFER_LIMIT,
-        "the used link is refused",
-    )
-    .await?;
+    let used = refusal(opener).await?;
     if used != "used" {
         return Err(format!("the used one-time link says {used}"));
     }
     // Without its fragment a link cannot be opened at all.
     let bare = both.split('#').next().unwrap_or_default();
     opener.goto(bare).await.map_err(|e| e.to_string())?;
-    let incomplete = until(
-        opener,
-        "const e = document.getElementById('share-state'); return e ? e.dataset.code : null;",
-        TRANSFER_LIMIT,
-        "the link without fragment is refused",
-    )
-    .await?;
+    let incomplete = refusal(opener).await?;
     if incomplete != "incomplete" {
         return Err(format!("a link without fragment says {incomplete}"));
     }
@@ -365,6 +417,82 @@ async fn run(
         return Err(format!("unexpected link states: {states:?}"));
     }
 
+    // The owner sets a new password on the set in the dashboard (every key
+    // re-wrapped there); the same URL then opens with it, not the old one.
+    let salt_of = |links: &Value, id: &str| {
+        links["shares"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["id"] == id)
+            .map(|s| s["salt"].clone())
+    };
+    let old_salt = salt_of(&links, link_id(&both));
+    let row_input = format!(
+        "#links .link-row[data-id='{}'] .link-new-password",
+        link_id(&both)
+    );
+    owner
+        .find(Locator::Css(&row_input))
+        .await
+        .map_err(|e| format!("{row_input}: {e}"))?
+        .send_keys(NEW_LINK_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    link_click(owner, link_id(&both), "link-password-apply").await?;
+    let deadline = std::time::Instant::now() + TRANSFER_LIMIT;
+    loop {
+        let links: Value = native
+            .req(Method::GET, "/api/shares")
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        if salt_of(&links, link_id(&both)) != old_salt {
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("the new password never reached the server".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let shown = unlock_page(opener, &both, LINK_PASSWORD, NEW_LINK_PASSWORD).await?;
+    if shown.len() != 2 {
+        return Err(format!("after the password change: {shown:?}"));
+    }
+
+    // Two days on (the server's clock, moved by the test), the 1-day link
+    // says it expired; a revoked link says it was revoked; the owner's
+    // panel shows each state.
+    std::fs::write(clock, (2 * 86_400).to_string()).map_err(|e| e.to_string())?;
+    opener.goto(&expiring).await.map_err(|e| e.to_string())?;
+    let expired = refusal(opener).await?;
+    if expired != "expired" {
+        return Err(format!("the expired link says {expired}"));
+    }
+    link_click(owner, link_id(&both), "link-revoke").await?;
+    let states = format!(
+        "const s = id => {{ const r = document.querySelector(`#links .link-row[data-id='${{id}}']`); return r && r.dataset.state; }};
+         return s('{}') === 'revoked' && s('{}') === 'expired' && s('{}') === 'used' ? true : null;",
+        link_id(&both),
+        link_id(&expiring),
+        link_id(&once)
+    );
+    until(
+        owner,
+        &states,
+        TRANSFER_LIMIT,
+        "the owner sees revoked, expired and used",
+    )
+    .await?;
+    opener.goto(&both).await.map_err(|e| e.to_string())?;
+    let revoked = refusal(opener).await?;
+    if revoked != "revoked" {
+        return Err(format!("the revoked link says {revoked}"));
+    }
+
     // Neither a fragment nor the link password reached the server.
     let fragments: Vec<String> = [&both, &expiring, &once]
         .iter()
@@ -376,12 +504,17 @@ async fn run(
         .collect();
     let mut markers: Vec<&[u8]> = fragments.iter().map(|f| f.as_bytes()).collect();
     markers.push(LINK_PASSWORD.as_bytes());
+    markers.push(NEW_LINK_PASSWORD.as_bytes());
     client::assert_absent(data, &markers);
     let logs = server.logs();
     if !logs.contains("/api/s/") {
         return Err("the share requests were not logged at all".into());
     }
-    for m in fragments.iter().map(String::as_str).chain([LINK_PASSWORD]) {
+    for m in fragments
+        .iter()
+        .map(String::as_str)
+        .chain([LINK_PASSWORD, NEW_LINK_PASSWORD])
+    {
         if logs.contains(m) {
             return Err(format!("the server log contains {m}"));
         }

@@ -42,8 +42,15 @@ pub(crate) struct LinkView {
     pub(crate) in_progress: i64,
     pub(crate) failures: i64,
     pub(crate) state: String,
-    pub(crate) files: Vec<String>,
+    pub(crate) files: Vec<LinkFile>,
     pub(crate) argon2: Option<Argon2>,
+}
+
+/// A file of a link: its position (with gaps once files are deleted).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub(crate) struct LinkFile {
+    pub(crate) index: i64,
+    pub(crate) file_id: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,11 +153,12 @@ pub(crate) async fn list() -> Result<Vec<LinkView>, ApiError> {
 }
 
 /// Sets a new password (or none) on `link`, re-wrapping each file's key in
-/// this browser; `wrapped` maps the link's files to the owner's wrapped keys.
+/// this browser; `wrapped` holds each of the link's files as (position in
+/// the link, the owner's wrapped key).
 pub(crate) async fn change_password(
     keyring: &Keyring,
     link: &LinkView,
-    wrapped: &[String],
+    wrapped: &[(i64, String)],
     password: Option<String>,
 ) -> Result<(), String> {
     let seed = unb64(&link.seed)?;
@@ -158,10 +166,11 @@ pub(crate) async fn change_password(
     let salt = random16();
     let argon = password_keys(password.as_deref(), &salt, DEFAULT_ARGON2).await?;
     let keys = link_keys(&secret, argon.as_ref(), &salt);
-    let files: Vec<serde_json::Value> = wrap_all(keyring, &keys, wrapped)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, key)| json!({"index": i, "wrapped_key": key}))
+    let owner_keys: Vec<String> = wrapped.iter().map(|(_, w)| w.clone()).collect();
+    let files: Vec<serde_json::Value> = wrapped
+        .iter()
+        .zip(wrap_all(keyring, &keys, &owner_keys)?)
+        .map(|((index, _), key)| json!({"index": index, "wrapped_key": key}))
         .collect();
     let body = json!({"password": {
         "salt": b64(&salt),
@@ -197,6 +206,7 @@ pub(crate) struct SharedFile {
 #[derive(Debug, Deserialize)]
 struct Opened {
     files: Vec<SharedFile>,
+    mode: Mode,
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +229,7 @@ pub(crate) fn secret_from_fragment(hash: &str) -> Option<Zeroizing<[u8; 32]>> {
 pub(crate) struct OpenLink {
     pub(crate) keys: LinkKeys,
     pub(crate) files: Vec<(SharedFile, super::keys::FileMeta)>,
+    pub(crate) mode: Mode,
 }
 
 /// Derives the link's keys (Argon2id in the worker) and asks the server
@@ -261,7 +272,11 @@ pub(crate) async fn open(
             })?;
         files.push((f, meta));
     }
-    Ok(OpenLink { keys, files })
+    Ok(OpenLink {
+        keys,
+        files,
+        mode: opened.mode,
+    })
 }
 
 impl OpenLink {

@@ -582,6 +582,77 @@ pub(crate) struct FileRef {
     pub(crate) bearer: Option<String>,
 }
 
+/// Saves several downloads at once (a shared set): into one folder the
+/// person picks where the browser can (`showDirectoryPicker`), else through
+/// the service worker (or in memory). Call straight from the click;
+/// `prepare` supplies every key and file.
+pub(crate) fn save_all(
+    transfers: Transfers,
+    prepare: impl Future<Output = Result<Vec<(Zeroizing<[u8; 32]>, FileRef)>, String>> + 'static,
+    failed: impl Fn(String) + 'static,
+) {
+    let picker = web_sys::window().and_then(|window| {
+        let pick = get(&window, "showDirectoryPicker")
+            .dyn_into::<js_sys::Function>()
+            .ok()?;
+        let options = js_sys::Object::new();
+        set(&options, "mode", &JsValue::from_str("readwrite"));
+        pick.call1(&window, &options)
+            .ok()?
+            .dyn_into::<js_sys::Promise>()
+            .ok()
+    });
+    let service_worker = register_service_worker();
+    wasm_bindgen_futures::spawn_local(async move {
+        let folder = match picker {
+            // A cancelled dialog rejects: nothing to do then.
+            Some(p) => match wasm_bindgen_futures::JsFuture::from(p).await {
+                Ok(folder) => Some(folder),
+                Err(_) => return,
+            },
+            None => None,
+        };
+        let ready = match prepare.await {
+            Ok(ready) => ready,
+            Err(e) => return failed(e),
+        };
+        for (key, file) in ready {
+            let sink = match &folder {
+                Some(folder) => match file_in(folder, &file.name).await {
+                    Ok(handle) => Sink::Handle(handle),
+                    Err(e) => {
+                        failed(e);
+                        continue;
+                    }
+                },
+                None if service_worker => Sink::ServiceWorker,
+                None => Sink::Blob,
+            };
+            if let Err(e) = transfers.download(key, &file, sink).await {
+                failed(e);
+            }
+        }
+    });
+}
+
+/// A new file named `name` in a folder from `showDirectoryPicker`.
+async fn file_in(folder: &JsValue, name: &str) -> Result<JsValue, String> {
+    let refused = || format!("Could not create \u{201c}{name}\u{201d} in that folder.");
+    let get_handle = get(folder, "getFileHandle")
+        .dyn_into::<js_sys::Function>()
+        .map_err(|_| refused())?;
+    let options = js_sys::Object::new();
+    set(&options, "create", &JsValue::TRUE);
+    let promise = get_handle
+        .call2(folder, &JsValue::from_str(name), &options)
+        .map_err(|_| refused())?
+        .dyn_into::<js_sys::Promise>()
+        .map_err(|_| refused())?;
+    wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(|_| refused())
+}
+
 /// Saves a download into the best sink this browser has. Must be called
 /// straight from a click (the save dialog needs the gesture); `prepare`
 /// then supplies the key and the file (a share page claims its download

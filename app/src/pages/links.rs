@@ -292,8 +292,8 @@ pub(crate) fn LinksPanel(
                 <ul class="link-list">
                     {list.into_iter().map(|link| {
                         let id = link.id.clone();
-                        let shown: Vec<String> = link.files.iter().map(|f| names.iter().find(|n| &n.id == f).map_or_else(|| "(deleted file)".to_owned(), |n| n.name.clone())).collect();
-                        let wrapped: Option<Vec<String>> = link.files.iter().map(|f| names.iter().find(|n| &n.id == f).map(|n| n.wrapped_key.clone())).collect();
+                        let shown: Vec<String> = link.files.iter().map(|f| names.iter().find(|n| n.id == f.file_id).map_or_else(|| "(cannot be decrypted)".to_owned(), |n| n.name.clone())).collect();
+                        let wrapped: Option<Vec<(i64, String)>> = link.files.iter().map(|f| names.iter().find(|n| n.id == f.file_id).map(|n| (f.index, n.wrapped_key.clone()))).collect();
                         let mode = match link.mode { Mode::Persistent => "until revoked", Mode::Expiring => "expiring", Mode::OneTime => "one-time" };
                         let expiry = link.expires_at.map_or_else(|| "never expires".to_owned(), |t| format!("expires {}", when(t)));
                         let downloads = match link.max_downloads { Some(m) => format!("{} of {m} downloads", link.downloads), None => format!("{} downloads", link.downloads) };
@@ -313,7 +313,7 @@ pub(crate) fn LinksPanel(
                         let set_password = move |_| {
                             let Some(keyring) = super::dashboard::unlocked_keyring() else { return };
                             let Some(wrapped) = wrapped.clone() else {
-                                error.set(Some("A file of this link was deleted or cannot be opened here.".into()));
+                                error.set(Some("A file of this link cannot be opened here.".into()));
                                 return;
                             };
                             let pw = new_password.get_untracked();

@@ -16,7 +16,7 @@ use crate::{
     client::{
         api,
         keys::FileMeta,
-        share::{self, LinkInfo, OpenLink, SharedFile},
+        share::{self, LinkInfo, Mode, OpenLink, SharedFile},
         transfer::{self, FileRef, Transfers},
     },
     components::Header,
@@ -42,7 +42,10 @@ pub(crate) fn SharePage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let password = RwSignal::new(String::new());
     let opened = StoredValue::new_local(None::<Rc<OpenLink>>);
-    let claim = StoredValue::new_local(None::<String>);
+    // The current claim and the files already started under it: a claim
+    // serves each file once, so downloading a file again takes a new one.
+    let claim = StoredValue::new_local(None::<(String, Vec<u64>)>);
+    let claiming = RwSignal::new(false);
     let transfers = Transfers::new();
     let hydrated = RwSignal::new(false);
 
@@ -100,37 +103,75 @@ pub(crate) fn SharePage() -> impl IntoView {
         });
     });
 
-    let download = move |file: SharedFile, name: String| {
-        let Some(link) = opened.get_value() else {
-            return;
-        };
+    // One claim for `files` (reusing the current one if none of them was
+    // started under it yet), then each file's key and where to fetch it.
+    let prepare = move |files: Vec<(SharedFile, String)>| {
+        let link = opened.get_value();
         let link_id = id();
-        let shown = name.clone();
-        let prepare = async move {
-            let key = link
-                .data_key(&file)
-                .ok_or("This file cannot be decrypted: the link is damaged.")?;
-            let bearer = match claim.get_value() {
-                Some(c) => c,
+        async move {
+            let link = link.ok_or("Open the link first.")?;
+            let indices: Vec<u64> = files.iter().map(|(f, _)| f.index).collect();
+            let reusable = claim
+                .get_value()
+                .filter(|(_, used)| !indices.iter().any(|i| used.contains(i)));
+            let bearer = match reusable {
+                Some((c, mut used)) => {
+                    used.extend(&indices);
+                    claim.set_value(Some((c.clone(), used)));
+                    c
+                }
                 None => {
                     let c = link.claim(&link_id).await.map_err(|e| e.message)?;
-                    claim.set_value(Some(c.clone()));
+                    claim.set_value(Some((c.clone(), indices)));
                     c
                 }
             };
-            Ok((
-                key,
-                FileRef {
-                    id: format!("{link_id}-{}", file.index),
-                    name: name.clone(),
-                    size: file.size,
-                    plain_size: None,
-                    content_url: format!("/api/s/{link_id}/files/{}/content", file.index),
-                    bearer: Some(bearer),
-                },
-            ))
+            files
+                .into_iter()
+                .map(|(file, name)| {
+                    let key = link
+                        .data_key(&file)
+                        .ok_or("This file cannot be decrypted: the link is damaged.")?;
+                    Ok((
+                        key,
+                        FileRef {
+                            id: format!("{link_id}-{}", file.index),
+                            name,
+                            size: file.size,
+                            plain_size: None,
+                            content_url: format!("/api/s/{link_id}/files/{}/content", file.index),
+                            bearer: Some(bearer.clone()),
+                        },
+                    ))
+                })
+                .collect::<Result<Vec<_>, String>>()
+        }
+    };
+    let failed = move |e: String| {
+        claiming.set(false);
+        error.set(Some(e));
+    };
+    let download = move |file: SharedFile, name: String| {
+        claiming.set(true);
+        error.set(None);
+        let ready = prepare(vec![(file, name.clone())]);
+        let ready = async move {
+            let mut all = ready.await?;
+            claiming.set(false);
+            all.pop().ok_or_else(|| "Nothing to download.".to_owned())
         };
-        transfer::save(transfers, &shown, prepare, move |e| error.set(Some(e)));
+        transfer::save(transfers, &name, ready, failed);
+    };
+    let download_all = move |files: Vec<(SharedFile, String)>| {
+        claiming.set(true);
+        error.set(None);
+        let ready = prepare(files);
+        let ready = async move {
+            let all = ready.await?;
+            claiming.set(false);
+            Ok(all)
+        };
+        transfer::save_all(transfers, ready, failed);
     };
 
     view! {
@@ -165,24 +206,38 @@ pub(crate) fn SharePage() -> impl IntoView {
                         }.into_any()
                     }
                     Stage::Opening => view! { <p id="share-opening" class="muted">"Deriving the key…"</p> }.into_any(),
-                    Stage::Open(files) => view! {
-                        <ul id="shared-files" class="shared-files">
-                            {files.into_iter().map(|(file, meta)| {
-                                let name = meta.name.clone();
-                                let size = human_size(meta.size.unwrap_or(file.size));
-                                let (f, n) = (file.clone(), name.clone());
-                                view! {
-                                    <li class="shared-file" data-index=file.index>
-                                        <span class="shared-name">{name}</span>
-                                        <span class="shared-size muted">{size}</span>
-                                        <button class="primary small share-download" type="button"
-                                            on:click=move |_| download(f.clone(), n.clone())>"Download"</button>
-                                    </li>
-                                }
-                            }).collect_view()}
-                        </ul>
-                        <TransferPanel transfers/>
-                    }.into_any(),
+                    Stage::Open(files) => {
+                        let one_time = opened.with_value(|l| l.as_ref().is_some_and(|l| l.mode == Mode::OneTime));
+                        let several = files.len() > 1;
+                        let all: Vec<(SharedFile, String)> = files.iter().map(|(f, m)| (f.clone(), m.name.clone())).collect();
+                        view! {
+                            {(one_time && several).then(|| view! {
+                                <p class="muted">"This link works for one download: take all the files at once."</p>
+                            })}
+                            <ul id="shared-files" class="shared-files">
+                                {files.into_iter().map(|(file, meta)| {
+                                    let name = meta.name.clone();
+                                    let size = human_size(meta.size.unwrap_or(file.size));
+                                    let (f, n) = (file.clone(), name.clone());
+                                    view! {
+                                        <li class="shared-file" data-index=file.index>
+                                            <span class="shared-name">{name}</span>
+                                            <span class="shared-size muted">{size}</span>
+                                            {(!(one_time && several)).then(|| view! {
+                                                <button class="primary small share-download" type="button" disabled=move || claiming.get()
+                                                    on:click=move |_| download(f.clone(), n.clone())>"Download"</button>
+                                            })}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                            {several.then(|| view! {
+                                <button id="share-download-all" class="primary" type="button" disabled=move || claiming.get()
+                                    on:click=move |_| download_all(all.clone())>"Download all"</button>
+                            })}
+                            <TransferPanel transfers/>
+                        }.into_any()
+                    }
                 }}
                 <Show when=move || error.with(Option::is_some)>
                     <p id="share-error" class="form-error" role="alert">{move || error.get()}</p>

@@ -76,6 +76,83 @@ pub(crate) const SHARE_ATTEMPT_PER_CLIENT: Rate = Rate {
     every: Duration::from_secs(2),
 };
 
+/// Seconds to wait after the `failures`-th consecutive wrong attempt: the
+/// first three are free, then 1, 2, 4 … seconds, at most five minutes.
+pub(crate) fn growing_delay(failures: i64) -> i64 {
+    const FREE: i64 = 3;
+    const MAX: i64 = 300;
+    if failures < FREE {
+        0
+    } else {
+        let doubling = u32::try_from(failures - FREE).unwrap_or(u32::MAX);
+        1i64.checked_shl(doubling.min(30)).unwrap_or(MAX).min(MAX)
+    }
+}
+
+/// Wrong attempts per client, each making the next wait longer
+/// ([`growing_delay`]); forgotten after an hour without one, or at the
+/// first right attempt. Times are the share clock's seconds (so tests can
+/// move them). Bounded like the buckets.
+#[derive(Debug, Default)]
+pub(crate) struct Penalties {
+    table: Mutex<HashMap<String, Penalty>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Penalty {
+    failures: i64,
+    next: i64,
+    last: i64,
+}
+
+/// A client's wrong attempts are forgotten after this long without one.
+const PENALTY_MEMORY: i64 = 60 * 60;
+
+impl Penalties {
+    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<String, Penalty>> {
+        self.table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Refuses an attempt that comes before the client's delay is over.
+    pub(crate) fn check(&self, who: &str, now: i64) -> Result<(), Error> {
+        match self.table().get(who) {
+            Some(p) if now < p.next && now - p.last < PENALTY_MEMORY => Err(Error::RateLimited {
+                retry_after: u64::try_from(p.next - now).unwrap_or(1).max(1),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a wrong attempt.
+    pub(crate) fn failed(&self, who: &str, now: i64) {
+        let mut table = self.table();
+        if !table.contains_key(who) && table.len() >= MAX_KEYS {
+            table.retain(|_, p| now - p.last < PENALTY_MEMORY);
+            if table.len() >= MAX_KEYS {
+                return; // the per-link delays and the buckets still hold
+            }
+        }
+        let p = table.entry(who.to_owned()).or_insert(Penalty {
+            failures: 0,
+            next: now,
+            last: now,
+        });
+        if now - p.last >= PENALTY_MEMORY {
+            p.failures = 0;
+        }
+        p.failures += 1;
+        p.last = now;
+        p.next = now + growing_delay(p.failures);
+    }
+
+    /// A right attempt clears the client's count.
+    pub(crate) fn succeeded(&self, who: &str) {
+        self.table().remove(who);
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
@@ -201,6 +278,36 @@ mod tests {
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
         assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
         assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+    }
+
+    #[test]
+    fn delays_grow_then_cap() {
+        let delays: Vec<i64> = (0..=12).map(growing_delay).collect();
+        assert_eq!(delays, [0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
+        assert_eq!(growing_delay(1000), 300);
+    }
+
+    #[test]
+    fn a_client_waits_longer_after_each_wrong_attempt() {
+        let p = Penalties::default();
+        for _ in 0..3 {
+            p.check("a", 100).expect("free attempts");
+            p.failed("a", 100);
+        }
+        let Err(Error::RateLimited { retry_after }) = p.check("a", 100) else {
+            panic!("the fourth attempt must wait");
+        };
+        assert_eq!(retry_after, 1);
+        p.check("a", 101).expect("after the delay");
+        p.failed("a", 101);
+        assert!(p.check("a", 102).is_err(), "the fifth waits 2 s");
+        p.check("a", 103).expect("after the delay");
+        p.check("b", 100).expect("another client is unaffected");
+        p.failed("a", 103 + PENALTY_MEMORY);
+        p.check("a", 103 + PENALTY_MEMORY)
+            .expect("forgotten after an hour");
+        p.succeeded("a");
+        p.check("a", 0).expect("a right attempt clears the count");
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub(crate) struct AppState {
     pub(crate) trust_proxy: bool,
     pub(crate) blobs: LocalDisk,
     pub(crate) limiter: Arc<limits::Limiter>,
+    /// Wrong share-link passwords per client (growing delays).
+    pub(crate) penalties: Arc<limits::Penalties>,
+    /// Share downloads in flight, per claim and file.
+    pub(crate) streams: Arc<shares::Streams>,
     pub(crate) uploads: Arc<files::UploadLocks>,
     pub(crate) registration: Registration,
     pub(crate) quota: u64,
@@ -88,6 +92,8 @@ impl AppState {
                 trust_proxy: config.trust_proxy,
                 blobs,
                 limiter: Arc::default(),
+                penalties: Arc::default(),
+                streams: Arc::default(),
                 uploads: Arc::default(),
                 registration: config.registration,
                 quota: config.quota,

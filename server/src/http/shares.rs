@@ -11,21 +11,29 @@
 //! claim (`claim`).
 //!
 //! Every download goes through a claim: a random bearer value, valid while
-//! its holder keeps using it and for [`CLAIM_GRACE`] after. Claims are
-//! created on the database thread, which runs one job at a time, so
-//! "completed downloads + live claims ≤ max downloads" holds however many
-//! requests race: of twenty concurrent claims on a one-time link exactly
-//! one succeeds. A claim completes when every shared file has been streamed
-//! to its last byte; then the download counts and, for a one-time link, the
-//! link is used up. A claim that lapses after some ciphertext was sent also
-//! counts (otherwise stopping one byte short, waiting out the grace and
-//! claiming again would read a one-time link many times); one that lapses
-//! before any byte was sent frees its place.
+//! its holder keeps streaming and for [`CLAIM_GRACE`] after (never more
+//! than [`CLAIM_LIFETIME`] in all). Claims are created on the database
+//! thread, which runs one job at a time, so "completed downloads + claims
+//! in progress ≤ max downloads" holds however many requests race: of twenty
+//! concurrent claims on a one-time link exactly one succeeds.
 //!
-//! Guessing is slowed per client (a token bucket) and per link: after
-//! [`FREE_FAILURES`] wrong attempts each next attempt waits twice as long
-//! (up to [`MAX_DELAY`] seconds), and after [`LOCK_AFTER`] the link locks
-//! until its owner unlocks it. A wrong password never uses a link up.
+//! A claim completes when every shared file has been streamed to its last
+//! byte; the final piece of a stream is held back until the database has
+//! counted the download, and a stream whose claim is gone (revoked, lapsed,
+//! completed by another stream) or which a newer request for the same file
+//! superseded stops before its end. After completion the claim lives on for
+//! its grace period only to re-send the last [`COMPLETED_TAIL`] bytes of a
+//! file, which a connection breaking at the very end may have lost. A claim
+//! that lapses after some ciphertext was sent also counts as a download
+//! (otherwise stopping one byte short, waiting out the grace and claiming
+//! again would read a one-time link many times); one that lapses before any
+//! byte was sent frees its place.
+//!
+//! Guessing is slowed per client and per link: after three wrong attempts
+//! each next one waits twice as long ([`limits::growing_delay`], up to five
+//! minutes), on top of a per-client token bucket, and after [`LOCK_AFTER`]
+//! the link locks until its owner unlocks it. A wrong password never uses a
+//! link up.
 
 use std::time::{Duration, Instant};
 
@@ -66,10 +74,13 @@ const MAX_LIVE_CLAIMS: i64 = 64;
 /// How long a download claim outlives its last use (seconds): a broken
 /// connection can be resumed by the same downloader within this time.
 pub(crate) const CLAIM_GRACE: i64 = 10 * 60;
-/// Wrong attempts allowed without delay.
-pub(crate) const FREE_FAILURES: i64 = 3;
-/// The longest delay between attempts on one link (seconds).
-pub(crate) const MAX_DELAY: i64 = 300;
+/// No claim is used longer than this after it was made (seconds), however
+/// busy its holder keeps it.
+const CLAIM_LIFETIME: i64 = 24 * 60 * 60;
+/// What a claim may fetch again of a file it already sent whole: ranges
+/// starting, past the first byte, in the file's last MiB (what a connection
+/// breaking at the very end typically had in flight).
+const COMPLETED_TAIL: u64 = 1 << 20;
 /// Consecutive wrong attempts after which a link locks.
 pub(crate) const LOCK_AFTER: i64 = 20;
 /// Spent, expired and revoked links are purged this long after (seconds).
@@ -218,18 +229,6 @@ impl Row {
     }
 }
 
-/// Seconds to wait after the `failures`-th consecutive wrong attempt.
-pub(crate) fn delay_after(failures: i64) -> i64 {
-    if failures < FREE_FAILURES {
-        0
-    } else {
-        let doubling = u32::try_from(failures - FREE_FAILURES).unwrap_or(u32::MAX);
-        1i64.checked_shl(doubling.min(30))
-            .unwrap_or(MAX_DELAY)
-            .min(MAX_DELAY)
-    }
-}
-
 /// Checks a presented access token against the link, counting a wrong one.
 /// Runs on the database thread, so attempts on one link never interleave.
 fn check_token(conn: &Connection, row: &Row, token: &[u8], now: i64) -> Result<(), Error> {
@@ -255,7 +254,12 @@ fn check_token(conn: &Connection, row: &Row, token: &[u8], now: i64) -> Result<(
     let locked = failures >= LOCK_AFTER;
     conn.execute(
         "UPDATE shares SET failures = ?2, next_attempt_at = ?3, locked = ?4 WHERE id = ?1",
-        rusqlite::params![row.id, failures, now + delay_after(failures), locked],
+        rusqlite::params![
+            row.id,
+            failures,
+            now + limits::growing_delay(failures),
+            locked
+        ],
     )?;
     if locked {
         tracing::warn!(share = %row.id, "a share link locked after {LOCK_AFTER} wrong attempts");
@@ -269,13 +273,16 @@ fn check_token(conn: &Connection, row: &Row, token: &[u8], now: i64) -> Result<(
 /// Lapsed claims: those that sent ciphertext count as downloads (see the
 /// module documentation), the rest just go. `share` limits it to one link.
 pub(crate) fn settle_claims(conn: &Connection, share: Option<&str>, now: i64) -> Result<(), Error> {
+    // A completed claim was counted when it completed.
     conn.execute(
-        "UPDATE shares SET downloads = downloads + (
+        "UPDATE shares SET updated_at = ?1, downloads = downloads + (
              SELECT COUNT(*) FROM share_claims c
-             WHERE c.share_id = shares.id AND c.expires_at <= ?1 AND c.served > 0)
+             WHERE c.share_id = shares.id AND c.expires_at <= ?1 AND c.served > 0
+               AND c.completed = 0)
          WHERE (?2 IS NULL OR id = ?2)
            AND EXISTS (SELECT 1 FROM share_claims c
-                       WHERE c.share_id = shares.id AND c.expires_at <= ?1)",
+                       WHERE c.share_id = shares.id AND c.expires_at <= ?1
+                         AND c.served > 0 AND c.completed = 0)",
         rusqlite::params![now, share],
     )?;
     conn.execute(
@@ -299,7 +306,7 @@ pub(crate) fn purge(conn: &Connection, now: i64) -> Result<usize, Error> {
 fn share_id(raw: &str) -> Result<String, Error> {
     BlobId::parse(raw)
         .map(|id| id.as_str().to_owned())
-        .ok_or(Error::NotFound)
+        .ok_or(Error::UnknownLink)
 }
 
 // ------------------------------------------------------------------ owner
@@ -337,6 +344,14 @@ pub(crate) struct CreateShare {
     max_downloads: Option<i64>,
 }
 
+/// A file of a link, for its owner.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LinkFile {
+    /// Its position in the link (what a re-wrap names).
+    index: i64,
+    file_id: String,
+}
+
 /// A link as its owner sees it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ShareView {
@@ -355,18 +370,25 @@ pub(crate) struct ShareView {
     /// Consecutive wrong attempts.
     failures: i64,
     state: ShareState,
-    /// The shared files' ids, in the link's order (deleted files drop out).
-    files: Vec<String>,
+    /// The shared files, in the link's order (deleted files drop out, so
+    /// positions can have gaps).
+    files: Vec<LinkFile>,
     created_at: i64,
 }
 
 fn view(conn: &Connection, row: Row, now: i64) -> Result<ShareView, Error> {
     let files = conn
-        .prepare("SELECT file_id FROM share_files WHERE share_id = ?1 ORDER BY idx")?
-        .query_map([&row.id], |r| r.get(0))?
-        .collect::<Result<Vec<String>, _>>()?;
+        .prepare("SELECT idx, file_id FROM share_files WHERE share_id = ?1 ORDER BY idx")?
+        .query_map([&row.id], |r| {
+            Ok(LinkFile {
+                index: r.get(0)?,
+                file_id: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
     let in_progress: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM share_claims WHERE share_id = ?1 AND expires_at > ?2",
+        "SELECT COUNT(*) FROM share_claims
+         WHERE share_id = ?1 AND expires_at > ?2 AND completed = 0",
         rusqlite::params![row.id, now],
         |r| r.get(0),
     )?;
@@ -804,7 +826,7 @@ pub(crate) async fn share_info(
         .db
         .call(move |conn| {
             settle_claims(conn, Some(&id), now)?;
-            let row = load(conn, &id)?.ok_or(Error::NotFound)?;
+            let row = load(conn, &id)?.ok_or(Error::UnknownLink)?;
             if let Some(refused) = row.refusal(now) {
                 return Err(refused);
             }
@@ -868,19 +890,15 @@ pub(crate) async fn open_share(
     Path(id): Path<String>,
     JsonBody(req): JsonBody<ShareToken>,
 ) -> Result<Json<SharedFiles>, Error> {
-    state.limiter.check(
-        "share attempt",
-        &client.key(),
-        limits::SHARE_ATTEMPT_PER_CLIENT,
-    )?;
+    let who = attempt(&state, &client)?;
     let id = share_id(&id)?;
     let token = token_of(&req)?;
     let now = state.clock.now();
-    state
+    let result = state
         .db
         .call(move |conn| {
             settle_claims(conn, Some(&id), now)?;
-            let row = load(conn, &id)?.ok_or(Error::NotFound)?;
+            let row = load(conn, &id)?.ok_or(Error::UnknownLink)?;
             check_token(conn, &row, &token, now)?;
             let files = conn
                 .prepare(
@@ -910,8 +928,30 @@ pub(crate) async fn open_share(
                 downloads_left: row.max_downloads.map(|m| (m - row.downloads).max(0)),
             })
         })
-        .await
-        .map(Json)
+        .await;
+    judge(&state, &who, &result);
+    result.map(Json)
+}
+
+/// The per-client checks before a token is looked at: the bucket, then the
+/// client's own growing delay. Returns the client's key.
+fn attempt(state: &AppState, client: &ClientAddr) -> Result<String, Error> {
+    let who = client.key();
+    state
+        .limiter
+        .check("share attempt", &who, limits::SHARE_ATTEMPT_PER_CLIENT)?;
+    state.penalties.check(&who, state.clock.now())?;
+    Ok(who)
+}
+
+/// Counts a wrong token against the client, or clears its count.
+fn judge<T>(state: &AppState, who: &str, result: &Result<T, Error>) {
+    match result {
+        // Not `Locked`: a locked link refuses the right password too.
+        Err(Error::WrongPassword { .. }) => state.penalties.failed(who, state.clock.now()),
+        Ok(_) => state.penalties.succeeded(who),
+        Err(_) => {}
+    }
 }
 
 /// A download claim.
@@ -941,32 +981,30 @@ pub(crate) async fn claim_share(
     JsonBody(req): JsonBody<ShareToken>,
 ) -> Result<Json<Claim>, Error> {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-    state.limiter.check(
-        "share attempt",
-        &client.key(),
-        limits::SHARE_ATTEMPT_PER_CLIENT,
-    )?;
+    let who = attempt(&state, &client)?;
     let id = share_id(&id)?;
     let token = token_of(&req)?;
     let now = state.clock.now();
     let claim = wire::random32();
     let claim_hash = wire::digest(CLAIM_LABEL, &claim);
-    state
+    let result = state
         .db
         .call(move |conn| {
             let tx = conn.transaction()?;
             settle_claims(&tx, Some(&id), now)?;
-            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
+            let row = load(&tx, &id)?.ok_or(Error::UnknownLink)?;
             let checked = check_token(&tx, &row, &token, now);
             if checked.is_err() {
                 // A wrong attempt is counted even though nothing is claimed.
                 tx.commit()?;
                 return checked;
             }
-            let live: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM share_claims WHERE share_id = ?1",
+            // Completed claims are already counted in `downloads`.
+            let (live, all): (i64, i64) = tx.query_row(
+                "SELECT COUNT(*) FILTER (WHERE completed = 0), COUNT(*)
+                 FROM share_claims WHERE share_id = ?1",
                 [&id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             if let Some(max) = row.max_downloads
                 && row.downloads + live >= max
@@ -984,18 +1022,21 @@ pub(crate) async fn claim_share(
                     }
                 });
             }
-            if live >= MAX_LIVE_CLAIMS {
+            if all >= MAX_LIVE_CLAIMS {
                 return Err(Error::RateLimited { retry_after: 60 });
             }
             tx.execute(
-                "INSERT INTO share_claims (claim_hash, share_id, expires_at, served, done)
-                 VALUES (?1, ?2, ?3, 0, X'')",
-                rusqlite::params![&claim_hash[..], id, now + CLAIM_GRACE],
+                "INSERT INTO share_claims
+                     (claim_hash, share_id, created_at, expires_at, served, done)
+                 VALUES (?1, ?2, ?3, ?4, 0, X'')",
+                rusqlite::params![&claim_hash[..], id, now, now + CLAIM_GRACE],
             )?;
             tx.commit()?;
             Ok(())
         })
-        .await?;
+        .await;
+    judge(&state, &who, &result);
+    result?;
     Ok(Json(Claim {
         claim: URL_SAFE_NO_PAD.encode(claim),
         grace: CLAIM_GRACE,
@@ -1040,30 +1081,32 @@ pub(crate) async fn share_content(
     let claim_hash = bearer(&headers)?;
     let now = state.clock.now();
     let share = id.clone();
-    let (file_id, size, sha256) = state
+    let (file_id, size, sha256, sent_whole) = state
         .db
         .call(move |conn| {
-            let tx = conn.transaction()?;
-            let claimed: Option<i64> = tx
+            let claim: Option<(i64, i64, bool, Vec<u8>)> = conn
                 .query_row(
-                    "SELECT expires_at FROM share_claims WHERE claim_hash = ?1 AND share_id = ?2",
+                    "SELECT created_at, expires_at, completed, done FROM share_claims
+                     WHERE claim_hash = ?1 AND share_id = ?2",
                     rusqlite::params![&claim_hash[..], share],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            if claimed.is_none_or(|t| t <= now) {
-                return Err(Error::Gone {
-                    code: "claim_expired",
-                    message: "This download is no longer valid; open the link again.",
-                });
+            let Some((created, expires, completed, done)) = claim else {
+                return Err(claim_gone());
+            };
+            if expires <= now || created + CLAIM_LIFETIME <= now {
+                return Err(claim_gone());
             }
-            let row = load(&tx, &share)?.ok_or(Error::NotFound)?;
+            let row = load(conn, &share)?.ok_or(Error::UnknownLink)?;
+            // A claim already made may finish on a link since locked (by
+            // someone else's guesses) or used up (by this very claim).
             if let Some(refused) = row.refusal(now)
                 && !matches!(row.state(now), ShareState::Locked | ShareState::Used)
             {
                 return Err(refused);
             }
-            let file = tx
+            let file = conn
                 .query_row(
                     "SELECT f.id, f.size, f.sha256 FROM share_files sf
                      JOIN files f ON f.id = sf.file_id
@@ -1079,18 +1122,26 @@ pub(crate) async fn share_content(
                 )
                 .optional()?
                 .ok_or(Error::NotFound)?;
-            tx.execute(
-                "UPDATE share_claims SET expires_at = ?2 WHERE claim_hash = ?1",
-                rusqlite::params![&claim_hash[..], now + CLAIM_GRACE],
-            )?;
-            tx.commit()?;
-            Ok(file)
+            // This file already went out whole under this claim.
+            let sent_whole = usize::try_from(index)
+                .ok()
+                .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
+                .unwrap_or(false);
+            Ok((file.0, file.1, file.2, completed || sent_whole))
         })
         .await?;
     let slice = match Wanted::from_headers(&headers, size, &sha256)? {
         Wanted::NotModified(response) => return Ok(response),
         Wanted::Bytes(slice) => slice,
     };
+    // A file this claim already sent whole may only be fetched again as far
+    // as a break at its very end can have lost.
+    if sent_whole && (slice.start == 0 || slice.start < size.saturating_sub(COMPLETED_TAIL)) {
+        return Err(Error::Gone {
+            code: "used",
+            message: "This link has already been used.",
+        });
+    }
     let blob = match state.blobs.open(&files::blob_id(&file_id)?).await {
         Ok(blob) => blob,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
@@ -1099,6 +1150,8 @@ pub(crate) async fn share_content(
     let progress = Progress {
         db: state.db.clone(),
         clock: state.clock.clone(),
+        stream: state.streams.begin(claim_hash, index),
+        streams: state.streams.clone(),
         claim_hash,
         share: id,
         index,
@@ -1116,11 +1169,56 @@ pub(crate) async fn share_content(
         .await
 }
 
+fn claim_gone() -> Error {
+    Error::Gone {
+        code: "claim_expired",
+        message: "This download is no longer valid; open the link again.",
+    }
+}
+
+/// The streams running for each (claim, file): a new request for the same
+/// file supersedes the one before, which stops at its next piece, so one
+/// claim never feeds two parallel copies of a file. Holds only streams in
+/// flight (each removes itself when it ends), so it is bounded by the
+/// connection limit.
+#[derive(Debug, Default)]
+pub(crate) struct Streams(std::sync::Mutex<std::collections::HashMap<([u8; 32], i64), u64>>);
+
+impl Streams {
+    fn table(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<([u8; 32], i64), u64>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new stream for `(claim, index)`; returns its number.
+    fn begin(&self, claim: [u8; 32], index: i64) -> u64 {
+        let mut table = self.table();
+        let n = table.entry((claim, index)).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    fn is_current(&self, claim: [u8; 32], index: i64, stream: u64) -> bool {
+        self.table().get(&(claim, index)) == Some(&stream)
+    }
+
+    fn end(&self, claim: [u8; 32], index: i64, stream: u64) {
+        let mut table = self.table();
+        if table.get(&(claim, index)) == Some(&stream) {
+            table.remove(&(claim, index));
+        }
+    }
+}
+
 /// What a claim's download has done, reported to the database as it goes:
 /// bytes sent, and whether this file went out to its last byte.
 struct Progress {
     db: Db,
     clock: crate::clock::Clock,
+    streams: std::sync::Arc<Streams>,
+    /// This stream's number among those of its (claim, file).
+    stream: u64,
     claim_hash: [u8; 32],
     share: String,
     index: i64,
@@ -1170,7 +1268,8 @@ impl Drop for Progress {
     /// awaited here, so it is spawned (and, arriving at an unknown time,
     /// leaves the claim's grace alone).
     fn drop(&mut self) {
-        if self.finished {
+        self.streams.end(self.claim_hash, self.index, self.stream);
+        if self.finished || self.sent == self.reported {
             return;
         }
         let job = self.job(false, false);
@@ -1178,16 +1277,19 @@ impl Drop for Progress {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(e) = db.call(job).await {
-                    tracing::warn!(error = %e, "a share download's progress was not recorded");
+                    tracing::debug!(error = %e, "a share download's progress was not recorded");
                 }
             });
         }
     }
 }
 
-/// Wraps a blob stream so that its progress reaches the claim. The final
-/// chunk is held back until the database has recorded the completion, so a
-/// client that has the last byte can rely on the link being spent.
+/// Wraps a blob stream so that its progress reaches the claim. The first
+/// piece waits until the database knows ciphertext went out (so a lapse
+/// after it counts), and the final piece until it has counted the download
+/// (so a client holding the last byte can rely on the link being spent). A
+/// stream superseded by a newer request for the same file, or whose claim
+/// is gone, ends with an error before its end.
 fn tracked(
     stream: files::BlobStream,
     progress: Progress,
@@ -1195,33 +1297,43 @@ fn tracked(
     futures_util::stream::unfold(
         (stream, progress),
         |(mut stream, mut progress)| async move {
-            let item = stream.next().await?;
-            if let Ok(chunk) = &item {
-                progress.sent += chunk.len() as u64;
-                if progress.sent == progress.len && progress.reaches_end {
-                    let job = progress.job(true, true);
-                    if let Err(e) = progress.db.call(job).await {
-                        return Some((
-                            Err(std::io::Error::other(e.to_string())),
-                            (stream, progress),
-                        ));
-                    }
-                    progress.finished = true;
-                } else if progress.reported == 0 || progress.last_touch.elapsed() >= TOUCH_EVERY {
-                    // The first chunk waits until the database knows ciphertext
-                    // went out, so a lapse after it counts (module docs).
-                    let job = progress.job(false, true);
-                    let _ = progress.db.call(job).await;
-                }
+            if progress.finished {
+                return None;
             }
-            Some((item, (stream, progress)))
+            let stop = |e: String| std::io::Error::other(e);
+            let item = stream.next().await?;
+            let chunk = match item {
+                Ok(chunk) => chunk,
+                Err(e) => return Some((Err(e), (stream, progress))),
+            };
+            if !progress
+                .streams
+                .is_current(progress.claim_hash, progress.index, progress.stream)
+            {
+                progress.finished = true;
+                let e = stop("superseded by a newer request for this file".into());
+                return Some((Err(e), (stream, progress)));
+            }
+            progress.sent += chunk.len() as u64;
+            let last = progress.sent == progress.len && progress.reaches_end;
+            if last || progress.reported == 0 || progress.last_touch.elapsed() >= TOUCH_EVERY {
+                let job = progress.job(last, true);
+                if let Err(e) = progress.db.call(job).await {
+                    progress.finished = true;
+                    return Some((Err(stop(e.to_string())), (stream, progress)));
+                }
+                progress.finished = last;
+            }
+            Some((Ok(chunk), (stream, progress)))
         },
     )
 }
 
 /// Records a claim's progress: bytes served, the file done, the grace
-/// restarted from `now` if given; when every file of the link is done, the
-/// claim ends and the download counts.
+/// restarted from `now` if given (never past the claim's lifetime); when
+/// every file of the link is done, the download counts and the claim is
+/// marked completed. A report for a claim that is gone is an error, which
+/// stops its stream.
 fn record(
     conn: &mut Connection,
     claim_hash: &[u8; 32],
@@ -1232,15 +1344,21 @@ fn record(
     now: Option<i64>,
 ) -> Result<(), Error> {
     let tx = conn.transaction()?;
-    let Some(mut done) = tx
+    let Some((mut done, created, completed)) = tx
         .query_row(
-            "SELECT done FROM share_claims WHERE claim_hash = ?1",
+            "SELECT done, created_at, completed FROM share_claims WHERE claim_hash = ?1",
             [&claim_hash[..]],
-            |r| r.get::<_, Vec<u8>>(0),
+            |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            },
         )
         .optional()?
     else {
-        return Ok(()); // revoked, or lapsed, meanwhile
+        return Err(claim_gone()); // revoked, lapsed or spent meanwhile
     };
     if complete && let Ok(i) = usize::try_from(index) {
         if done.len() <= i / 8 {
@@ -1258,35 +1376,27 @@ fn record(
             .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
             .unwrap_or(false)
     };
-    if complete && held.iter().all(|&i| is_done(i)) {
+    let completes = !completed && complete && held.iter().all(|&i| is_done(i));
+    let expires = now.map(|t| (t + CLAIM_GRACE).min(created + CLAIM_LIFETIME));
+    tx.execute(
+        "UPDATE share_claims SET served = served + ?2, done = ?3, completed = ?4,
+             expires_at = COALESCE(?5, expires_at)
+         WHERE claim_hash = ?1",
+        rusqlite::params![
+            &claim_hash[..],
+            served,
+            done,
+            completed || completes,
+            expires
+        ],
+    )?;
+    if completes {
         tx.execute(
-            "DELETE FROM share_claims WHERE claim_hash = ?1",
-            [&claim_hash[..]],
-        )?;
-        tx.execute(
-            "UPDATE shares SET downloads = downloads + 1 WHERE id = ?1",
-            [share],
-        )?;
-    } else {
-        tx.execute(
-            "UPDATE share_claims SET served = served + ?2, done = ?3,
-                 expires_at = COALESCE(?4, expires_at)
-             WHERE claim_hash = ?1",
-            rusqlite::params![&claim_hash[..], served, done, now.map(|t| t + CLAIM_GRACE)],
+            "UPDATE shares SET downloads = downloads + 1, updated_at = COALESCE(?2, updated_at)
+             WHERE id = ?1",
+            rusqlite::params![share, now],
         )?;
     }
     tx.commit()?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_grow_then_cap() {
-        let delays: Vec<i64> = (0..=12).map(delay_after).collect();
-        assert_eq!(delays, [0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300]);
-        assert_eq!(delay_after(1000), MAX_DELAY);
-    }
 }
