@@ -262,10 +262,16 @@ async fn link_click(owner: &Client, id: &str, class: &str) -> Result<(), String>
 #[tokio::test]
 async fn links_made_in_the_dashboard_open_in_a_fresh_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let clock = tempfile::NamedTempFile::new().expect("clock file");
+    std::fs::write(clock.path(), "0").expect("write");
+    let clock_path = clock.path().to_str().expect("utf-8").to_owned();
     let server = Server::start(
         &release_binary(),
         dir.path(),
-        &[("RUST_LOG", "info,tower_http=debug")],
+        &[
+            ("RUST_LOG", "info,tower_http=debug"),
+            ("NOCTURNE_TEST_CLOCK_FILE", &clock_path),
+        ],
     )
     .await;
     let mut native = client::Client::new(&server.base, "olga");
@@ -294,8 +300,8 @@ async fn links_made_in_the_dashboard_open_in_a_fresh_browser() {
         &owner.client,
         &opener.client,
         dir.path(),
-        &report,
-        &photo,
+        clock.path(),
+        [&report, &photo],
     )
     .await;
     let _ = owner.client.close().await;
@@ -310,8 +316,7 @@ async fn run(
     opener: &Client,
     data: &Path,
     clock: &Path,
-    report: &[u8],
-    photo: &[u8],
+    [report, photo]: [&[u8]; 2],
 ) -> Result<(), String> {
     open(owner, server, "/login").await?;
     fill(owner, "username", "olga").await?;

@@ -308,12 +308,15 @@ fn test() -> Result {
         ]),
         path,
     )?;
-    // The browser side: the hydrate build for wasm32.
+    // The browser side: the hydrate build for wasm32 (the app's components
+    // as the browser runs them, through the frontend crate's features).
     sh(
         Command::new(cargo()).args([
             "clippy",
             "--package",
             "frontend",
+            "--package",
+            "app",
             "--package",
             "noctis",
             "--target",

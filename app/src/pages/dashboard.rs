@@ -19,6 +19,7 @@ use crate::{
     client::{
         api,
         keys::{FileMeta, Keyring},
+        share::LinkView,
         transfer::{self, Direction, FileRef, PendingUpload, Phase, Transfers},
     },
     components::{Cipher, CipherPicker, Header},
@@ -154,6 +155,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let sharing = RwSignal::new(None::<Vec<Shareable>>);
     let links_changed = RwSignal::new(0u32);
+    let links = RwSignal::new(Vec::<LinkView>::new());
     let shareable = Signal::derive(move || {
         rows.get()
             .unwrap_or_default()
@@ -280,9 +282,9 @@ pub(crate) fn Dashboard() -> impl IntoView {
                                 <Uploader cipher transfers/>
                                 <TransferPanel transfers/>
                                 <InterruptedList interrupted transfers reload/>
-                                <FileTable rows transfers reload sharing/>
+                                <FileTable rows transfers reload sharing links/>
                                 <ShareDialog sharing links_changed/>
-                                <LinksPanel files=shareable links_changed/>
+                                <LinksPanel files=shareable links links_changed/>
                             }>
                                 <Unlock state/>
                             </Show>
@@ -636,6 +638,7 @@ fn FileTable(
     transfers: Transfers,
     reload: RwSignal<u32>,
     sharing: RwSignal<Option<Vec<Shareable>>>,
+    links: RwSignal<Vec<LinkView>>,
 ) -> impl IntoView {
     let filter = RwSignal::new(String::new());
     let sort = RwSignal::new((SortKey::Added, false));
@@ -822,8 +825,17 @@ fn FileTable(
                                             on:change:target=move |ev| { let on = ev.target().checked(); let id = check_id.clone(); selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } }); }/>
                                     </td>
                                     <td class="name">
-                                        <Show when=is_editing.clone() fallback={ let name = name.clone(); move || view! {
+                                        <Show when=is_editing.clone() fallback={ let name = name.clone(); let id = id.clone(); move || view! {
                                             <span class="file-name" class:unreadable=unreadable>{name.clone()}</span>
+                                            {
+                                                let id = id.clone();
+                                                move || {
+                                                    let n = links.with(|l| l.iter().filter(|k| k.state == "active" && k.files.iter().any(|f| f.file_id == id)).count());
+                                                    (n > 0).then(|| view! {
+                                                        <a class="link-count muted" href="#links" rel="external">{if n == 1 { "1 link".to_owned() } else { format!("{n} links") }}</a>
+                                                    })
+                                                }
+                                            }
                                         }}>
                                             <form class="rename-form" on:submit=save.clone()>
                                                 <input class="rename-input" type="text" aria-label="New name" required

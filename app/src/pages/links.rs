@@ -253,9 +253,9 @@ pub(crate) fn ShareDialog(
 #[component]
 pub(crate) fn LinksPanel(
     files: Signal<Vec<Shareable>>,
+    links: RwSignal<Vec<LinkView>>,
     links_changed: RwSignal<u32>,
 ) -> impl IntoView {
-    let links = RwSignal::new(Vec::<LinkView>::new());
     let error = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         links_changed.track();
