@@ -90,6 +90,14 @@ pub(crate) fn SharePage() -> impl IntoView {
         hydrated.set(true);
         crate::client::mark_hydrated();
         transfer::register_service_worker();
+        // A link pasted over this one differs only after `#`, which the
+        // browser does not reload for: start over with the new secret.
+        let handle = window_event_listener(leptos::ev::hashchange, |_| {
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().reload();
+            }
+        });
+        on_cleanup(move || handle.remove());
         if fragment_secret().is_none() {
             stage.set(Stage::Incomplete);
             return;
