@@ -1,8 +1,9 @@
 //! The wall clock share links are judged by, which tests can move.
 //!
 //! Expiry, one-time claims and lockout delays depend on time; their tests
-//! must not sleep. The clock is the system's, plus an offset read from the
-//! file named by `NOCTURNE_TEST_CLOCK_FILE` when (and only when) that is set.
+//! must not sleep. The clock is the system's, shifted by an offset (or
+//! stopped at a given time) read from the file named by
+//! `NOCTURNE_TEST_CLOCK_FILE` when (and only when) that is set.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -24,15 +25,28 @@ impl Clock {
 
     /// Now, in seconds since the Unix epoch.
     pub(crate) fn now(&self) -> i64 {
-        crate::db::now().saturating_add(self.offset())
+        let real = crate::db::now();
+        match self.test_setting() {
+            Some(Setting::Offset(seconds)) => real.saturating_add(seconds),
+            Some(Setting::Frozen(at)) => at,
+            None => real,
+        }
     }
 
-    fn offset(&self) -> i64 {
+    /// The file holds seconds to add (`3600`), or `=` and a Unix time at
+    /// which the clock stands still (`=1800000000`).
+    fn test_setting(&self) -> Option<Setting> {
         // A few bytes, read only when a test asked for it.
-        self.offset_file
-            .as_ref()
-            .and_then(|p| std::fs::read_to_string(&**p).ok())
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0)
+        let text = std::fs::read_to_string(&**self.offset_file.as_ref()?).ok()?;
+        let text = text.trim();
+        match text.strip_prefix('=') {
+            Some(at) => at.parse().ok().map(Setting::Frozen),
+            None => text.parse().ok().map(Setting::Offset),
+        }
     }
+}
+
+enum Setting {
+    Offset(i64),
+    Frozen(i64),
 }

@@ -34,6 +34,19 @@ fn body(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// A server with open registration (on the movable clock, if given) and
+/// alice logged in; the data directory lives as long as the first value.
+async fn setup(clock: Option<&TestClock>) -> (tempfile::TempDir, Server, Client) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env = vec![("NOCTURNE_REGISTRATION", "open")];
+    if let Some(clock) = clock {
+        env.push(("NOCTURNE_TEST_CLOCK_FILE", clock.path()));
+    }
+    let s = Server::start(&binary(), dir.path(), &env).await;
+    let owner = logged_in(&s, "alice").await;
+    (dir, s, owner)
+}
+
 async fn logged_in(s: &Server, name: &str) -> Client {
     let mut c = Client::new(&s.base, name);
     assert_eq!(c.register("pw", None).await.status(), 201);
@@ -240,6 +253,9 @@ impl TestClock {
     fn path(&self) -> &str {
         self.0.path().to_str().expect("utf-8 path")
     }
+    fn stop_at(&self, unix: i64) {
+        std::fs::write(self.0.path(), format!("={unix}")).expect("write");
+    }
     fn advance_to(&self, seconds: i64) {
         std::fs::write(self.0.path(), seconds.to_string()).expect("write");
     }
@@ -254,9 +270,7 @@ fn now() -> i64 {
 
 #[tokio::test]
 async fn every_mode_opens_with_the_right_password_only() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
-    let owner = logged_in(&s, "alice").await;
+    let (_dir, s, owner) = setup(None).await;
     let a = encrypt("plan.txt", &body(3 << 20, 1), CipherId::Aes256Gcm);
     let b = encrypt("photo.raw", &body(1000, 2), CipherId::Noctis256);
     let fa = owner.upload(&a, 1 << 20).await;
@@ -320,13 +334,7 @@ async fn every_mode_opens_with_the_right_password_only() {
     // Without its fragment a link opens nothing: another secret with the
     // right password is refused by the server, and even the wrapped keys a
     // rightful opener received do not unwrap under it.
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("pw"),
-        json!({"mode": "persistent"}),
-    )
-    .await;
+    let link = link_for(&owner, (&fa, &a), "pw", "persistent").await;
     let guessed = Link {
         id: link.id.clone(),
         secret: random(),
@@ -376,18 +384,8 @@ async fn every_mode_opens_with_the_right_password_only() {
 
 #[tokio::test]
 async fn an_expiring_link_follows_the_clock() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let clock = TestClock::new();
-    let s = Server::start(
-        &binary(),
-        dir.path(),
-        &[
-            ("NOCTURNE_REGISTRATION", "open"),
-            ("NOCTURNE_TEST_CLOCK_FILE", clock.path()),
-        ],
-    )
-    .await;
-    let owner = logged_in(&s, "alice").await;
+    let (_dir, s, owner) = setup(Some(&clock)).await;
     let a = encrypt("a.txt", &body(5000, 3), CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 1 << 20).await;
     let opener = Opener::new(&s.base);
@@ -440,18 +438,10 @@ async fn an_expiring_link_follows_the_clock() {
 
 #[tokio::test]
 async fn a_one_time_link_gives_exactly_one_download_to_twenty_racers() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
-    let owner = logged_in(&s, "alice").await;
+    let (_dir, s, owner) = setup(None).await;
     let a = encrypt("once.bin", &body(2 << 20, 4), CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 1 << 20).await;
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("pw"),
-        json!({"mode": "one_time"}),
-    )
-    .await;
+    let link = link_for(&owner, (&fa, &a), "pw", "one_time").await;
     let opener = Opener::new(&s.base);
     let keys = opener.keys(&link, Some("pw")).await;
 
@@ -517,6 +507,25 @@ async fn a_one_time_link_gives_exactly_one_download_to_twenty_racers() {
     );
 }
 
+/// A link for one file with a password and nothing but a mode.
+async fn link_for(owner: &Client, file: (&Value, &Encrypted), password: &str, mode: &str) -> Link {
+    share(owner, &[file], Some(password), json!({ "mode": mode })).await
+}
+
+/// A link with password "pw" for one file, its keys as the opener derives
+/// them, and a download claim on it.
+async fn claimed(
+    owner: &Client,
+    opener: &Opener,
+    file: (&Value, &Encrypted),
+    mode: &str,
+) -> (Link, LinkKeys, String) {
+    let link = link_for(owner, file, "pw", mode).await;
+    let keys = opener.keys(&link, Some("pw")).await;
+    let claim = opener.claim(&link, &keys).await;
+    (link, keys, claim)
+}
+
 /// The wrapped key of the link's first file, fetched by opening it.
 async fn owner_file_key(opener: &Opener, link: &Link, keys: &LinkKeys) -> Value {
     let opened: Value = opener
@@ -530,33 +539,15 @@ async fn owner_file_key(opener: &Opener, link: &Link, keys: &LinkKeys) -> Value 
 
 #[tokio::test]
 async fn a_broken_download_resumes_within_the_grace_and_a_lapsed_one_burns() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let clock = TestClock::new();
-    let s = Server::start(
-        &binary(),
-        dir.path(),
-        &[
-            ("NOCTURNE_REGISTRATION", "open"),
-            ("NOCTURNE_TEST_CLOCK_FILE", clock.path()),
-        ],
-    )
-    .await;
-    let owner = logged_in(&s, "alice").await;
+    let (_dir, s, owner) = setup(Some(&clock)).await;
     let plain = body(24 << 20, 5);
     let a = encrypt("big.bin", &plain, CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 8 << 20).await;
     let opener = Opener::new(&s.base);
 
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("pw"),
-        json!({"mode": "one_time"}),
-    )
-    .await;
-    let keys = opener.keys(&link, Some("pw")).await;
+    let (link, keys, claim) = claimed(&owner, &opener, (&fa, &a), "one_time").await;
     let wrapped = owner_file_key(&opener, &link, &keys).await;
-    let claim = opener.claim(&link, &keys).await;
     // Read the start, then break the connection.
     let mut r = opener.content(&link.id, 0, &claim, None).await;
     let mut got = Vec::new();
@@ -585,13 +576,7 @@ async fn a_broken_download_resumes_within_the_grace_and_a_lapsed_one_burns() {
     // one download (it had ciphertext); a claim that read nothing does not.
     // The grace runs from the last request, not from when the server
     // noticed the break.
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("pw"),
-        json!({"mode": "one_time"}),
-    )
-    .await;
+    let link = link_for(&owner, (&fa, &a), "pw", "one_time").await;
     let keys = opener.keys(&link, Some("pw")).await;
     let _idle = opener.claim(&link, &keys).await;
     clock.advance_to(9 * 60 + 11 * 60);
@@ -606,27 +591,15 @@ async fn a_broken_download_resumes_within_the_grace_and_a_lapsed_one_burns() {
 
 #[tokio::test]
 async fn guessing_slows_then_locks_and_the_owner_unlocks() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let clock = TestClock::new();
-    let s = Server::start(
-        &binary(),
-        dir.path(),
-        &[
-            ("NOCTURNE_REGISTRATION", "open"),
-            ("NOCTURNE_TEST_CLOCK_FILE", clock.path()),
-        ],
-    )
-    .await;
-    let owner = logged_in(&s, "alice").await;
+    // Stopped, and moved only by the test: a second passing on its own
+    // would end a one-second wait the test is checking.
+    let base = now();
+    clock.stop_at(base);
+    let (_dir, s, owner) = setup(Some(&clock)).await;
     let a = encrypt("a.txt", &body(100, 6), CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 1 << 20).await;
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("right"),
-        json!({"mode": "one_time"}),
-    )
-    .await;
+    let link = link_for(&owner, (&fa, &a), "right", "one_time").await;
     let opener = Opener::new(&s.base);
     let wrong = opener.keys(&link, Some("wrong")).await;
     let right = opener.keys(&link, Some("right")).await;
@@ -646,7 +619,7 @@ async fn guessing_slows_then_locks_and_the_owner_unlocks() {
     assert_eq!(wait, 1);
     for failure in 4..=20 {
         offset += noctis_delay(failure - 1);
-        clock.advance_to(offset);
+        clock.stop_at(base + offset);
         let (status, code) = error_of(opener.post(&link.id, "open", &wrong).await).await;
         if failure < 20 {
             assert_eq!(
@@ -659,7 +632,7 @@ async fn guessing_slows_then_locks_and_the_owner_unlocks() {
         }
     }
     offset += 3600;
-    clock.advance_to(offset);
+    clock.stop_at(base + offset);
     assert_eq!(opener.post(&link.id, "open", &right).await.status(), 423);
     let view = owner_view(&owner, &link.id).await;
     assert_eq!(
@@ -708,18 +681,10 @@ async fn one_client_guessing_across_links_is_limited() {
 
 #[tokio::test]
 async fn a_new_password_rewraps_in_place_and_revoking_ends_the_link() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
-    let owner = logged_in(&s, "alice").await;
+    let (_dir, s, owner) = setup(None).await;
     let a = encrypt("a.txt", &body(777, 7), CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 1 << 20).await;
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("old"),
-        json!({"mode": "persistent"}),
-    )
-    .await;
+    let link = link_for(&owner, (&fa, &a), "old", "persistent").await;
     let opener = Opener::new(&s.base);
 
     // The owner re-derives the secret from the listed seed (the URL stays).
@@ -771,13 +736,7 @@ async fn neither_the_secret_nor_the_password_reaches_the_server() {
     let a = encrypt("a.txt", &body(4096, 8), CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 1 << 20).await;
     let password = "violet-harbour-3141";
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some(password),
-        json!({"mode": "persistent"}),
-    )
-    .await;
+    let link = link_for(&owner, (&fa, &a), password, "persistent").await;
     let opener = Opener::new(&s.base);
     let wrong = opener.keys(&link, Some("violet-harbour-3142")).await;
     assert_eq!(opener.post(&link.id, "open", &wrong).await.status(), 401);
@@ -810,25 +769,14 @@ async fn neither_the_secret_nor_the_password_reaches_the_server() {
 
 #[tokio::test]
 async fn a_client_guessing_on_one_link_waits_on_the_next() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
-    let owner = logged_in(&s, "alice").await;
+    let clock = TestClock::new();
+    // Stopped, so that the one-second wait cannot run out between requests.
+    clock.stop_at(now());
+    let (_dir, s, owner) = setup(Some(&clock)).await;
     let a = encrypt("a.txt", &body(100, 9), CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 1 << 20).await;
-    let first = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("one"),
-        json!({"mode": "persistent"}),
-    )
-    .await;
-    let second = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("two"),
-        json!({"mode": "persistent"}),
-    )
-    .await;
+    let first = link_for(&owner, (&fa, &a), "one", "persistent").await;
+    let second = link_for(&owner, (&fa, &a), "two", "persistent").await;
     let opener = Opener::new(&s.base);
     let wrong = opener.keys(&first, Some("nope")).await;
     for _ in 0..3 {
@@ -843,9 +791,7 @@ async fn a_client_guessing_on_one_link_waits_on_the_next() {
 
 #[tokio::test]
 async fn one_claim_feeds_one_stream_and_a_revoke_stops_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
-    let owner = logged_in(&s, "alice").await;
+    let (_dir, s, owner) = setup(None).await;
     let plain = body(24 << 20, 10);
     let a = encrypt("big.bin", &plain, CipherId::Aes256Gcm);
     let fa = owner.upload(&a, 8 << 20).await;
@@ -854,15 +800,7 @@ async fn one_claim_feeds_one_stream_and_a_revoke_stops_it() {
 
     // Two parallel copies under one claim: the newer wins, the older stops
     // short of the end, and the link counts one download.
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("pw"),
-        json!({"mode": "one_time"}),
-    )
-    .await;
-    let keys = opener.keys(&link, Some("pw")).await;
-    let claim = opener.claim(&link, &keys).await;
+    let (link, keys, claim) = claimed(&owner, &opener, (&fa, &a), "one_time").await;
     let mut older = opener.content(&link.id, 0, &claim, None).await;
     older.chunk().await.expect("chunk").expect("bytes");
     let newer = opener.content(&link.id, 0, &claim, None).await;
@@ -874,15 +812,7 @@ async fn one_claim_feeds_one_stream_and_a_revoke_stops_it() {
     assert_eq!(owner_view(&owner, &link.id).await["downloads"], 1);
 
     // A download in progress when its link is revoked never gets its end.
-    let link = share(
-        &owner,
-        &[(&fa, &a)],
-        Some("pw"),
-        json!({"mode": "persistent"}),
-    )
-    .await;
-    let keys = opener.keys(&link, Some("pw")).await;
-    let claim = opener.claim(&link, &keys).await;
+    let (link, keys, claim) = claimed(&owner, &opener, (&fa, &a), "persistent").await;
     let mut r = opener.content(&link.id, 0, &claim, None).await;
     r.chunk().await.expect("chunk").expect("bytes");
     let revoked = owner
@@ -909,9 +839,7 @@ async fn drain(r: &mut reqwest::Response) -> usize {
 
 #[tokio::test]
 async fn a_new_password_after_a_file_was_deleted_rewraps_the_rest() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = Server::start(&binary(), dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;
-    let owner = logged_in(&s, "alice").await;
+    let (_dir, s, owner) = setup(None).await;
     let files: Vec<Encrypted> = (0..3)
         .map(|i| {
             encrypt(

@@ -69,6 +69,16 @@ async fn script(browser: &Client, js: &str) -> Result<Value, String> {
     browser.execute(js, vec![]).await.map_err(|e| e.to_string())
 }
 
+/// Checks that `js` returns `true` on the page; `failure` says what it means
+/// if not.
+async fn holds(browser: &Client, js: &str, failure: &str) -> Result<(), String> {
+    if script(browser, js).await? == Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(failure.to_owned())
+    }
+}
+
 /// Sets a `<select>` the way a person does (value, then a change event).
 async fn choose(browser: &Client, id: &str, value: &str) -> Result<(), String> {
     script(
@@ -102,14 +112,12 @@ async fn create_link(owner: &Client, name: Option<&str>, mode: &str) -> Result<S
     }
     wait_for(owner, Locator::Id("share-dialog"), "the share dialog").await?;
     // The password is on by default.
-    let on = script(
+    holds(
         owner,
         "return document.getElementById('share-password-on').checked",
+        "the password is not on by default",
     )
     .await?;
-    if on != Value::Bool(true) {
-        return Err("the password is not on by default".into());
-    }
     fill(owner, "share-password", LINK_PASSWORD).await?;
     choose(owner, "share-mode", mode).await?;
     if mode == "expiring" {
@@ -123,14 +131,12 @@ async fn create_link(owner: &Client, name: Option<&str>, mode: &str) -> Result<S
         "the link is shown",
     )
     .await?;
-    let qr = script(
+    holds(
         owner,
         "return document.querySelector('#share-qr svg') !== null",
+        "no QR code",
     )
     .await?;
-    if qr != Value::Bool(true) {
-        return Err("no QR code".into());
-    }
     click(owner, "share-close").await?;
     Ok(url.as_str().unwrap_or_default().to_owned())
 }
@@ -152,14 +158,12 @@ async fn unlock_page(
     .await?;
     wait_for(opener, Locator::Id("share-password"), "the password form").await?;
     // Nothing about the files before the password.
-    let before = script(
+    holds(
         opener,
         "return document.querySelector('.shared-file') === null",
+        "files shown before the password",
     )
     .await?;
-    if before != Value::Bool(true) {
-        return Err("files shown before the password".into());
-    }
     fill(opener, "share-password", wrong).await?;
     click(opener, "share-unlock").await?;
     let refused = until(
@@ -353,7 +357,9 @@ async fn run(
 
     let want_report = (report.len() as u64, sha256_hex(report));
     let want_photo = (photo.len() as u64, sha256_hex(photo));
-    let (saved, shown) = open_and_download(opener, &both, 2).await?;
+    let (saved, mut shown) = open_and_download(opener, &both, 2).await?;
+    // Files uploaded in the same second are listed in no fixed order.
+    shown.sort();
     if saved.get("report.pdf") != Some(&want_report) || saved.get("photo.jpg") != Some(&want_photo)
     {
         return Err(format!("the set did not come back whole: {saved:?}"));
@@ -361,9 +367,9 @@ async fn run(
     // Natively uploaded files carry no plaintext size in their metadata, so
     // the page shows the ciphertext's (a few bytes more).
     if !(shown.len() == 2
-        && shown[0] == "report.pdf 3.0 MiB"
-        && shown[1].starts_with("photo.jpg ")
-        && shown[1].ends_with(" KiB"))
+        && shown[1] == "report.pdf 3.0 MiB"
+        && shown[0].starts_with("photo.jpg ")
+        && shown[0].ends_with(" KiB"))
     {
         return Err(format!("unexpected listing: {shown:?}"));
     }
