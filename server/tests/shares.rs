@@ -800,7 +800,7 @@ async fn one_claim_feeds_one_stream_and_a_revoke_stops_it() {
 
     // Two parallel copies under one claim: the newer wins, the older stops
     // short of the end, and the link counts one download.
-    let (link, keys, claim) = claimed(&owner, &opener, (&fa, &a), "one_time").await;
+    let (link, _keys, claim) = claimed(&owner, &opener, (&fa, &a), "one_time").await;
     let mut older = opener.content(&link.id, 0, &claim, None).await;
     older.chunk().await.expect("chunk").expect("bytes");
     let newer = opener.content(&link.id, 0, &claim, None).await;
@@ -812,7 +812,7 @@ async fn one_claim_feeds_one_stream_and_a_revoke_stops_it() {
     assert_eq!(owner_view(&owner, &link.id).await["downloads"], 1);
 
     // A download in progress when its link is revoked never gets its end.
-    let (link, keys, claim) = claimed(&owner, &opener, (&fa, &a), "persistent").await;
+    let (link, _keys, claim) = claimed(&owner, &opener, (&fa, &a), "persistent").await;
     let mut r = opener.content(&link.id, 0, &claim, None).await;
     r.chunk().await.expect("chunk").expect("bytes");
     let revoked = owner
