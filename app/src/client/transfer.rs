@@ -585,7 +585,7 @@ pub(crate) struct FileRef {
 /// Saves several downloads at once (a shared set): into one folder the
 /// person picks where the browser can (`showDirectoryPicker`), else through
 /// the service worker (or in memory). Call straight from the click;
-/// `prepare` supplies every key and file.
+/// `prepare` supplies every key and file; `failed` as for [`save`].
 pub(crate) fn save_all(
     transfers: Transfers,
     prepare: impl Future<Output = Result<Vec<(Zeroizing<[u8; 32]>, FileRef)>, String>> + 'static,
@@ -605,10 +605,10 @@ pub(crate) fn save_all(
     let service_worker = register_service_worker();
     wasm_bindgen_futures::spawn_local(async move {
         let folder = match picker {
-            // A cancelled dialog rejects: nothing to do then.
+            // A cancelled dialog rejects: nothing to report but that.
             Some(p) => match wasm_bindgen_futures::JsFuture::from(p).await {
                 Ok(folder) => Some(folder),
-                Err(_) => return,
+                Err(_) => return failed(String::new()),
             },
             None => None,
         };
@@ -656,7 +656,8 @@ async fn file_in(folder: &JsValue, name: &str) -> Result<JsValue, String> {
 /// Saves a download into the best sink this browser has. Must be called
 /// straight from a click (the save dialog needs the gesture); `prepare`
 /// then supplies the key and the file (a share page claims its download
-/// there), and `failed` hears why nothing started.
+/// there), and `failed` hears why nothing started (an empty message when
+/// the person cancelled the dialog).
 pub(crate) fn save(
     transfers: Transfers,
     name: &str,
@@ -678,10 +679,10 @@ pub(crate) fn save(
     };
     wasm_bindgen_futures::spawn_local(async move {
         let sink = match picker {
-            // A cancelled dialog rejects: nothing to do then.
+            // A cancelled dialog rejects: nothing to report but that.
             Some(p) => match wasm_bindgen_futures::JsFuture::from(p).await {
                 Ok(handle) => Sink::Handle(handle),
-                Err(_) => return,
+                Err(_) => return failed(String::new()),
             },
             None => fallback,
         };

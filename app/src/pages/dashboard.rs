@@ -626,8 +626,9 @@ fn download(row: &Row, transfers: Transfers, error: RwSignal<Option<String>>) {
         return;
     };
     let name = file.name.clone();
+    // An empty message: the save dialog was cancelled.
     transfer::save(transfers, &name, async move { Ok((key, file)) }, move |e| {
-        error.set(Some(e))
+        error.set((!e.is_empty()).then_some(e));
     });
 }
 

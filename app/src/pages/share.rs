@@ -157,7 +157,9 @@ pub(crate) fn SharePage() -> impl IntoView {
     };
     let failed = move |e: String| {
         claiming.set(false);
-        error.set(Some(e));
+        if !e.is_empty() {
+            error.set(Some(e));
+        }
     };
     let download = move |file: SharedFile, name: String| {
         claiming.set(true);
