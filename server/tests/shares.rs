@@ -222,16 +222,20 @@ async fn error_of(r: reqwest::Response) -> (StatusCode, String) {
     (status, v["error"].as_str().expect("error code").to_owned())
 }
 
-async fn owner_view(owner: &Client, id: &str) -> Value {
-    let list: Value = owner
+/// `GET /api/shares` as `client`.
+async fn links_of(client: &Client) -> Value {
+    client
         .req(Method::GET, "/api/shares")
         .send()
         .await
         .expect("list")
         .json()
         .await
-        .expect("json");
-    list["shares"]
+        .expect("json")
+}
+
+async fn owner_view(owner: &Client, id: &str) -> Value {
+    links_of(owner).await["shares"]
         .as_array()
         .expect("shares")
         .iter()
@@ -360,15 +364,7 @@ async fn every_mode_opens_with_the_right_password_only() {
         .await
         .expect("revoke");
     assert_eq!(r.status(), 404);
-    let listed: Value = mallory
-        .req(Method::GET, "/api/shares")
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(listed["shares"], json!([]));
+    assert_eq!(links_of(&mallory).await["shares"], json!([]));
     let r = mallory
         .req(Method::POST, "/api/shares")
         .json(
@@ -487,6 +483,15 @@ async fn a_one_time_link_gives_exactly_one_download_to_twenty_racers() {
         let (status, code) = error_of(r).await;
         assert_eq!((status.as_u16(), code.as_str()), (410, "used"));
     }
+    // A position that is not a number is the API's JSON 404, not a crash.
+    let bad = opener
+        .http
+        .get(format!("{}/api/s/{}/files/x/content", s.base, link.id))
+        .bearer_auth(&claims[0])
+        .send()
+        .await
+        .expect("bad index");
+    assert_eq!(error_of(bad).await.0, 404);
     let tail = opener
         .content(
             &link.id,

@@ -44,7 +44,7 @@ pub(crate) const DEFAULT_PART: u64 = 8 * 1024 * 1024;
 /// Encrypted metadata (name, type, size, ...) may be at most this large.
 const MAX_METADATA: usize = 8 * 1024;
 /// A wrapped file key may be at most this large.
-pub(super) const MAX_WRAPPED_KEY: usize = 256;
+const MAX_WRAPPED_KEY: usize = 256;
 /// An unfinished upload is dropped this long after it began (seconds).
 pub(crate) const UPLOAD_LIFETIME: i64 = 24 * 60 * 60;
 /// At most this many uploads in progress per account.

@@ -428,16 +428,15 @@ fn check_expiry(mode: Mode, expires_at: Option<i64>, now: i64) -> Result<(), Err
     }
 }
 
+/// The caller's link `id`; another account's is a 404 like a missing one.
 fn owned(conn: &Connection, id: &str, account: i64) -> Result<Row, Error> {
-    let mine: Option<i64> = conn
-        .query_row("SELECT account_id FROM shares WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })
-        .optional()?;
-    if mine != Some(account) {
-        return Err(Error::NotFound);
-    }
-    load(conn, id)?.ok_or(Error::NotFound)
+    conn.query_row(
+        &format!("SELECT {ROW_COLUMNS} FROM shares WHERE id = ?1 AND account_id = ?2"),
+        rusqlite::params![id, account],
+        read_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound)
 }
 
 /// Creates a share link for one or more of the caller's files.
@@ -1045,18 +1044,14 @@ pub(crate) async fn claim_share(
 
 fn bearer(headers: &HeaderMap) -> Result<[u8; 32], Error> {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-    let refused = || Error::Gone {
-        code: "claim_expired",
-        message: "This download is no longer valid; open the link again.",
-    };
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(refused)?;
+        .ok_or_else(claim_gone)?;
     let claim = URL_SAFE_NO_PAD
         .decode(value.trim().as_bytes())
-        .map_err(|_| refused())?;
+        .map_err(|_| claim_gone())?;
     Ok(wire::digest(CLAIM_LABEL, &claim))
 }
 
@@ -1074,10 +1069,13 @@ fn bearer(headers: &HeaderMap) -> Result<[u8; 32], Error> {
               (status = 416, body = crate::error::ErrorBody)))]
 pub(crate) async fn share_content(
     State(state): State<AppState>,
-    Path((id, index)): Path<(String, i64)>,
+    Path((id, index)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let id = share_id(&id)?;
+    // Parsed here, not by the extractor, so a bad index is the API's own
+    // JSON 404 like any other position the link does not have.
+    let index: i64 = index.parse().map_err(|_| Error::NotFound)?;
     let claim_hash = bearer(&headers)?;
     let now = state.clock.now();
     let share = id.clone();
@@ -1123,11 +1121,7 @@ pub(crate) async fn share_content(
                 .optional()?
                 .ok_or(Error::NotFound)?;
             // This file already went out whole under this claim.
-            let sent_whole = usize::try_from(index)
-                .ok()
-                .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
-                .unwrap_or(false);
-            Ok((file.0, file.1, file.2, completed || sent_whole))
+            Ok((file.0, file.1, file.2, completed || is_done(&done, index)))
         })
         .await?;
     let slice = match Wanted::from_headers(&headers, size, &sha256)? {
@@ -1167,6 +1161,15 @@ pub(crate) async fn share_content(
             Body::from_stream(tracked(stream, progress))
         })
         .await
+}
+
+/// Whether the claim's `done` bits (a bit per position in the link) say
+/// the file at `index` was sent whole.
+fn is_done(done: &[u8], index: i64) -> bool {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
+        .unwrap_or(false)
 }
 
 fn claim_gone() -> Error {
@@ -1361,6 +1364,7 @@ fn record(
         return Err(claim_gone()); // revoked, lapsed or spent meanwhile
     };
     if complete && let Ok(i) = usize::try_from(index) {
+        // The files a claim sent whole: a bit per position in the link.
         if done.len() <= i / 8 {
             done.resize(i / 8 + 1, 0);
         }
@@ -1370,13 +1374,7 @@ fn record(
         .prepare("SELECT idx FROM share_files WHERE share_id = ?1")?
         .query_map([share], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    let is_done = |i: i64| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
-            .unwrap_or(false)
-    };
-    let completes = !completed && complete && held.iter().all(|&i| is_done(i));
+    let completes = !completed && complete && held.iter().all(|&i| is_done(&done, i));
     let expires = now.map(|t| (t + CLAIM_GRACE).min(created + CLAIM_LIFETIME));
     tx.execute(
         "UPDATE share_claims SET served = served + ?2, done = ?3, completed = ?4,
