@@ -74,6 +74,7 @@ pub fn App() -> impl IntoView {
                 <Route path=StaticSegment("login") view=pages::auth::Login/>
                 <Route path=StaticSegment("register") view=pages::auth::Register/>
                 <Route path=StaticSegment("recover") view=pages::auth::Recover/>
+                <Route path=StaticSegment("admin") view=pages::admin::AdminPage/>
                 <Route path=(StaticSegment("s"), ParamSegment("id")) view=pages::share::SharePage/>
             </Routes>
         </Router>

@@ -141,9 +141,33 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The bytes of lower- or upper-case hex; `None` for anything else.
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    text.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let digit = |c: u8| char::from(c).to_digit(16);
+            u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_round_trips_and_refuses_non_hex() {
+        let bytes = [0u8, 1, 0x7f, 0x80, 0xff];
+        assert_eq!(from_hex(&to_hex(&bytes)).as_deref(), Some(&bytes[..]));
+        assert_eq!(from_hex("ABcd").as_deref(), Some(&[0xab, 0xcd][..]));
+        for bad in ["abc", "zz", "é0", "+1"] {
+            assert_eq!(from_hex(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn generated_once_with_mode_0600_then_reused() {

@@ -67,6 +67,103 @@ async fn the_first_account_is_admin_and_later_ones_need_an_invite() {
 }
 
 #[tokio::test]
+async fn an_administrator_lists_and_revokes_pending_invites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = server(dir.path(), &[]).await;
+    let mut admin = Client::new(&s.base, "admin");
+    assert_eq!(admin.register("admin password", None).await.status(), 201);
+    assert_eq!(admin.login("admin password").await, 200);
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        let r = admin
+            .req(Method::POST, "/api/invites")
+            .send()
+            .await
+            .expect("invite");
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.expect("json");
+        codes.push(v["code"].as_str().expect("code").to_owned());
+    }
+    let list = |admin: &Client| {
+        let r = admin.req(Method::GET, "/api/invites").send();
+        async move {
+            let r = r.await.expect("list");
+            assert_eq!(r.status(), 200);
+            r.json::<Vec<Value>>().await.expect("json")
+        }
+    };
+    let pending = list(&admin).await;
+    assert_eq!(pending.len(), 3);
+    for p in &pending {
+        let id = p["id"].as_str().expect("id");
+        assert_eq!(id.len(), 64);
+        assert!(
+            codes.iter().all(|c| !id.contains(c.as_str())),
+            "the list shows a code"
+        );
+        assert!(p["expires_at"].as_i64() > p["created_at"].as_i64());
+    }
+
+    // One used: it leaves the list.
+    let mut bob = Client::new(&s.base, "bob");
+    assert_eq!(
+        bob.register("bob password", Some(&codes[0])).await.status(),
+        201
+    );
+    let pending = list(&admin).await;
+    assert_eq!(pending.len(), 2);
+
+    // Revoke each: its code stops working; a second revoke is a 404.
+    for p in &pending {
+        let id = p["id"].as_str().expect("id");
+        let r = admin
+            .req(Method::DELETE, &format!("/api/invites/{id}"))
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(r.status(), 204);
+        let r = admin
+            .req(Method::DELETE, &format!("/api/invites/{id}"))
+            .send()
+            .await
+            .expect("revoke again");
+        assert_eq!(r.status(), 404);
+    }
+    assert!(list(&admin).await.is_empty());
+    let mut carol = Client::new(&s.base, "carol");
+    for code in &codes[1..] {
+        assert_eq!(
+            carol.register("carol password", Some(code)).await.status(),
+            403,
+            "a revoked invite still works"
+        );
+    }
+    for bad in ["nothex", "00"] {
+        let r = admin
+            .req(Method::DELETE, &format!("/api/invites/{bad}"))
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+
+    // Not an administrator: neither list nor revoke.
+    assert_eq!(bob.login("bob password").await, 200);
+    let r = bob
+        .req(Method::GET, "/api/invites")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 403);
+    let r = bob
+        .req(Method::DELETE, &format!("/api/invites/{}", "0".repeat(64)))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
 async fn open_and_closed_registration() {
     let dir = tempfile::tempdir().expect("tempdir");
     let s = server(dir.path(), &[("NOCTURNE_REGISTRATION", "open")]).await;

@@ -110,7 +110,12 @@ async fn create_link(owner: &Client, name: Option<&str>, mode: &str) -> Result<S
         }
         None => click(owner, "share-selected").await?,
     }
-    wait_for(owner, Locator::Id("share-dialog"), "the share dialog").await?;
+    wait_for(
+        owner,
+        Locator::Css("#share-dialog[open] #share-password-on"),
+        "the share dialog",
+    )
+    .await?;
     // The password is on by default.
     holds(
         owner,

@@ -13,8 +13,9 @@
 //! `wasm32-unknown-unknown` target (rustup), cargo-leptos 0.3.10 and the
 //! wasm-bindgen-cli matching `Cargo.lock` (cargo install), wasm-opt from
 //! npm's `binaryen` (Debian's binaryen 108 produces WASM that breaks in the
-//! browser) into `target/tools`, and for tests Debian's `chromium` and
-//! `chromium-driver` (apt-get, when running as root).
+//! browser) into `target/tools`, and for tests axe-core from npm (into the
+//! same folder) and Debian's `chromium` and `chromium-driver` (apt-get, when
+//! running as root).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
 
@@ -28,6 +29,8 @@ use std::{
 
 const CARGO_LEPTOS_VERSION: &str = "0.3.10";
 const BINARYEN_VERSION: &str = "132.0.0";
+/// axe-core, injected into pages by the browser tests to check accessibility.
+const AXE_VERSION: &str = "4.11.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -204,6 +207,33 @@ fn tools() -> Result<Tools> {
     Ok(Tools { path })
 }
 
+/// axe-core from npm into `target/tools`, where the browser tests read
+/// `node_modules/axe-core/axe.min.js`.
+fn install_axe(path: &OsString) -> Result {
+    let tools_dir = root().join("target/tools");
+    let manifest = tools_dir.join("node_modules/axe-core/package.json");
+    let have = std::fs::read_to_string(&manifest).unwrap_or_default();
+    if have.contains(&format!("\"version\": \"{AXE_VERSION}\"")) {
+        return Ok(());
+    }
+    if output_of("npm", &["--version"], path).is_none() {
+        ensure_debian_packages(&["nodejs", "npm"], path)?;
+    }
+    std::fs::create_dir_all(&tools_dir)
+        .map_err(|e| format!("create {}: {e}", tools_dir.display()))?;
+    sh(
+        Command::new("npm").args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            &tools_dir.to_string_lossy(),
+            &format!("axe-core@{AXE_VERSION}"),
+        ]),
+        path,
+    )
+}
+
 /// The version of `package` recorded in Cargo.lock.
 fn locked_version(package: &str) -> Result<String> {
     let lock = root().join("Cargo.lock");
@@ -290,6 +320,7 @@ fn test() -> Result {
         ensure_debian_packages(&["chromium", "chromium-driver"], &tools.path)?;
     }
     let path = &tools.path;
+    install_axe(path)?;
     sh(
         Command::new(cargo()).args(["fmt", "--all", "--check"]),
         path,

@@ -18,3 +18,29 @@ pub(crate) fn mark_hydrated() {
         let _ = performance.mark("nocturne-hydrated");
     }
 }
+
+/// Puts `text` on the clipboard (`navigator.clipboard.writeText`, reached
+/// by reflection: web-sys keeps the Clipboard API behind an unstable flag).
+/// `false` when this browser offers no clipboard to the page.
+pub(crate) fn copy_text(text: &str) -> bool {
+    use wasm_bindgen::JsCast as _;
+    let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
+        return false;
+    };
+    let clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into()).ok();
+    let write = clipboard.as_ref().and_then(|c| {
+        js_sys::Reflect::get(c, &"writeText".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    });
+    match (clipboard, write) {
+        (Some(c), Some(write)) => write.call1(&c, &text.into()).is_ok(),
+        _ => false,
+    }
+}
+
+/// Seconds since 1970 as the browser's local date and time.
+pub(crate) fn local_time(seconds: i64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(seconds as f64 * 1000.0));
+    String::from(d.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}

@@ -120,6 +120,13 @@ pub(crate) fn Register() -> impl IntoView {
     let shown = RwSignal::new(None::<Shown>);
     let saved = RwSignal::new(false);
     let hydrated = hydrated_marker();
+    // An administrator's sign-up link carries the code after `#invite=`
+    // (a fragment, so no server or log ever sees it in a URL).
+    Effect::new(move |_| {
+        if let Some(code) = invite_from_fragment() {
+            invite.set(code);
+        }
+    });
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -183,6 +190,16 @@ pub(crate) fn Register() -> impl IntoView {
             </main>
         </div>
     }
+}
+
+/// The invite code in this page's fragment (`#invite=<32 hex digits>`).
+fn invite_from_fragment() -> Option<String> {
+    let hash = web_sys::window()?.location().hash().ok()?;
+    let code = hash
+        .trim_start_matches('#')
+        .split('&')
+        .find_map(|part| part.strip_prefix("invite="))?;
+    (code.len() == 32 && code.bytes().all(|b| b.is_ascii_hexdigit())).then(|| code.to_owned())
 }
 
 /// The recovery key, shown once, and the confirmation that it was saved.

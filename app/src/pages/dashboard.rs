@@ -28,6 +28,8 @@ use crate::{
 #[derive(Debug, Clone, Deserialize)]
 struct Account {
     username: String,
+    #[serde(default)]
+    is_admin: bool,
     used: u64,
     quota: u64,
 }
@@ -54,6 +56,7 @@ enum State {
     SignedOut,
     SignedIn {
         username: String,
+        is_admin: bool,
         used: u64,
         quota: u64,
     },
@@ -178,6 +181,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
                     usage.set(Some((a.used, a.quota)));
                     state.set(State::SignedIn {
                         username: a.username,
+                        is_admin: a.is_admin,
                         used: a.used,
                         quota: a.quota,
                     });
@@ -247,6 +251,9 @@ pub(crate) fn Dashboard() -> impl IntoView {
         <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
             <Header>
                 <CipherPicker cipher/>
+                <Show when=move || matches!(state.get(), State::SignedIn { is_admin: true, .. })>
+                    <a id="go-admin" class="ghost button small" href="/admin">"Invites"</a>
+                </Show>
                 <Show when=move || matches!(state.get(), State::SignedIn { .. })>
                     <button id="logout" class="ghost" type="button" on:click=logout>"Log out"</button>
                 </Show>
@@ -535,6 +542,11 @@ fn TransferRow(
         "↓"
     };
     let label = format!("Progress of {name}");
+    let (pause, resume, cancel) = (
+        format!("Pause {name}"),
+        format!("Resume {name}"),
+        format!("Cancel {name}"),
+    );
     view! {
         <li class="transfer" data-job=job data-state=state
             data-direction=if direction == Direction::Upload { "upload" } else { "download" }>
@@ -543,13 +555,13 @@ fn TransferRow(
             <span class="transfer-status muted" role=move || if matches!(phase(), Phase::Failed(_)) { "alert" } else { "status" }>{status}</span>
             <span class="transfer-actions">
                 <Show when=move || phase() == Phase::Running>
-                    <button class="ghost small pause" type="button" on:click=move |_| transfers.control(job, "pause")>"Pause"</button>
+                    <button class="ghost small pause" type="button" aria-label=pause.clone() on:click=move |_| transfers.control(job, "pause")>"Pause"</button>
                 </Show>
                 <Show when=move || phase() == Phase::Paused>
-                    <button class="ghost small resume" type="button" on:click=move |_| transfers.control(job, "resume")>"Resume"</button>
+                    <button class="ghost small resume" type="button" aria-label=resume.clone() on:click=move |_| transfers.control(job, "resume")>"Resume"</button>
                 </Show>
                 <Show when=move || matches!(phase(), Phase::Running | Phase::Paused)>
-                    <button class="ghost small cancel" type="button" on:click=move |_| transfers.control(job, "cancel")>"Cancel"</button>
+                    <button class="ghost small cancel" type="button" aria-label=cancel.clone() on:click=move |_| transfers.control(job, "cancel")>"Cancel"</button>
                 </Show>
             </span>
         </li>
@@ -668,14 +680,14 @@ fn FileTable(
         });
         list
     };
-    let header = move |key: SortKey, label: &'static str| {
+    let header = move |key: SortKey, label: &'static str, class: &'static str| {
         let aria = move || match sort.get() {
             (k, true) if k == key => "ascending",
             (k, false) if k == key => "descending",
             _ => "none",
         };
         view! {
-            <th scope="col" aria-sort=aria>
+            <th scope="col" class=class aria-sort=aria>
                 <button type="button" class="sort" on:click=move |_| sort.update(|(k, asc)| {
                     if *k == key { *asc = !*asc } else { *k = key; *asc = key == SortKey::Name }
                 })>{label}</button>
@@ -757,7 +769,7 @@ fn FileTable(
                         on:input:target=move |ev| filter.set(ev.target().value())
                         on:change:target=move |ev| filter.set(ev.target().value())/>
                     <Show when=move || selected.with(|s| !s.is_empty())>
-                        <button id="share-selected" class="small" type="button"
+                        <button id="share-selected" class="ghost small" type="button"
                             on:click=move |_| {
                                 let ids = selected.get_untracked();
                                 let files: Vec<Shareable> = rows.with_untracked(|r| r.iter().flatten().filter(|r| ids.contains(&r.id) && r.meta.is_some()).map(Row::shareable).collect());
@@ -790,7 +802,7 @@ fn FileTable(
                 <table id="file-list" class="file-table">
                     <thead>
                         <tr>
-                            <th scope="col" class="check">
+                            <th scope="col" class="select-cell">
                                 <input id="select-all" type="checkbox" aria-label="Select all"
                                     prop:checked=move || { let v = visible(); !v.is_empty() && selected.with(|s| v.iter().all(|r| s.contains(&r.id))) }
                                     on:change:target=move |ev| {
@@ -799,11 +811,11 @@ fn FileTable(
                                         selected.update(|s| for id in ids { if on { s.insert(id); } else { s.remove(&id); } });
                                     }/>
                             </th>
-                            {header(SortKey::Name, "Name")}
+                            {header(SortKey::Name, "Name", "name")}
                             <th scope="col" class="type">"Type"</th>
-                            {header(SortKey::Size, "Size")}
-                            {header(SortKey::Added, "Added")}
-                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                            {header(SortKey::Size, "Size", "file-size")}
+                            {header(SortKey::Added, "Added", "added")}
+                            <th scope="col" class="actions"><span class="visually-hidden">"Actions"</span></th>
                         </tr>
                     </thead>
                     <tbody>
@@ -820,14 +832,14 @@ fn FileTable(
                             let share_row = row.shareable();
                             view! {
                                 <tr class="file-row" data-id=id.clone()>
-                                    <td class="check">
+                                    <td class="select-cell">
                                         <input type="checkbox" class="select" aria-label=format!("Select {name}")
                                             prop:checked={ let id = check_id.clone(); move || selected.with(|s| s.contains(&id)) }
                                             on:change:target=move |ev| { let on = ev.target().checked(); let id = check_id.clone(); selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } }); }/>
                                     </td>
                                     <td class="name">
                                         <Show when=is_editing.clone() fallback={ let name = name.clone(); let id = id.clone(); move || view! {
-                                            <span class="file-name" class:unreadable=unreadable>{name.clone()}</span>
+                                            <span class="file-name" class:unreadable=unreadable title=name.clone()>{name.clone()}</span>
                                             {
                                                 let id = id.clone();
                                                 move || {
@@ -847,16 +859,16 @@ fn FileTable(
                                             </form>
                                         </Show>
                                     </td>
-                                    <td class="type muted">{row.kind()}</td>
+                                    <td class="type muted" title=row.kind()>{row.kind()}</td>
                                     <td class="file-size muted">{human_size(row.plain_size())}</td>
                                     <td class="added muted">{date(row.created_at)}</td>
                                     <td class="actions">
-                                        <button class="ghost small download" type="button" disabled=unreadable
+                                        <button class="ghost small download" type="button" disabled=unreadable aria-label=format!("Download {name}")
                                             on:click=move |_| download(&dl_row, transfers, error)>"Download"</button>
-                                        <button class="ghost small share" type="button" disabled=unreadable
+                                        <button class="ghost small share" type="button" disabled=unreadable aria-label=format!("Share {name}")
                                             on:click=move |_| sharing.set(Some(vec![share_row.clone()]))>"Share"</button>
-                                        <button class="ghost small rename" type="button" disabled=unreadable on:click=start_edit>"Rename"</button>
-                                        <button class="ghost small delete" type="button" on:click=del>"Delete"</button>
+                                        <button class="ghost small rename" type="button" disabled=unreadable aria-label=format!("Rename {name}") on:click=start_edit>"Rename"</button>
+                                        <button class="ghost small delete" type="button" aria-label=format!("Delete {name}") on:click=del>"Delete"</button>
                                     </td>
                                 </tr>
                             }.into_any()

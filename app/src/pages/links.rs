@@ -41,11 +41,6 @@ const PRESETS: [(&str, i64); 4] = [
     ("30 days", 30 * 86_400),
 ];
 
-fn when(seconds: i64) -> String {
-    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(seconds as f64 * 1000.0));
-    String::from(d.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
-}
-
 /// Creates a link for the files in `sharing`; closes by setting it to `None`.
 #[component]
 pub(crate) fn ShareDialog(
@@ -63,6 +58,10 @@ pub(crate) fn ShareDialog(
     let created = RwSignal::new(None::<String>);
     let copied = RwSignal::new(false);
 
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    // Whatever had focus when the dialog opened gets it back when it closes.
+    let opener = StoredValue::new_local(None::<web_sys::HtmlElement>);
+
     let close = move || {
         sharing.set(None);
         created.set(None);
@@ -70,6 +69,36 @@ pub(crate) fn ShareDialog(
         error.set(None);
         copied.set(false);
     };
+    // Open as a modal whenever files are handed to it, each time with the
+    // safe defaults (a password, a link that lasts until revoked) whatever
+    // the previous link was, so a one-time or password-less link is never
+    // made by accident.
+    Effect::new(move |_| {
+        let open = sharing.with(Option::is_some);
+        let Some(el) = dialog.get() else {
+            return;
+        };
+        if open && !el.open() {
+            protect.set(true);
+            mode.set("persistent".to_owned());
+            expiry.set("86400".to_owned());
+            date.set(String::new());
+            max.set(String::new());
+            opener.set_value(
+                web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.active_element())
+                    .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok()),
+            );
+            let _ = el.show_modal();
+        } else if !open && el.open() {
+            el.close();
+        }
+        if !open && let Some(back) = opener.get_value() {
+            opener.set_value(None);
+            let _ = back.focus();
+        }
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(files) = sharing.get_untracked() else {
@@ -143,25 +172,12 @@ pub(crate) fn ShareDialog(
         let Some(url) = created.get_untracked() else {
             return;
         };
-        // `navigator.clipboard.writeText`, reached by reflection (web-sys
-        // keeps the Clipboard API behind an unstable flag).
-        let Some(navigator) = web_sys::window().map(|w| w.navigator()) else {
-            return;
-        };
-        let clipboard = js_sys::Reflect::get(&navigator, &"clipboard".into()).ok();
-        let write = clipboard.as_ref().and_then(|c| {
-            js_sys::Reflect::get(c, &"writeText".into())
-                .ok()
-                .and_then(|f| wasm_bindgen::JsCast::dyn_into::<js_sys::Function>(f).ok())
-        });
-        if let (Some(c), Some(write)) = (clipboard, write)
-            && write.call1(&c, &url.into()).is_ok()
-        {
+        if crate::client::copy_text(&url) {
             copied.set(true);
         }
     };
 
-    move || {
+    let content = move || {
         let files = sharing.get()?;
         let names = files
             .iter()
@@ -169,7 +185,6 @@ pub(crate) fn ShareDialog(
             .collect::<Vec<_>>()
             .join(", ");
         Some(view! {
-            <section id="share-dialog" class="dialog" role="dialog" aria-labelledby="share-title">
                 <h2 id="share-title">{if files.len() == 1 { "Share a file".to_owned() } else { format!("Share {} files", files.len()) }}</h2>
                 <p class="muted share-files">{names}</p>
                 {move || match created.get() {
@@ -199,7 +214,7 @@ pub(crate) fn ShareDialog(
                             <Show when=move || protect.get() fallback=|| view! {
                                 <p class="share-warning" role="alert">"Without a password, anyone who gets hold of the link can open these files."</p>
                             }>
-                                <input id="share-password" type="password" autocomplete="new-password"
+                                <input id="share-password" type="password" autocomplete="new-password" autofocus
                                     aria-label="Link password" placeholder="Link password"
                                     prop:value=move || password.get()
                                     on:input:target=move |ev| password.set(ev.target().value())/>
@@ -244,8 +259,14 @@ pub(crate) fn ShareDialog(
                         </form>
                     }.into_any(),
                 }}
-            </section>
         })
+    };
+    // Escape (or the browser) closing the dialog closes it here too.
+    view! {
+        <dialog id="share-dialog" class="dialog" aria-labelledby="share-title" node_ref=dialog
+            on:close=move |_| if sharing.with_untracked(Option::is_some) { close() }>
+            {content}
+        </dialog>
     }
 }
 
@@ -295,7 +316,7 @@ pub(crate) fn LinksPanel(
                         let shown: Vec<String> = link.files.iter().map(|f| names.iter().find(|n| n.id == f.file_id).map_or_else(|| "(cannot be decrypted)".to_owned(), |n| n.name.clone())).collect();
                         let wrapped: Option<Vec<(i64, String)>> = link.files.iter().map(|f| names.iter().find(|n| n.id == f.file_id).map(|n| (f.index, n.wrapped_key.clone()))).collect();
                         let mode = match link.mode { Mode::Persistent => "until revoked", Mode::Expiring => "expiring", Mode::OneTime => "one-time" };
-                        let expiry = link.expires_at.map_or_else(|| "never expires".to_owned(), |t| format!("expires {}", when(t)));
+                        let expiry = link.expires_at.map_or_else(|| "never expires".to_owned(), |t| format!("expires {}", crate::client::local_time(t)));
                         let downloads = match link.max_downloads { Some(m) => format!("{} of {m} downloads", link.downloads), None => format!("{} downloads", link.downloads) };
                         let active = matches!(link.state.as_str(), "active" | "locked");
                         let locked = link.state == "locked";

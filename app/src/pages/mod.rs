@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod dashboard;
 pub(crate) mod links;

@@ -17,7 +17,7 @@ use crate::{
         api,
         keys::FileMeta,
         share::{self, LinkInfo, Mode, OpenLink, SharedFile},
-        transfer::{self, FileRef, Transfers},
+        transfer::{self, Direction, FileRef, Phase, Transfers},
     },
     components::Header,
 };
@@ -46,6 +46,9 @@ pub(crate) fn SharePage() -> impl IntoView {
     // serves each file once, so downloading a file again takes a new one.
     let claim = StoredValue::new_local(None::<(String, Vec<u64>)>);
     let claiming = RwSignal::new(false);
+    // A one-time link is spent by the claim that starts its download; the
+    // page then says so instead of offering a click that can only fail.
+    let spent = RwSignal::new(false);
     let transfers = Transfers::new();
     let hydrated = RwSignal::new(false);
 
@@ -131,6 +134,9 @@ pub(crate) fn SharePage() -> impl IntoView {
                 None => {
                     let c = link.claim(&link_id).await.map_err(|e| e.message)?;
                     claim.set_value(Some((c.clone(), indices)));
+                    if link.mode == Mode::OneTime {
+                        spent.set(true);
+                    }
                     c
                 }
             };
@@ -229,22 +235,39 @@ pub(crate) fn SharePage() -> impl IntoView {
                                     let name = meta.name.clone();
                                     let size = human_size(meta.size.unwrap_or(file.size));
                                     let (f, n) = (file.clone(), name.clone());
+                                    let running = { let n = name.clone(); Signal::derive(move || downloading(transfers, &n)) };
+                                    let label = format!("Download {name}");
                                     view! {
                                         <li class="shared-file" data-index=file.index>
                                             <span class="shared-name">{name}</span>
                                             <span class="shared-size muted">{size}</span>
                                             {(!(one_time && several)).then(|| view! {
-                                                <button class="primary small share-download" type="button" disabled=move || claiming.get()
-                                                    on:click=move |_| download(f.clone(), n.clone())>"Download"</button>
+                                                <button class="primary small share-download" type="button" aria-label=label
+                                                    disabled=move || claiming.get() || spent.get() || running.get()
+                                                    on:click=move |_| download(f.clone(), n.clone())>
+                                                    {move || button_text(claiming.get(), running.get(), spent.get())}
+                                                </button>
                                             })}
                                         </li>
                                     }
                                 }).collect_view()}
                             </ul>
                             {several.then(|| view! {
-                                <button id="share-download-all" class="primary" type="button" disabled=move || claiming.get()
-                                    on:click=move |_| download_all(all.clone())>"Download all"</button>
+                                <button id="share-download-all" class="primary" type="button"
+                                    disabled=move || claiming.get() || spent.get() || downloading_any(transfers)
+                                    on:click=move |_| download_all(all.clone())>
+                                    {move || match button_text(claiming.get(), downloading_any(transfers), spent.get()) {
+                                        "Download" => "Download all",
+                                        other => other,
+                                    }}
+                                </button>
                             })}
+                            <Show when=move || spent.get()>
+                                <p id="share-spent" class="notice" role="status">
+                                    "This link worked for one download, and that was it: it will not open again. "
+                                    "What you downloaded is saved on this device."
+                                </p>
+                            </Show>
                             <TransferPanel transfers/>
                         }.into_any()
                     }
@@ -254,6 +277,38 @@ pub(crate) fn SharePage() -> impl IntoView {
                 </Show>
             </main>
         </div>
+    }
+}
+
+/// A download named `name` is running or paused on this page.
+fn downloading(transfers: Transfers, name: &str) -> bool {
+    transfers.list.with(|l| {
+        l.iter().any(|t| {
+            t.direction == Direction::Download
+                && t.name == name
+                && matches!(t.phase, Phase::Running | Phase::Paused)
+        })
+    })
+}
+
+fn downloading_any(transfers: Transfers) -> bool {
+    transfers.list.with(|l| {
+        l.iter().any(|t| {
+            t.direction == Direction::Download && matches!(t.phase, Phase::Running | Phase::Paused)
+        })
+    })
+}
+
+/// What a download button says: what it would do, or why it cannot.
+fn button_text(claiming: bool, running: bool, spent: bool) -> &'static str {
+    if running {
+        "Downloading…"
+    } else if claiming {
+        "Starting…"
+    } else if spent {
+        "Link used"
+    } else {
+        "Download"
     }
 }
 

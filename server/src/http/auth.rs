@@ -35,6 +35,8 @@ const RECOVERY_LABEL: &str = "nocturne recovery auth";
 const INVITE_LABEL: &str = "nocturne invite";
 /// Invites expire after seven days.
 const INVITE_LIFETIME: i64 = 7 * 24 * 60 * 60;
+/// Unused, unexpired invites the server holds at most.
+const MAX_PENDING_INVITES: i64 = 1000;
 
 /// A username: 1–64 of `a–z 0–9 . _ -`, starting with a letter or digit,
 /// compared case-insensitively (stored lowercase).
@@ -740,12 +742,7 @@ pub(crate) async fn create_invite(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<(StatusCode, Json<Invite>), Error> {
-    if !session.is_admin {
-        return Err(Error::Forbidden {
-            code: "admin_only",
-            message: "Only an administrator can create invites.",
-        });
-    }
+    require_admin(&session)?;
     let code = crate::secret::to_hex(&wire::random32()[..16]);
     let hash = wire::digest(INVITE_LABEL, code.as_bytes());
     let by = session.account_id;
@@ -753,6 +750,19 @@ pub(crate) async fn create_invite(
         .db
         .call(move |conn| {
             let now = db::now();
+            let pending: i64 = conn.query_row(
+                "SELECT COUNT(*) FROM invites WHERE expires_at > ?1",
+                [now],
+                |r| r.get(0),
+            )?;
+            if pending >= MAX_PENDING_INVITES {
+                return Err(Error::Conflict {
+                    code: "too_many_invites",
+                    message: format!(
+                        "At most {MAX_PENDING_INVITES} invites can be pending; revoke some first."
+                    ),
+                });
+            }
             conn.execute(
                 "INSERT INTO invites (code_hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 rusqlite::params![&hash[..], by, now, now + INVITE_LIFETIME],
@@ -761,6 +771,88 @@ pub(crate) async fn create_invite(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(Invite { code, expires_at })))
+}
+
+fn require_admin(session: &Session) -> Result<(), Error> {
+    if session.is_admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            code: "admin_only",
+            message: "Only an administrator can manage invites.",
+        })
+    }
+}
+
+/// An invite not yet used or expired. The code itself is not kept, so it
+/// cannot be shown again; the id is the hash the server keeps of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PendingInvite {
+    /// 64 hex digits; names the invite for revoking.
+    id: String,
+    /// Unix seconds.
+    created_at: i64,
+    /// Unix seconds after which the code no longer works.
+    expires_at: i64,
+}
+
+/// The pending invites, newest first (administrators only).
+#[utoipa::path(get, path = "/invites", tag = TAG,
+    responses((status = 200, body = Vec<PendingInvite>), (status = 401, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody)))]
+pub(crate) async fn list_invites(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<PendingInvite>>, Error> {
+    require_admin(&session)?;
+    let list = state
+        .db
+        .call(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT code_hash, created_at, expires_at FROM invites WHERE expires_at > ?1
+                 ORDER BY created_at DESC, code_hash LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![db::now(), MAX_PENDING_INVITES], |r| {
+                Ok(PendingInvite {
+                    id: crate::secret::to_hex(&r.get::<_, Vec<u8>>(0)?),
+                    created_at: r.get(1)?,
+                    expires_at: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    Ok(Json(list))
+}
+
+/// Revokes a pending invite: its code stops working at once.
+#[utoipa::path(delete, path = "/invites/{id}", tag = TAG,
+    params(("id" = String, Path, description = "the invite's id from the list")),
+    responses((status = 204), (status = 403, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn revoke_invite(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, Error> {
+    require_admin(&session)?;
+    let hash = crate::secret::from_hex(&id)
+        .filter(|h| h.len() == 32)
+        .ok_or(Error::NotFound)?;
+    let removed = state
+        .db
+        .call(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM invites WHERE code_hash = ?1 AND expires_at > ?2",
+                rusqlite::params![hash, db::now()],
+            )?)
+        })
+        .await?;
+    if removed == 0 {
+        return Err(Error::NotFound);
+    }
+    tracing::info!("invite revoked");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

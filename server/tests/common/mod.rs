@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod client;
+pub mod look;
 
 use std::{
     path::{Path, PathBuf},
