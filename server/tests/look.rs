@@ -336,7 +336,8 @@ async fn invites(owner: &mut Looker, server: &Server) -> Result<String, String> 
         "one invite left after revoking",
     )
     .await?;
-    open(&b, server, "/").await?;
+    // Back through the page's own link: the keys stay in this tab.
+    click(&b, "go-files").await?;
     wait_for(&b, Locator::Id("dropzone"), "back on the dashboard").await?;
     Ok(link)
 }

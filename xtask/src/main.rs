@@ -14,8 +14,8 @@
 //! wasm-bindgen-cli matching `Cargo.lock` (cargo install), wasm-opt from
 //! npm's `binaryen` (Debian's binaryen 108 produces WASM that breaks in the
 //! browser) into `target/tools`, and for tests axe-core from npm (into the
-//! same folder) and Debian's `chromium` and `chromium-driver` (apt-get, when
-//! running as root).
+//! same folder) and Debian's `chromium`, `chromium-driver` and
+//! `fonts-wqy-microhei` (apt-get, when running as root).
 
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
 
@@ -29,6 +29,8 @@ use std::{
 
 const CARGO_LEPTOS_VERSION: &str = "0.3.10";
 const BINARYEN_VERSION: &str = "132.0.0";
+/// Debian's `fonts-wqy-microhei`, for the browser tests' screenshots.
+const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
 /// axe-core, injected into pages by the browser tests to check accessibility.
 const AXE_VERSION: &str = "4.11.0";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -318,6 +320,11 @@ fn test() -> Result {
         .all(|p| Path::new(p).exists());
     if !browser_present {
         ensure_debian_packages(&["chromium", "chromium-driver"], &tools.path)?;
+    }
+    // A font with CJK glyphs, so the screenshots of pages with such names
+    // show them instead of empty boxes (the layout checks measure them too).
+    if !Path::new(CJK_FONT).exists() {
+        ensure_debian_packages(&["fonts-wqy-microhei"], &tools.path)?;
     }
     let path = &tools.path;
     install_axe(path)?;

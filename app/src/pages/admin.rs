@@ -118,7 +118,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
     view! {
         <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
             <Header>
-                <a class="ghost button small" href="/">"Files"</a>
+                <a id="go-files" class="ghost button small" href="/">"Files"</a>
             </Header>
             <main class="admin" aria-labelledby="admin-title">
                 <h1 id="admin-title">"Invite people"</h1>

@@ -255,7 +255,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
                     <a id="go-admin" class="ghost button small" href="/admin">"Invites"</a>
                 </Show>
                 <Show when=move || matches!(state.get(), State::SignedIn { .. })>
-                    <button id="logout" class="ghost" type="button" on:click=logout>"Log out"</button>
+                    <button id="logout" class="ghost small" type="button" on:click=logout>"Log out"</button>
                 </Show>
             </Header>
             <main class="files" aria-labelledby="files-title">
@@ -440,7 +440,12 @@ pub(crate) fn TransferPanel(transfers: Transfers) -> impl IntoView {
                 .collect();
             let size: u64 = active.iter().map(|t| t.size).sum();
             let done: u64 = active.iter().map(|t| t.done).sum();
-            let speed: f64 = active.iter().map(|t| t.speed).sum();
+            // A paused transfer moves nothing.
+            let speed: f64 = active
+                .iter()
+                .filter(|t| t.phase == Phase::Running)
+                .map(|t| t.speed)
+                .sum();
             (active.len(), size, done, speed)
         })
     };

@@ -59,6 +59,15 @@ pub(crate) fn ShareDialog(
     let copied = RwSignal::new(false);
 
     let dialog = NodeRef::<leptos::html::Dialog>::new();
+    // The new link takes the focus (the form that had it is gone), selected
+    // so that a keyboard user can copy it at once.
+    let url_input = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let Some(el) = url_input.get() {
+            let _ = el.focus();
+            el.select();
+        }
+    });
     // Whatever had focus when the dialog opened gets it back when it closes.
     let opener = StoredValue::new_local(None::<web_sys::HtmlElement>);
 
@@ -194,7 +203,7 @@ pub(crate) fn ShareDialog(
                             <div class="share-result">
                                 <p class="share-once">"This link is shown only once. Copy it now: the key is in it, and Nocturne cannot show it again."</p>
                                 <div class="share-url-row">
-                                    <input id="share-url" type="text" readonly aria-label="Share link" prop:value=url.clone()/>
+                                    <input id="share-url" type="text" readonly aria-label="Share link" node_ref=url_input prop:value=url.clone()/>
                                     <button id="share-copy" class="primary small" type="button" on:click=copy>
                                         {move || if copied.get() { "Copied" } else { "Copy" }}
                                     </button>

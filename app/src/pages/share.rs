@@ -193,7 +193,7 @@ pub(crate) fn SharePage() -> impl IntoView {
     view! {
         <div class="app share-page" data-hydrated=move || hydrated.get().then_some("true")>
             <Header/>
-            <main class="share" aria-labelledby="share-page-title">
+            <main class="share-view" aria-labelledby="share-page-title">
                 <h1 id="share-page-title">"Shared with you"</h1>
                 {move || match stage.get() {
                     Stage::Loading => view! { <p class="muted">"Opening the link…"</p> }.into_any(),
