@@ -90,7 +90,10 @@ const DIALOG: &str = r#"
 const d = document.getElementById('share-dialog');
 if (!d || !d.open) return 'the share dialog is not open';
 if (!d.matches(':modal')) return 'the share dialog is not modal';
-if (!d.contains(document.activeElement)) return 'the focus is not in the share dialog';
+const a = document.activeElement;
+if (!d.contains(a)) return 'the focus is not in the share dialog';
+const o = getComputedStyle(a);
+if (a.matches(':focus-visible') && (o.outlineStyle === 'none' || parseFloat(o.outlineWidth) < 2)) return 'the focused ' + a.id + ' shows no focus ring';
 return null;
 "#;
 
@@ -137,19 +140,16 @@ async fn pages(
 ) -> Result<(), String> {
     let files = tempfile::tempdir().map_err(|e| e.to_string())?;
 
-    // Sign-up, and the recovery key shown once.
+    // Sign-up, and the recovery key shown once. First, on this page, proof
+    // that axe-core runs and would see a nameless button.
     open(&owner.browser, server, "/register").await?;
+    owner.axe_sees_a_nameless_button().await?;
     owner.look("register", None).await?;
     fill(&owner.browser, "username", "olivia").await?;
     fill(&owner.browser, "password", PASSWORD).await?;
     fill(&owner.browser, "password2", PASSWORD).await?;
     click(&owner.browser, "register").await?;
-    wait_for(
-        &owner.browser,
-        Locator::Id("recovery-hex"),
-        "the recovery key",
-    )
-    .await?;
+    registered(owner, "the recovery key").await?;
     owner.look("register-recovery-key", None).await?;
     click(&owner.browser, "recovery-saved").await?;
     click(&owner.browser, "recovery-continue").await?;
@@ -249,6 +249,20 @@ async fn pages(
     wait_for(&visitor.browser, Locator::Css(".page-message"), "not found").await?;
     visitor.look("not-found", None).await?;
     Ok(())
+}
+
+/// Waits for the recovery key after a sign-up; a form error ends it.
+async fn registered(looker: &Looker, what: &str) -> Result<(), String> {
+    until(
+        &looker.browser,
+        "if (document.getElementById('recovery-hex')) return true;
+         const e = document.getElementById('form-error');
+         return e ? 'failed: ' + e.textContent : null;",
+        TRANSFER_LIMIT,
+        what,
+    )
+    .await
+    .map(drop)
 }
 
 async fn pick(looker: &Looker, paths: &[std::path::PathBuf]) -> Result<(), String> {
@@ -376,8 +390,8 @@ async fn share_dialog(owner: &mut Looker) -> Result<Links, String> {
     .await?;
     holds(
         owner,
-        "return document.activeElement === document.getElementById('share-password')",
-        "the password field does not have the focus",
+        "const a = document.activeElement; return a === document.getElementById('share-password') && a.matches(':focus-visible')",
+        "the password field does not have a visible focus",
     )
     .await?;
     owner.look("share-dialog", Some(DIALOG)).await?;
@@ -639,7 +653,7 @@ async fn invited(visitor: &mut Looker, link: &str) -> Result<(), String> {
     fill(&b, "password", BOB_PASSWORD).await?;
     fill(&b, "password2", BOB_PASSWORD).await?;
     click(&b, "register").await?;
-    wait_for(&b, Locator::Id("recovery-hex"), "bob's recovery key").await?;
+    registered(visitor, "bob's recovery key").await?;
     click(&b, "recovery-saved").await?;
     click(&b, "recovery-continue").await?;
     wait_for(&b, Locator::Id("dropzone"), "bob's dashboard").await?;

@@ -212,7 +212,7 @@ pub(crate) fn SharePage() -> impl IntoView {
                         };
                         view! {
                             <form id="share-unlock-form" class="share-unlock" on:submit=submit>
-                                <p>"These files are protected by a password. The name and size are shown once it is right."</p>
+                                <p>"This link is protected by a password. What it shares, names and sizes included, shows once the password is right."</p>
                                 <input id="share-password" type="password" autocomplete="off" aria-label="Password"
                                     placeholder="Password" required
                                     prop:value=move || password.get()

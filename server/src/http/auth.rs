@@ -810,7 +810,7 @@ pub(crate) async fn list_invites(
         .call(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT code_hash, created_at, expires_at FROM invites WHERE expires_at > ?1
-                 ORDER BY created_at DESC, code_hash LIMIT ?2",
+                 ORDER BY created_at DESC, rowid DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(rusqlite::params![db::now(), MAX_PENDING_INVITES], |r| {
                 Ok(PendingInvite {

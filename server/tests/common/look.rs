@@ -153,6 +153,24 @@ impl Looker {
         Ok(())
     }
 
+    /// Proves the accessibility check can fail: a button without a name,
+    /// added to the page, must be reported, and is removed again.
+    pub async fn axe_sees_a_nameless_button(&self) -> Result<(), String> {
+        self.script(
+            "const b = document.createElement('button'); b.id = 'axe-probe'; document.body.append(b);",
+        )
+        .await?;
+        let seen = self.axe("the probe").await;
+        self.script("document.getElementById('axe-probe').remove()")
+            .await?;
+        match seen {
+            Err(e) if e.contains("button-name") => Ok(()),
+            other => Err(format!(
+                "axe-core did not report a nameless button: {other:?}"
+            )),
+        }
+    }
+
     /// Runs axe-core's WCAG 2.1 A/AA rules and best practices on the page;
     /// any serious or critical violation is an error naming the rule and
     /// the elements.
