@@ -807,7 +807,7 @@ fn FileTable(
                 <table id="file-list" class="file-table">
                     <thead>
                         <tr>
-                            <th scope="col" class="select-cell">
+                            <th scope="col" class="check-cell">
                                 <input id="select-all" type="checkbox" aria-label="Select all"
                                     prop:checked=move || { let v = visible(); !v.is_empty() && selected.with(|s| v.iter().all(|r| s.contains(&r.id))) }
                                     on:change:target=move |ev| {
@@ -837,7 +837,7 @@ fn FileTable(
                             let share_row = row.shareable();
                             view! {
                                 <tr class="file-row" data-id=id.clone()>
-                                    <td class="select-cell">
+                                    <td class="check-cell">
                                         <input type="checkbox" class="select" aria-label=format!("Select {name}")
                                             prop:checked={ let id = check_id.clone(); move || selected.with(|s| s.contains(&id)) }
                                             on:change:target=move |ev| { let on = ev.target().checked(); let id = check_id.clone(); selected.update(|s| { if on { s.insert(id); } else { s.remove(&id); } }); }/>
