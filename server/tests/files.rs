@@ -505,6 +505,8 @@ async fn the_openapi_document_lists_every_api_route() {
         ("/api/account", "delete"),
         ("/api/account/password", "post"),
         ("/api/invites", "post"),
+        ("/api/invites", "get"),
+        ("/api/invites/{id}", "delete"),
         ("/api/uploads", "post"),
         ("/api/uploads", "get"),
         ("/api/uploads/{id}", "get"),
