@@ -5,7 +5,7 @@
 //! The key and nonce are fixed (all bytes 0x01 and 0x02) so a run can be
 //! repeated; an argument of `portable` uses the table-driven backend.
 
-#![allow(clippy::print_stderr, reason = "reports its byte count")]
+#![expect(clippy::print_stderr, reason = "reports its byte count")]
 
 use std::io::{self, Write};
 

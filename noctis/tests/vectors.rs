@@ -32,12 +32,9 @@ struct Vector {
     sealed: String,
 }
 
-/// The vectors live beside the specification in `shared/`, outside this
-/// repository; they are compiled in so the wasm32 build needs no file system.
-const VECTORS: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/vectors/noctis-256.json"
-));
+/// The known-answer vectors of `docs/noctis-256.md`, kept beside the tests
+/// (`tests/data/`); compiled in so the wasm32 build needs no file system.
+const VECTORS: &str = include_str!("data/noctis-256.json");
 
 fn vectors() -> Vec<Vector> {
     serde_json::from_str(VECTORS).expect("vector file")

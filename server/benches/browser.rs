@@ -9,7 +9,7 @@
 //! `cargo xtask build && cargo bench -p server --bench browser`. Prints
 //! figures; asserts nothing about speed.
 
-#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+#![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -7,7 +7,7 @@
 //! `target/release/nocturne`; build it first (`cargo xtask build`).
 //! Prints figures; asserts nothing about speed.
 
-#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+#![expect(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

@@ -247,7 +247,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
         tracing::info!(data_dir = %config.data_dir.display(), "nocturne {} ready", env!("CARGO_PKG_VERSION"));
         // One line on stdout with the real address: people read it, and
         // tests started with PORT=0 learn the port from it.
-        #[allow(clippy::print_stdout, reason = "the one line of normal output")]
+        #[expect(clippy::print_stdout, reason = "the one line of normal output")]
         {
             println!("nocturne listening on http://{local}");
         }

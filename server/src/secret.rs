@@ -100,7 +100,6 @@ impl ServerSecret {
     }
 
     /// The secret's bytes, for key derivation.
-    #[allow(dead_code, reason = "used by sessions and fake salts (issue #4)")]
     pub(crate) fn expose(&self) -> &[u8] {
         &self.0
     }

@@ -17,7 +17,7 @@
 //! same folder) and Debian's `chromium`, `chromium-driver` and
 //! `fonts-wqy-microhei` (apt-get, when running as root).
 
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
+#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
 
 use std::{
     env,

@@ -468,7 +468,7 @@ impl Transfers {
         );
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one call site per entry point")]
+    #[expect(clippy::too_many_arguments, reason = "one call site per entry point")]
     fn send(
         &self,
         job: u32,

@@ -23,7 +23,7 @@ impl core::fmt::Debug for FileKey {
 }
 
 /// The content cipher, keyed for one file.
-#[allow(
+#[expect(
     clippy::large_enum_variant,
     reason = "one per file; boxing would only add an allocation"
 )]

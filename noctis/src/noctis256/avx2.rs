@@ -10,7 +10,7 @@
 //! Each 256-bit register holds the same half (L or R) of two blocks, one per
 //! 128-bit lane, which is exactly the granularity `vpshufb` works in.
 
-#![allow(
+#![expect(
     unsafe_code,
     reason = "SIMD intrinsics: loads, stores and target-feature calls"
 )]

@@ -8,7 +8,7 @@
 //! sixteen steps gives each byte its entry, touching the whole table the
 //! same way for every byte. MixColumns is arithmetic.
 
-#![allow(unsafe_code, reason = "SIMD loads and stores through pointers")]
+#![expect(unsafe_code, reason = "SIMD loads and stores through pointers")]
 
 use core::arch::wasm32::*;
 

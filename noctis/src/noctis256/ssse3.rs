@@ -11,7 +11,7 @@
 //! made once per key), so the steps a byte takes part in XOR up to its entry.
 //! Every byte runs the same instructions over the whole table.
 
-#![allow(
+#![expect(
     unsafe_code,
     reason = "SIMD intrinsics: loads, stores and target-feature calls"
 )]

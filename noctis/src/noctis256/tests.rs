@@ -196,7 +196,7 @@ mod avalanche {
     }
 
     #[test]
-    #[allow(clippy::print_stdout, reason = "the figure the test exists to report")]
+    #[expect(clippy::print_stdout, reason = "the figure the test exists to report")]
     fn the_diffusion_margin_is_at_least_fourfold() {
         // The smallest round count that passes the same avalanche test; the
         // test fails (rather than passes quietly) if even one round passed,

@@ -2,7 +2,10 @@
 //! Argon2id, key wrapping, the file format, sealed metadata. Only wrapped
 //! keys, hashes-to-be and ciphertext ever reach the server.
 
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset; `expect` would fail in those that use all of it"
+)]
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use noctis::{

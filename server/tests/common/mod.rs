@@ -1,7 +1,10 @@
 //! Starting the real `nocturne` binary for tests: a fresh data directory,
 //! port 0, and the address read from the line the server prints once ready.
 
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset; `expect` would fail in those that use all of it"
+)]
 
 pub mod browser;
 pub mod client;
