@@ -17,15 +17,20 @@
 //! The server stores and serves; it never reads. Nothing here ever sees a
 //! password, a decrypting key or a plaintext byte.
 
+mod accounts;
 pub mod cli;
 mod clock;
 mod config;
 mod crypt;
 mod db;
 mod error;
+mod files;
 pub mod http;
+mod limits;
 mod maintenance;
 mod secret;
+mod shares;
+mod state;
 mod store;
 
 pub use config::{Config, Registration, parse_size};

@@ -20,7 +20,7 @@ use std::{collections::HashSet, time::Duration};
 
 use crate::{
     Error, db,
-    http::AppState,
+    state::AppState,
     store::{BlobId, BlobStore as _},
 };
 
@@ -174,14 +174,14 @@ pub(crate) async fn sweep(state: &AppState) -> Result<usize, Error> {
             tx.execute(
                 "DELETE FROM sessions WHERE last_seen <= ?1 OR created_at <= ?2",
                 [
-                    now - crate::http::session::IDLE,
-                    now - crate::http::session::ABSOLUTE,
+                    now - crate::accounts::sessions::IDLE,
+                    now - crate::accounts::sessions::ABSOLUTE,
                 ],
             )?;
             tx.execute("DELETE FROM invites WHERE expires_at <= ?1", [now])?;
             let share_now = clock.now();
-            crate::http::settle_claims(&tx, None, share_now)?;
-            crate::http::purge_shares(&tx, share_now)?;
+            crate::shares::settle_claims(&tx, None, share_now)?;
+            crate::shares::purge(&tx, share_now)?;
             tx.commit()?;
             Ok(ids)
         })
@@ -227,7 +227,7 @@ mod tests {
                         rusqlite::params![id, now - 10, expires],
                     )?;
                 }
-                let idle = crate::http::session::IDLE;
+                let idle = crate::accounts::sessions::IDLE;
                 for (hash, last_seen) in [(1u8, now - idle - 1), (2u8, now)] {
                     conn.execute(
                         "INSERT INTO sessions (token_hash, account_id, created_at, last_seen)

@@ -1,8 +1,8 @@
 //! Noctis-256: a 256-bit-block, 20-round Feistel cipher whose round function
 //! is one AES-style round with a key-dependent S-box.
 //!
-//! Experimental and not audited. Defined bit for bit in the project's
-//! `noctis-256.md`; checked against its known-answer vectors.
+//! Experimental and not audited. Defined bit for bit in `docs/noctis-256.md`;
+//! checked against its known-answer vectors (`noctis/tests/data/noctis-256.json`).
 //!
 //! [`Noctis256`] implements RustCrypto's `cipher` block-cipher traits, so
 //! `ctr::Ctr64BE<Noctis256>` is the specified CTR keystream. Backends, chosen

@@ -16,7 +16,7 @@ use rust_embed::{EmbeddedFile, RustEmbed};
 use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
 
-use super::AppState;
+use crate::state::AppState;
 use crate::{Error, secret::to_hex};
 
 #[derive(RustEmbed)]

@@ -20,12 +20,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    AppState,
-    limits::{self, ClientAddr},
+    client::ClientAddr,
     session::{self, Session},
     wire::{self, Argon2, B64, JsonBody},
 };
-use crate::{Error, config::Registration, db};
+use crate::{Error, accounts::used_bytes, config::Registration, db, limits, state::AppState};
 
 /// The tag the API uses for these routes in the OpenAPI document.
 pub(crate) const TAG: &str = "accounts";
@@ -546,31 +545,6 @@ pub(crate) struct AccountDetails {
     used: u64,
     quota: u64,
     max_file_size: u64,
-}
-
-/// Bytes an account holds or has reserved for uploads in progress.
-pub(crate) fn used_bytes(conn: &rusqlite::Connection, account_id: i64) -> Result<u64, Error> {
-    let used: i64 = conn.query_row(
-        "SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE account_id = ?1)
-              + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE account_id = ?1)",
-        [account_id],
-        |r| r.get(0),
-    )?;
-    Ok(u64::try_from(used).unwrap_or(0))
-}
-
-/// An account's quota: its own, or the server's default.
-pub(crate) fn quota_of(
-    conn: &rusqlite::Connection,
-    account_id: i64,
-    default: u64,
-) -> Result<u64, Error> {
-    let own: Option<i64> = conn.query_row(
-        "SELECT quota FROM accounts WHERE id = ?1",
-        [account_id],
-        |r| r.get(0),
-    )?;
-    Ok(own.and_then(|q| u64::try_from(q).ok()).unwrap_or(default))
 }
 
 /// The caller's account.

@@ -15,23 +15,25 @@ use axum::{
     body::Body,
     extract::{Path, State},
     http::{HeaderMap, StatusCode, header},
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use futures_util::StreamExt;
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    AppState,
-    auth::{quota_of, used_bytes},
+    range::Wanted,
     session::Session,
-    wire::{B64, JsonBody},
+    wire::{B64, JsonBody, blob_id},
 };
 use crate::{
-    Error, db,
+    Error,
+    accounts::{quota_of, used_bytes},
+    db,
+    files::UploadGuard,
+    state::AppState,
     store::{BlobId, BlobStore as _},
 };
 
@@ -52,101 +54,6 @@ const MAX_OPEN_UPLOADS: i64 = 64;
 /// At most this many files per account: the quota counts ciphertext bytes,
 /// and this bounds what tiny files could add in rows and metadata.
 const MAX_FILES: i64 = 100_000;
-
-/// What is happening to each upload right now: parts being written, or an
-/// exclusive operation (finish, cancel). A finish never runs while a part is
-/// still streaming into the staging file (it would hash, or commit, bytes
-/// still changing), and two finishes, or a finish and a cancel, never race.
-/// In memory: after a restart nothing is in flight.
-#[derive(Debug, Default)]
-pub(crate) struct UploadLocks(std::sync::Mutex<std::collections::HashMap<String, Activity>>);
-
-#[derive(Debug, Default)]
-struct Activity {
-    writers: usize,
-    exclusive: bool,
-}
-
-fn busy() -> Error {
-    Error::Conflict {
-        code: "upload_busy",
-        message:
-            "This upload is being finished, cancelled or written right now; try again shortly."
-                .into(),
-    }
-}
-
-impl UploadLocks {
-    fn table(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Activity>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Registers a part writer; refused while a finish or cancel runs.
-    pub(crate) fn writer(self: &std::sync::Arc<Self>, id: &BlobId) -> Result<UploadGuard, Error> {
-        let mut table = self.table();
-        let entry = table.entry(id.to_string()).or_default();
-        if entry.exclusive {
-            return Err(busy());
-        }
-        entry.writers += 1;
-        Ok(UploadGuard {
-            locks: self.clone(),
-            id: id.to_string(),
-            exclusive: false,
-        })
-    }
-
-    /// Takes the upload for a finish or cancel; refused while anything else
-    /// is in flight on it.
-    pub(crate) fn exclusive(
-        self: &std::sync::Arc<Self>,
-        id: &BlobId,
-    ) -> Result<UploadGuard, Error> {
-        let mut table = self.table();
-        let entry = table.entry(id.to_string()).or_default();
-        if entry.exclusive || entry.writers > 0 {
-            return Err(busy());
-        }
-        entry.exclusive = true;
-        Ok(UploadGuard {
-            locks: self.clone(),
-            id: id.to_string(),
-            exclusive: true,
-        })
-    }
-}
-
-/// Releases its hold on an upload when dropped (also when the request is
-/// cancelled half-way).
-#[derive(Debug)]
-pub(crate) struct UploadGuard {
-    locks: std::sync::Arc<UploadLocks>,
-    id: String,
-    exclusive: bool,
-}
-
-impl Drop for UploadGuard {
-    fn drop(&mut self) {
-        let mut table = self.locks.table();
-        if let Some(entry) = table.get_mut(&self.id) {
-            if self.exclusive {
-                entry.exclusive = false;
-            } else {
-                entry.writers = entry.writers.saturating_sub(1);
-            }
-            if entry.writers == 0 && !entry.exclusive {
-                table.remove(&self.id);
-            }
-        }
-    }
-}
-
-/// An upload or file id from a URL; anything else names nothing here.
-pub(super) fn blob_id(raw: &str) -> Result<BlobId, Error> {
-    BlobId::parse(raw).ok_or(Error::NotFound)
-}
 
 fn hex32(text: &str) -> Result<[u8; 32], Error> {
     let bad = || Error::invalid("invalid_hash", "`sha256` must be 64 hex digits");
@@ -877,45 +784,6 @@ pub(crate) async fn get_file(
     owned_file(&state, &session, &id).await.map(Json)
 }
 
-/// A single byte range, resolved against a file's size.
-fn parse_range(value: &str, size: u64) -> Result<Option<(u64, u64)>, Error> {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
-        return Ok(None); // another unit: ignore, serve the whole
-    };
-    if spec.contains(',') {
-        return Ok(None); // several ranges: serving the whole is allowed
-    }
-    let (first, last) = spec
-        .split_once('-')
-        .ok_or(Error::RangeNotSatisfiable { size })?;
-    let (first, last) = (first.trim(), last.trim());
-    let range = if first.is_empty() {
-        let n: u64 = last
-            .parse()
-            .map_err(|_| Error::RangeNotSatisfiable { size })?;
-        if n == 0 || size == 0 {
-            return Err(Error::RangeNotSatisfiable { size });
-        }
-        (size.saturating_sub(n), size - 1)
-    } else {
-        let start: u64 = first
-            .parse()
-            .map_err(|_| Error::RangeNotSatisfiable { size })?;
-        let end = if last.is_empty() {
-            size.saturating_sub(1)
-        } else {
-            last.parse::<u64>()
-                .map_err(|_| Error::RangeNotSatisfiable { size })?
-                .min(size.saturating_sub(1))
-        };
-        if start >= size || end < start {
-            return Err(Error::RangeNotSatisfiable { size });
-        }
-        (start, end)
-    };
-    Ok(Some(range))
-}
-
 /// The ciphertext, streamed; `Range: bytes=a-b` gives 206 with that slice
 /// (one range; several are answered with the whole file), `If-None-Match`
 /// with the ETag gives 304, `If-Range` is honoured.
@@ -955,115 +823,6 @@ pub(crate) async fn download(
         Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
     };
     slice.respond(blob, Body::from_stream).await
-}
-
-/// The bytes of a blob a download asks for (its `Range`, `If-Range`), or a
-/// 304 for a matching `If-None-Match`. The ETag is the ciphertext's SHA-256.
-pub(super) enum Wanted {
-    NotModified(Response),
-    Bytes(Slice),
-}
-
-/// A slice of a blob about to be sent.
-pub(super) struct Slice {
-    status: StatusCode,
-    pub(super) start: u64,
-    pub(super) len: u64,
-    pub(super) size: u64,
-    etag: String,
-}
-
-/// The ciphertext stream a download sends, before it becomes a body.
-pub(super) type BlobStream = tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>;
-
-impl Wanted {
-    pub(super) fn from_headers(
-        headers: &HeaderMap,
-        size: u64,
-        sha256: &str,
-    ) -> Result<Self, Error> {
-        let etag = format!("\"{sha256}\"");
-        let matches = |name: header::HeaderName| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-        };
-        if matches(header::IF_NONE_MATCH) {
-            return Ok(Wanted::NotModified(
-                (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response(),
-            ));
-        }
-        let range_allowed = headers
-            .get(header::IF_RANGE)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v.trim() == etag);
-        let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-            Some(value) if range_allowed => parse_range(value, size)?,
-            _ => None,
-        };
-        let (status, start, len) = match range {
-            Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
-            None => (StatusCode::OK, 0, size),
-        };
-        Ok(Wanted::Bytes(Slice {
-            status,
-            start,
-            len,
-            size,
-            etag,
-        }))
-    }
-}
-
-impl Slice {
-    /// Streams the slice of `blob`; `body` turns the stream into the
-    /// response body (a share download wraps it to follow its progress).
-    pub(super) async fn respond(
-        self,
-        mut blob: tokio::fs::File,
-        body: impl FnOnce(BlobStream) -> Body,
-    ) -> Result<Response, Error> {
-        let Slice {
-            status,
-            start,
-            len,
-            size,
-            etag,
-        } = self;
-        if start > 0 {
-            blob.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
-        }
-        let stream = tokio_util::io::ReaderStream::with_capacity(blob.take(len), 256 * 1024);
-        let mut response = Response::new(body(stream));
-        *response.status_mut() = status;
-        let h = response.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/octet-stream"),
-        );
-        h.insert(header::CONTENT_LENGTH, len.into());
-        h.insert(
-            header::ACCEPT_RANGES,
-            header::HeaderValue::from_static("bytes"),
-        );
-        if let Ok(v) = header::HeaderValue::from_str(&etag) {
-            h.insert(header::ETAG, v);
-        }
-        h.insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("private, no-cache"),
-        );
-        if status == StatusCode::PARTIAL_CONTENT
-            && let Ok(v) =
-                header::HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + len - 1))
-        {
-            h.insert(header::CONTENT_RANGE, v);
-        }
-        Ok(response)
-    }
 }
 
 /// `PATCH /api/files/{id}`.
@@ -1145,21 +904,5 @@ mod tests {
         assert_eq!(part_len(25, 10, 2), Some(5));
         assert_eq!(part_len(25, 10, 3), None);
         assert_eq!(part_len(20, 10, 1), Some(10));
-    }
-
-    #[test]
-    fn ranges_resolve_or_are_refused() {
-        assert_eq!(parse_range("bytes=0-9", 100).expect("ok"), Some((0, 9)));
-        assert_eq!(parse_range("bytes=90-", 100).expect("ok"), Some((90, 99)));
-        assert_eq!(parse_range("bytes=-10", 100).expect("ok"), Some((90, 99)));
-        assert_eq!(
-            parse_range("bytes=95-200", 100).expect("ok"),
-            Some((95, 99))
-        );
-        assert_eq!(parse_range("bytes=0-1,5-6", 100).expect("ok"), None);
-        assert_eq!(parse_range("items=0-1", 100).expect("ok"), None);
-        for bad in ["bytes=100-", "bytes=5-2", "bytes=x-1", "bytes=-0"] {
-            assert!(parse_range(bad, 100).is_err(), "{bad}");
-        }
     }
 }

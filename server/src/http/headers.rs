@@ -11,7 +11,7 @@ use axum::{
     response::Response,
 };
 
-use super::AppState;
+use crate::state::AppState;
 
 /// For responses that set no policy of their own: load nothing, be framed
 /// nowhere.

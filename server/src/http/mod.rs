@@ -8,15 +8,16 @@
 mod api;
 mod assets;
 mod auth;
+mod client;
 mod conn;
 mod files;
 mod headers;
-mod limits;
+mod range;
 pub(crate) mod session;
 mod shares;
 mod wire;
 
-use std::{future::Future, path::Path, sync::Arc, time::Duration};
+use std::{future::Future, time::Duration};
 
 use axum::{
     Router,
@@ -29,7 +30,7 @@ use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::{Config, Error, config::Registration, db::Db, secret::ServerSecret, store::LocalDisk};
+use crate::{Config, Error, state::AppState};
 
 /// The largest request body any route accepts unless it says otherwise.
 /// Upload parts are streamed and bounded by their exact expected length.
@@ -43,104 +44,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// finish this long to re-hash and commit (10 GiB at 20 MB/s).
 const PART_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-pub(crate) use shares::{purge as purge_shares, settle_claims};
-
-/// What every handler can reach.
-#[derive(Clone, Debug)]
-pub(crate) struct AppState {
-    pub(crate) leptos: LeptosOptions,
-    pub(crate) db: Db,
-    pub(crate) secret: Arc<ServerSecret>,
-    pub(crate) trust_proxy: bool,
-    pub(crate) blobs: LocalDisk,
-    pub(crate) limiter: Arc<limits::Limiter>,
-    /// Wrong share-link passwords per client (growing delays).
-    pub(crate) penalties: Arc<limits::Penalties>,
-    /// Share downloads in flight, per claim and file.
-    pub(crate) streams: Arc<shares::Streams>,
-    pub(crate) uploads: Arc<files::UploadLocks>,
-    pub(crate) registration: Registration,
-    pub(crate) quota: u64,
-    pub(crate) max_file_size: u64,
-    /// The clock share links are judged by (movable in tests).
-    pub(crate) clock: crate::clock::Clock,
-}
-
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
     }
-}
-
-impl AppState {
-    /// Prepares the data directory (created with mode 0700 if missing), the
-    /// server secret and the database.
-    pub(crate) async fn open(config: &Config) -> Result<Self, Error> {
-        let config = config.clone();
-        // Filesystem work is blocking; keep it off the executor.
-        tokio::task::spawn_blocking(move || {
-            create_data_dir(&config.data_dir)?;
-            let secret = ServerSecret::load_or_create(config.secret.as_ref(), &config.data_dir)?;
-            let db = Db::open(&config.data_dir.join(crate::db::FILE_NAME))?;
-            let blobs = LocalDisk::open(&config.data_dir)
-                .map_err(|e| Error::io("create the blob store in", &config.data_dir, e))?;
-            assets::check_embedded();
-            Ok(AppState {
-                leptos: leptos_options(),
-                db,
-                secret: Arc::new(secret),
-                trust_proxy: config.trust_proxy,
-                blobs,
-                limiter: Arc::default(),
-                penalties: Arc::default(),
-                streams: Arc::default(),
-                uploads: Arc::default(),
-                registration: config.registration,
-                quota: config.quota,
-                max_file_size: config.max_file_size,
-                clock: crate::clock::Clock::new(config.test_clock_file.clone()),
-            })
-        })
-        .await
-        .map_err(|_| Error::Config("startup was interrupted".into()))?
-    }
-}
-
-fn create_data_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| Error::io("create the data directory", dir, e))?;
-    // An existing directory keeps the mode its owner chose, but it should
-    // not go unnoticed that others can look inside.
-    let mode = std::fs::metadata(dir)
-        .map_err(|e| Error::io("inspect the data directory", dir, e))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        tracing::warn!(
-            path = %dir.display(),
-            "the data directory is accessible to other users (mode {:o}); consider chmod 700",
-            mode & 0o777
-        );
-    }
-    Ok(())
-}
-
-/// Leptos' settings, fixed at build time: the site is embedded in the
-/// binary, so nothing is read from a `Cargo.toml` or the environment.
-fn leptos_options() -> LeptosOptions {
-    LeptosOptions::builder()
-        .output_name(app::OUTPUT_NAME)
-        .site_pkg_dir("pkg")
-        .env(if cfg!(debug_assertions) {
-            leptos::config::Env::DEV
-        } else {
-            leptos::config::Env::PROD
-        })
-        .build()
 }
 
 /// The OpenAPI document of the JSON API (what `/api/openapi.json` serves).
@@ -152,6 +59,7 @@ pub fn openapi_json() -> String {
 /// leftovers of a crash, and returns the full router.
 pub async fn router(config: &Config) -> Result<Router, Error> {
     let state = AppState::open(config).await?;
+    assets::check_embedded();
     crate::maintenance::startup_check(&state).await?;
     let sweeper = state.clone();
     tokio::spawn(async move {

@@ -2,7 +2,7 @@
 //! token for the CLI and other programs. Both are the same 256-bit random
 //! token; the database keeps only its SHA-256.
 //!
-//! A session ends after [`IDLE`] without use or [`ABSOLUTE`] after login,
+//! A session ends after a day without use or fourteen days after login,
 //! whichever comes first, and at logout, password change, recovery reset or
 //! account deletion (every session of the account).
 
@@ -12,15 +12,16 @@ use axum::{
 };
 use rusqlite::OptionalExtension;
 
-use super::{AppState, wire};
-use crate::{Error, db};
+use super::wire;
+use crate::state::AppState;
+use crate::{
+    Error,
+    accounts::sessions::{ABSOLUTE, alive},
+    db,
+};
 
 /// The cookie's name.
 pub(crate) const COOKIE: &str = "nocturne_session";
-/// A session unused this long (seconds) is over: one day.
-pub(crate) const IDLE: i64 = 24 * 60 * 60;
-/// No session outlives this (seconds) from its login: fourteen days.
-pub(crate) const ABSOLUTE: i64 = 14 * 24 * 60 * 60;
 /// `last_seen` is written at most this often (seconds), so reads stay reads.
 const TOUCH_EVERY: i64 = 60;
 const LABEL: &str = "nocturne session";
@@ -45,12 +46,6 @@ impl Session {
             })
             .await
     }
-}
-
-/// Whether a session that began at `created` and was last used at
-/// `last_seen` is still alive at `now`.
-pub(crate) fn alive(created: i64, last_seen: i64, now: i64) -> bool {
-    now < created.saturating_add(ABSOLUTE) && now < last_seen.saturating_add(IDLE)
 }
 
 /// Starts a session for `account_id` and returns its token (URL-safe base64).
@@ -187,15 +182,6 @@ impl FromRequestParts<AppState> for Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sessions_end_when_idle_or_old() {
-        let t = 1_000_000;
-        assert!(alive(t, t, t + 10));
-        assert!(!alive(t, t, t + IDLE), "idle for a day");
-        assert!(alive(t, t + ABSOLUTE - 100, t + ABSOLUTE - 1));
-        assert!(!alive(t, t + ABSOLUTE - 1, t + ABSOLUTE), "absolute limit");
-    }
 
     #[test]
     fn cookie_is_http_only_and_strict() {

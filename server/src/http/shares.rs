@@ -50,15 +50,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    AppState,
-    files::{self, Wanted},
-    limits::{self, ClientAddr},
+    client::ClientAddr,
+    range::Wanted,
     session::Session,
     wire::{self, Argon2, B64, JsonBody},
 };
 use crate::{
     Error,
     db::Db,
+    limits,
+    shares::{Streams, settle_claims},
+    state::AppState,
     store::{BlobId, BlobStore as _},
 };
 
@@ -83,8 +85,6 @@ const CLAIM_LIFETIME: i64 = 24 * 60 * 60;
 const COMPLETED_TAIL: u64 = 1 << 20;
 /// Consecutive wrong attempts after which a link locks.
 pub(crate) const LOCK_AFTER: i64 = 20;
-/// Spent, expired and revoked links are purged this long after (seconds).
-const PURGE_AFTER: i64 = 30 * 24 * 60 * 60;
 /// A long download refreshes its claim this often.
 const TOUCH_EVERY: Duration = Duration::from_secs(30);
 /// Expiry dates further out than this are refused (seconds): ten years.
@@ -268,38 +268,6 @@ fn check_token(conn: &Connection, row: &Row, token: &[u8], now: i64) -> Result<(
     Err(Error::WrongPassword {
         attempts_left: u32::try_from(LOCK_AFTER - failures).unwrap_or(0),
     })
-}
-
-/// Lapsed claims: those that sent ciphertext count as downloads (see the
-/// module documentation), the rest just go. `share` limits it to one link.
-pub(crate) fn settle_claims(conn: &Connection, share: Option<&str>, now: i64) -> Result<(), Error> {
-    // A completed claim was counted when it completed.
-    conn.execute(
-        "UPDATE shares SET updated_at = ?1, downloads = downloads + (
-             SELECT COUNT(*) FROM share_claims c
-             WHERE c.share_id = shares.id AND c.expires_at <= ?1 AND c.served > 0
-               AND c.completed = 0)
-         WHERE (?2 IS NULL OR id = ?2)
-           AND EXISTS (SELECT 1 FROM share_claims c
-                       WHERE c.share_id = shares.id AND c.expires_at <= ?1
-                         AND c.served > 0 AND c.completed = 0)",
-        rusqlite::params![now, share],
-    )?;
-    conn.execute(
-        "DELETE FROM share_claims WHERE expires_at <= ?1 AND (?2 IS NULL OR share_id = ?2)",
-        rusqlite::params![now, share],
-    )?;
-    Ok(())
-}
-
-/// Drops links spent, expired or revoked more than [`PURGE_AFTER`] ago.
-pub(crate) fn purge(conn: &Connection, now: i64) -> Result<usize, Error> {
-    let before = now - PURGE_AFTER;
-    Ok(conn.execute(
-        "DELETE FROM shares WHERE revoked_at <= ?1 OR expires_at <= ?1
-            OR (max_downloads IS NOT NULL AND downloads >= max_downloads AND updated_at <= ?1)",
-        [before],
-    )?)
 }
 
 /// A link id from a URL: the shape `BlobId` makes (128 random bits).
@@ -1136,7 +1104,7 @@ pub(crate) async fn share_content(
             message: "This link has already been used.",
         });
     }
-    let blob = match state.blobs.open(&files::blob_id(&file_id)?).await {
+    let blob = match state.blobs.open(&wire::blob_id(&file_id)?).await {
         Ok(blob) => blob,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
         Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
@@ -1176,41 +1144,6 @@ fn claim_gone() -> Error {
     Error::Gone {
         code: "claim_expired",
         message: "This download is no longer valid; open the link again.",
-    }
-}
-
-/// The streams running for each (claim, file): a new request for the same
-/// file supersedes the one before, which stops at its next piece, so one
-/// claim never feeds two parallel copies of a file. Holds only streams in
-/// flight (each removes itself when it ends), so it is bounded by the
-/// connection limit.
-#[derive(Debug, Default)]
-pub(crate) struct Streams(std::sync::Mutex<std::collections::HashMap<([u8; 32], i64), u64>>);
-
-impl Streams {
-    fn table(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<([u8; 32], i64), u64>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Registers a new stream for `(claim, index)`; returns its number.
-    fn begin(&self, claim: [u8; 32], index: i64) -> u64 {
-        let mut table = self.table();
-        let n = table.entry((claim, index)).or_insert(0);
-        *n += 1;
-        *n
-    }
-
-    fn is_current(&self, claim: [u8; 32], index: i64, stream: u64) -> bool {
-        self.table().get(&(claim, index)) == Some(&stream)
-    }
-
-    fn end(&self, claim: [u8; 32], index: i64, stream: u64) {
-        let mut table = self.table();
-        if table.get(&(claim, index)) == Some(&stream) {
-            table.remove(&(claim, index));
-        }
     }
 }
 
@@ -1294,7 +1227,7 @@ impl Drop for Progress {
 /// stream superseded by a newer request for the same file, or whose claim
 /// is gone, ends with an error before its end.
 fn tracked(
-    stream: files::BlobStream,
+    stream: super::range::BlobStream,
     progress: Progress,
 ) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
     futures_util::stream::unfold(

@@ -165,3 +165,8 @@ pub(crate) fn random32() -> [u8; 32] {
     getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
     bytes
 }
+
+/// An upload or file id from a URL; anything else names nothing here.
+pub(crate) fn blob_id(raw: &str) -> Result<crate::store::BlobId, Error> {
+    crate::store::BlobId::parse(raw).ok_or(Error::NotFound)
+}
