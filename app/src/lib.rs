@@ -60,7 +60,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     // The unlocked master key of this tab: memory only, never stored.
-    provide_context::<pages::auth::KeyringSignal>(RwSignal::new(None));
+    provide_context::<client::keyring::KeyringSignal>(RwSignal::new(None));
 
     view! {
         <Stylesheet id="nocturne-style" href=format!("/pkg/{OUTPUT_NAME}.css")/>

@@ -6,6 +6,7 @@
 //! calls return an error instead of linking browser APIs).
 
 pub(crate) mod api;
+pub(crate) mod keyring;
 pub(crate) mod keys;
 pub(crate) mod share;
 pub(crate) mod transfer;

@@ -15,13 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::{
     client::{
         api,
-        keys::{self, KeyParams, Keyring},
+        keyring::{KeyringSignal, LoginRequest, LoginResponse, log_in},
+        keys::{self, Keyring},
     },
     components::Header,
 };
-
-/// The unlocked keyring, shared by every page of this tab.
-pub(crate) type KeyringSignal = RwSignal<Option<Keyring>>;
 
 /// A text field bound to a signal.
 #[component]
@@ -77,23 +75,6 @@ fn hydrated_marker() -> RwSignal<bool> {
         crate::client::mark_hydrated();
     });
     hydrated
-}
-
-#[derive(Debug, Serialize)]
-struct LoginRequest<'a> {
-    username: &'a str,
-    auth_key: &'a str,
-}
-
-#[derive(Debug, Deserialize)]
-struct LoginResponse {
-    username: String,
-    master_by_password: String,
-}
-
-#[derive(Debug, Serialize)]
-struct UsernameOnly<'a> {
-    username: &'a str,
 }
 
 /// What the recovery-key step shows, once.
@@ -270,25 +251,6 @@ fn RecoveryStep(
             </button>
         </section>
     }
-}
-
-/// Derives the keys for `password` and logs in (cookie session); returns
-/// the unlocked keyring.
-pub(crate) async fn log_in(username: &str, password: &str) -> Result<Keyring, String> {
-    let name = username.trim().to_ascii_lowercase();
-    let params: KeyParams = api::post("/api/auth/params", &UsernameOnly { username: &name })
-        .await
-        .map_err(|e| e.message)?;
-    let derived = keys::password_keys(password, &params).await?;
-    let auth_key = keys::b64(&derived.auth);
-    let body = LoginRequest {
-        username: &name,
-        auth_key: &auth_key,
-    };
-    let answer: LoginResponse = api::post("/api/auth/login", &body)
-        .await
-        .map_err(|e| e.message)?;
-    keys::unlock(&answer.username, &derived, &answer.master_by_password)
 }
 
 /// `/login`.

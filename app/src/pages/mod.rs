@@ -3,6 +3,5 @@
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod dashboard;
-pub(crate) mod links;
 pub(crate) mod not_found;
 pub(crate) mod share;

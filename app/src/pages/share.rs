@@ -11,7 +11,6 @@ use std::rc::Rc;
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_params_map;
 
-use super::dashboard::{TransferPanel, human_size};
 use crate::{
     client::{
         api,
@@ -19,7 +18,7 @@ use crate::{
         share::{self, LinkInfo, Mode, OpenLink, SharedFile},
         transfer::{self, Direction, FileRef, Phase, Transfers},
     },
-    components::Header,
+    components::{Header, TransferPanel, human_size},
 };
 
 #[derive(Clone)]

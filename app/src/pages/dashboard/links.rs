@@ -7,7 +7,7 @@
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::client::{
-    api,
+    api, keyring,
     share::{self, LinkView, Mode, NewLink},
 };
 
@@ -113,7 +113,7 @@ pub(crate) fn ShareDialog(
         let Some(files) = sharing.get_untracked() else {
             return;
         };
-        let Some(keyring) = super::dashboard::unlocked_keyring() else {
+        let Some(keyring) = keyring::unlocked() else {
             return;
         };
         let pw = password.get_untracked();
@@ -341,7 +341,7 @@ pub(crate) fn LinksPanel(
                         } };
                         let view_link = link.clone();
                         let set_password = move |_| {
-                            let Some(keyring) = super::dashboard::unlocked_keyring() else { return };
+                            let Some(keyring) = keyring::unlocked() else { return };
                             let Some(wrapped) = wrapped.clone() else {
                                 error.set(Some("A file of this link cannot be opened here.".into()));
                                 return;
