@@ -13,6 +13,7 @@ use std::{
     path::Path,
 };
 
+use sha2::{Digest as _, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::{Error, config::MIN_SECRET_LEN};
@@ -127,6 +128,30 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), Error> {
     fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync", dir, e))
+}
+
+/// SHA-256 of `secret` under a label, for what the server keeps of auth
+/// keys and tokens. These inputs are 256-bit random values (or Argon2id
+/// output), so a fast hash is enough: there is nothing to brute-force
+/// below the Argon2id the browser already paid for.
+pub(crate) fn digest(label: &str, secret: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(label.as_bytes());
+    h.update([0]);
+    h.update(secret);
+    h.finalize().into()
+}
+
+/// Compares two digests without an early exit.
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// 32 random bytes from the OS.
+pub(crate) fn random32() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
+    bytes
 }
 
 /// Lower-case hex, for the secret file and asset ETags.

@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use super::{
     client::ClientAddr,
     session::{self, Session},
-    wire::{self, Argon2, B64, JsonBody},
+    wire::{Argon2, B64, JsonBody},
 };
 use crate::{Error, accounts::used_bytes, config::Registration, db, limits, state::AppState};
 
@@ -173,7 +173,7 @@ pub(crate) async fn register(
     let name = username(&req.username)?;
     let argon2 = req.argon2.check()?;
     let salt = req.salt.bounded("salt", 16, 64)?.to_vec();
-    let auth_hash = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let auth_hash = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let by_password = req
         .master_by_password
         .bounded("master_by_password", noctis::keys::WRAPPED_LEN, 256)?
@@ -182,14 +182,14 @@ pub(crate) async fn register(
         .master_by_recovery
         .bounded("master_by_recovery", noctis::keys::WRAPPED_LEN, 256)?
         .to_vec();
-    let recovery_hash = wire::digest(
+    let recovery_hash = crate::secret::digest(
         RECOVERY_LABEL,
         req.recovery_auth.bounded("recovery_auth", 32, 32)?,
     );
     let invite = req
         .invite
         .as_deref()
-        .map(|code| wire::digest(INVITE_LABEL, code.trim().as_bytes()));
+        .map(|code| crate::secret::digest(INVITE_LABEL, code.trim().as_bytes()));
     let policy = state.registration;
     let view_name = name.clone();
     let is_admin = state
@@ -313,7 +313,7 @@ pub(crate) async fn login(
     state
         .limiter
         .check("login-account", &name, limits::LOGIN_PER_ACCOUNT)?;
-    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let lookup = name.clone();
     let row = state
         .db
@@ -337,7 +337,7 @@ pub(crate) async fn login(
     let Some((id, is_admin, stored, wrapped)) = row else {
         return Err(Error::BadCredentials);
     };
-    if !wire::same(&stored, &presented) {
+    if !crate::secret::same(&stored, &presented) {
         tracing::info!("login refused: wrong credentials");
         return Err(Error::BadCredentials);
     }
@@ -421,7 +421,7 @@ async fn check_recovery(
     state
         .limiter
         .check("recover-account", &name, limits::RECOVER_PER_ACCOUNT)?;
-    let presented = wire::digest(
+    let presented = crate::secret::digest(
         RECOVERY_LABEL,
         recovery_auth.bounded("recovery_auth", 32, 32)?,
     );
@@ -438,7 +438,9 @@ async fn check_recovery(
         })
         .await?;
     match row {
-        Some((id, stored, wrapped)) if wire::same(&stored, &presented) => Ok((id, wrapped)),
+        Some((id, stored, wrapped)) if crate::secret::same(&stored, &presented) => {
+            Ok((id, wrapped))
+        }
         _ => {
             tracing::info!("recovery refused: wrong recovery key");
             Err(Error::BadCredentials)
@@ -468,7 +470,10 @@ impl NewPassword {
         Ok(CheckedPassword {
             salt: self.salt.bounded("salt", 16, 64)?.to_vec(),
             argon2: self.argon2.check()?,
-            auth_hash: wire::digest(AUTH_LABEL, self.auth_key.bounded("auth_key", 32, 32)?),
+            auth_hash: crate::secret::digest(
+                AUTH_LABEL,
+                self.auth_key.bounded("auth_key", 32, 32)?,
+            ),
             wrapped: self
                 .master_by_password
                 .bounded("master_by_password", noctis::keys::WRAPPED_LEN, 256)?
@@ -614,7 +619,7 @@ pub(crate) async fn change_password(
     state
         .limiter
         .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
-    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let new = req.new.check()?;
     state
         .db
@@ -623,7 +628,7 @@ pub(crate) async fn change_password(
                 conn.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
-            if !wire::same(&stored, &presented) {
+            if !crate::secret::same(&stored, &presented) {
                 return Err(Error::BadCredentials);
             }
             set_password(conn, id, new)
@@ -658,7 +663,7 @@ pub(crate) async fn delete_account(
     state
         .limiter
         .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
-    let presented = wire::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
+    let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let (files, uploads) = state
         .db
         .call(move |conn| {
@@ -667,7 +672,7 @@ pub(crate) async fn delete_account(
                 tx.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
                     r.get(0)
                 })?;
-            if !wire::same(&stored, &presented) {
+            if !crate::secret::same(&stored, &presented) {
                 return Err(Error::BadCredentials);
             }
             let ids = |sql: &str| -> Result<Vec<String>, Error> {
@@ -717,8 +722,8 @@ pub(crate) async fn create_invite(
     session: Session,
 ) -> Result<(StatusCode, Json<Invite>), Error> {
     require_admin(&session)?;
-    let code = crate::secret::to_hex(&wire::random32()[..16]);
-    let hash = wire::digest(INVITE_LABEL, code.as_bytes());
+    let code = crate::secret::to_hex(&crate::secret::random32()[..16]);
+    let hash = crate::secret::digest(INVITE_LABEL, code.as_bytes());
     let by = session.account_id;
     let expires_at = state
         .db

@@ -12,7 +12,6 @@ use axum::{
 };
 use rusqlite::OptionalExtension;
 
-use super::wire;
 use crate::state::AppState;
 use crate::{
     Error,
@@ -51,8 +50,8 @@ impl Session {
 /// Starts a session for `account_id` and returns its token (URL-safe base64).
 pub(crate) async fn start(state: &AppState, account_id: i64) -> Result<String, Error> {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-    let token = wire::random32();
-    let hash = wire::digest(LABEL, &token);
+    let token = crate::secret::random32();
+    let hash = crate::secret::digest(LABEL, &token);
     state
         .db
         .call(move |conn| {
@@ -135,7 +134,7 @@ impl FromRequestParts<AppState> for Session {
         let token = URL_SAFE_NO_PAD
             .decode(token.as_bytes())
             .map_err(|_| Error::Unauthorized)?;
-        let hash = wire::digest(LABEL, &token);
+        let hash = crate::secret::digest(LABEL, &token);
         state
             .db
             .call(move |conn| {

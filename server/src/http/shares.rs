@@ -31,11 +31,11 @@
 //!
 //! Guessing is slowed per client and per link: after three wrong attempts
 //! each next one waits twice as long ([`limits::growing_delay`], up to five
-//! minutes), on top of a per-client token bucket, and after [`LOCK_AFTER`]
+//! minutes), on top of a per-client token bucket, and after [`LOCK_AFTER`](crate::shares::links::LOCK_AFTER)
 //! the link locks until its owner unlocks it. A wrong password never uses a
 //! link up.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::{
     Json,
@@ -59,223 +59,20 @@ use crate::{
     Error,
     db::Db,
     limits,
-    shares::{Streams, settle_claims},
+    shares::{
+        Streams,
+        links::{
+            CLAIM_GRACE, CLAIM_LABEL, CLAIM_LIFETIME, COMPLETED_TAIL, MAX_LIVE_CLAIMS,
+            MAX_SHARE_FILES, MAX_SHARES, Mode, Row, ShareState, TOKEN_LABEL, TOUCH_EVERY,
+            check_expiry, check_token, load, owned, share_id,
+        },
+        settle_claims,
+    },
     state::AppState,
     store::{BlobId, BlobStore as _},
 };
 
 pub(crate) const TAG: &str = "shares";
-
-/// Share links per account, including revoked and spent ones until the
-/// sweep purges them.
-const MAX_SHARES: i64 = 1000;
-/// Files in one share.
-const MAX_SHARE_FILES: usize = 256;
-/// Downloads of one link in progress at once.
-const MAX_LIVE_CLAIMS: i64 = 64;
-/// How long a download claim outlives its last use (seconds): a broken
-/// connection can be resumed by the same downloader within this time.
-pub(crate) const CLAIM_GRACE: i64 = 10 * 60;
-/// No claim is used longer than this after it was made (seconds), however
-/// busy its holder keeps it.
-const CLAIM_LIFETIME: i64 = 24 * 60 * 60;
-/// What a claim may fetch again of a file it already sent whole: ranges
-/// starting, past the first byte, in the file's last MiB (what a connection
-/// breaking at the very end typically had in flight).
-const COMPLETED_TAIL: u64 = 1 << 20;
-/// Consecutive wrong attempts after which a link locks.
-pub(crate) const LOCK_AFTER: i64 = 20;
-/// A long download refreshes its claim this often.
-const TOUCH_EVERY: Duration = Duration::from_secs(30);
-/// Expiry dates further out than this are refused (seconds): ten years.
-const MAX_LIFETIME: i64 = 10 * 365 * 24 * 60 * 60;
-
-const TOKEN_LABEL: &str = "nocturne share token";
-const CLAIM_LABEL: &str = "nocturne share claim";
-
-/// How a link is meant to be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Mode {
-    /// Until revoked (or its download count runs out).
-    Persistent,
-    /// Until `expires_at`.
-    Expiring,
-    /// For exactly one complete download.
-    OneTime,
-}
-
-impl Mode {
-    fn as_str(self) -> &'static str {
-        match self {
-            Mode::Persistent => "persistent",
-            Mode::Expiring => "expiring",
-            Mode::OneTime => "one_time",
-        }
-    }
-
-    fn parse(text: &str) -> Mode {
-        match text {
-            "expiring" => Mode::Expiring,
-            "one_time" => Mode::OneTime,
-            _ => Mode::Persistent,
-        }
-    }
-}
-
-/// Where a link stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ShareState {
-    Active,
-    Expired,
-    Revoked,
-    /// Its downloads have run out (a one-time link after its download).
-    Used,
-    /// Too many wrong passwords; the owner can unlock it.
-    Locked,
-}
-
-/// A share row as stored.
-struct Row {
-    id: String,
-    seed: Vec<u8>,
-    salt: Vec<u8>,
-    argon2: Option<Argon2>,
-    token_hash: Vec<u8>,
-    mode: Mode,
-    expires_at: Option<i64>,
-    max_downloads: Option<i64>,
-    downloads: i64,
-    failures: i64,
-    next_attempt_at: i64,
-    locked: bool,
-    revoked: bool,
-    created_at: i64,
-}
-
-const ROW_COLUMNS: &str = "id, seed, salt, argon2_m_kib, argon2_t, argon2_p, token_hash, mode,
-    expires_at, max_downloads, downloads, failures, next_attempt_at, locked, revoked_at, created_at";
-
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
-    let m: Option<u32> = r.get(3)?;
-    let t: Option<u32> = r.get(4)?;
-    let p: Option<u32> = r.get(5)?;
-    Ok(Row {
-        id: r.get(0)?,
-        seed: r.get(1)?,
-        salt: r.get(2)?,
-        argon2: match (m, t, p) {
-            (Some(m_kib), Some(t), Some(p)) => Some(Argon2 { m_kib, t, p }),
-            _ => None,
-        },
-        token_hash: r.get(6)?,
-        mode: Mode::parse(&r.get::<_, String>(7)?),
-        expires_at: r.get(8)?,
-        max_downloads: r.get(9)?,
-        downloads: r.get(10)?,
-        failures: r.get(11)?,
-        next_attempt_at: r.get(12)?,
-        locked: r.get(13)?,
-        revoked: r.get::<_, Option<i64>>(14)?.is_some(),
-        created_at: r.get(15)?,
-    })
-}
-
-fn load(conn: &Connection, id: &str) -> Result<Option<Row>, Error> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {ROW_COLUMNS} FROM shares WHERE id = ?1"),
-            [id],
-            read_row,
-        )
-        .optional()?)
-}
-
-impl Row {
-    fn state(&self, now: i64) -> ShareState {
-        if self.revoked {
-            ShareState::Revoked
-        } else if self.expires_at.is_some_and(|t| now >= t) {
-            ShareState::Expired
-        } else if self.max_downloads.is_some_and(|m| self.downloads >= m) {
-            ShareState::Used
-        } else if self.locked {
-            ShareState::Locked
-        } else {
-            ShareState::Active
-        }
-    }
-
-    /// Why the link cannot be used now, if it cannot; says which, and
-    /// nothing about the files.
-    fn refusal(&self, now: i64) -> Option<Error> {
-        match self.state(now) {
-            ShareState::Active => None,
-            ShareState::Revoked => Some(Error::Gone {
-                code: "revoked",
-                message: "This link was revoked by its owner.",
-            }),
-            ShareState::Expired => Some(Error::Gone {
-                code: "expired",
-                message: "This link has expired.",
-            }),
-            ShareState::Used => Some(Error::Gone {
-                code: "used",
-                message: "This link has already been used.",
-            }),
-            ShareState::Locked => Some(Error::Locked),
-        }
-    }
-}
-
-/// Checks a presented access token against the link, counting a wrong one.
-/// Runs on the database thread, so attempts on one link never interleave.
-fn check_token(conn: &Connection, row: &Row, token: &[u8], now: i64) -> Result<(), Error> {
-    if let Some(refused) = row.refusal(now) {
-        return Err(refused);
-    }
-    if now < row.next_attempt_at {
-        return Err(Error::RateLimited {
-            retry_after: u64::try_from(row.next_attempt_at - now).unwrap_or(1),
-        });
-    }
-    let presented = wire::digest(TOKEN_LABEL, token);
-    if wire::same(&presented, &row.token_hash) {
-        if row.failures > 0 {
-            conn.execute(
-                "UPDATE shares SET failures = 0, next_attempt_at = 0 WHERE id = ?1",
-                [&row.id],
-            )?;
-        }
-        return Ok(());
-    }
-    let failures = row.failures + 1;
-    let locked = failures >= LOCK_AFTER;
-    conn.execute(
-        "UPDATE shares SET failures = ?2, next_attempt_at = ?3, locked = ?4 WHERE id = ?1",
-        rusqlite::params![
-            row.id,
-            failures,
-            now + limits::growing_delay(failures),
-            locked
-        ],
-    )?;
-    if locked {
-        tracing::warn!(share = %row.id, "a share link locked after {LOCK_AFTER} wrong attempts");
-        return Err(Error::Locked);
-    }
-    Err(Error::WrongPassword {
-        attempts_left: u32::try_from(LOCK_AFTER - failures).unwrap_or(0),
-    })
-}
-
-/// A link id from a URL: the shape `BlobId` makes (128 random bits).
-fn share_id(raw: &str) -> Result<String, Error> {
-    BlobId::parse(raw)
-        .map(|id| id.as_str().to_owned())
-        .ok_or(Error::UnknownLink)
-}
 
 // ------------------------------------------------------------------ owner
 
@@ -382,31 +179,6 @@ fn view(conn: &Connection, row: Row, now: i64) -> Result<ShareView, Error> {
     })
 }
 
-fn check_expiry(mode: Mode, expires_at: Option<i64>, now: i64) -> Result<(), Error> {
-    match expires_at {
-        None if mode == Mode::Expiring => Err(Error::invalid(
-            "invalid_expiry",
-            "An expiring link needs `expires_at`.",
-        )),
-        Some(t) if t <= now || t > now + MAX_LIFETIME => Err(Error::invalid(
-            "invalid_expiry",
-            "`expires_at` must be in the future and at most ten years away.",
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The caller's link `id`; another account's is a 404 like a missing one.
-fn owned(conn: &Connection, id: &str, account: i64) -> Result<Row, Error> {
-    conn.query_row(
-        &format!("SELECT {ROW_COLUMNS} FROM shares WHERE id = ?1 AND account_id = ?2"),
-        rusqlite::params![id, account],
-        read_row,
-    )
-    .optional()?
-    .ok_or(Error::NotFound)
-}
-
 /// Creates a share link for one or more of the caller's files.
 #[utoipa::path(post, path = "/shares", tag = TAG, request_body = CreateShare,
     responses((status = 201, body = ShareView), (status = 400, body = crate::error::ErrorBody),
@@ -446,7 +218,7 @@ pub(crate) async fn create_share(
     }
     let seed = req.seed.bounded("seed", 16, 16)?.to_vec();
     let salt = req.salt.bounded("salt", 16, 16)?.to_vec();
-    let token_hash = wire::digest(TOKEN_LABEL, req.token.bounded("token", 32, 32)?);
+    let token_hash = crate::secret::digest(TOKEN_LABEL, req.token.bounded("token", 32, 32)?);
     let argon2 = req.argon2.map(Argon2::check).transpose()?;
     let max_downloads = match (req.mode, req.max_downloads) {
         (Mode::OneTime, None | Some(1)) => Some(1),
@@ -642,7 +414,7 @@ pub(crate) async fn update_share(
             Some((
                 r.salt.bounded("salt", 16, 16)?.to_vec(),
                 r.argon2.map(Argon2::check).transpose()?,
-                wire::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
+                crate::secret::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
                 keys,
             ))
         }
@@ -952,8 +724,8 @@ pub(crate) async fn claim_share(
     let id = share_id(&id)?;
     let token = token_of(&req)?;
     let now = state.clock.now();
-    let claim = wire::random32();
-    let claim_hash = wire::digest(CLAIM_LABEL, &claim);
+    let claim = crate::secret::random32();
+    let claim_hash = crate::secret::digest(CLAIM_LABEL, &claim);
     let result = state
         .db
         .call(move |conn| {
@@ -1020,7 +792,7 @@ fn bearer(headers: &HeaderMap) -> Result<[u8; 32], Error> {
     let claim = URL_SAFE_NO_PAD
         .decode(value.trim().as_bytes())
         .map_err(|_| claim_gone())?;
-    Ok(wire::digest(CLAIM_LABEL, &claim))
+    Ok(crate::secret::digest(CLAIM_LABEL, &claim))
 }
 
 /// One shared file's ciphertext, for the holder of a claim

@@ -2,7 +2,6 @@
 
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha2::{Digest, Sha256};
 
 use crate::Error;
 
@@ -95,76 +94,8 @@ impl B64 {
     }
 }
 
-/// Argon2id parameters as the API carries them.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub(crate) struct Argon2 {
-    /// Memory in KiB.
-    pub(crate) m_kib: u32,
-    /// Passes.
-    pub(crate) t: u32,
-    /// Lanes.
-    pub(crate) p: u32,
-}
-
-impl Argon2 {
-    /// The defaults (RFC 9106's second recommendation: t=3, 64 MiB, p=4).
-    pub(crate) fn default_params() -> Self {
-        let d = noctis::keys::DEFAULT_ARGON2;
-        Argon2 {
-            m_kib: d.m_kib,
-            t: d.t,
-            p: d.p,
-        }
-    }
-
-    /// Refuses parameters too weak to protect a password (below 19 MiB or
-    /// t=1 at that memory, OWASP's floor) or too heavy for a browser.
-    pub(crate) fn check(self) -> Result<Self, Error> {
-        let max = noctis::keys::MAX_ARGON2;
-        let ok = (19 * 1024..=max.m_kib).contains(&self.m_kib)
-            && (1..=max.t).contains(&self.t)
-            && (1..=max.p).contains(&self.p)
-            && (self.t >= 2 || self.m_kib >= 46 * 1024);
-        if ok {
-            Ok(self)
-        } else {
-            Err(Error::invalid(
-                "weak_argon2",
-                format!(
-                    "Argon2id parameters must be between 19 MiB and {} MiB of memory, \
-                     1 to {} passes (2 or more below 46 MiB) and 1 to {} lanes",
-                    max.m_kib / 1024,
-                    max.t,
-                    max.p
-                ),
-            ))
-        }
-    }
-}
-
-/// SHA-256 of `secret` under a label, for what the server keeps of auth
-/// keys and tokens. These inputs are 256-bit random values (or Argon2id
-/// output), so a fast hash is enough: there is nothing to brute-force
-/// below the Argon2id the browser already paid for.
-pub(crate) fn digest(label: &str, secret: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(label.as_bytes());
-    h.update([0]);
-    h.update(secret);
-    h.finalize().into()
-}
-
-/// Compares two digests without an early exit.
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// 32 random bytes from the OS.
-pub(crate) fn random32() -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).unwrap_or_else(|e| panic!("the OS random source failed: {e}"));
-    bytes
-}
+/// Argon2id parameters, as accounts and share links store them.
+pub(crate) use crate::accounts::Argon2;
 
 /// An upload or file id from a URL; anything else names nothing here.
 pub(crate) fn blob_id(raw: &str) -> Result<crate::store::BlobId, Error> {

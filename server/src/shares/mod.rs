@@ -4,6 +4,8 @@
 //! maintenance sweep call these; the link protocol itself is described in
 //! `docs/accounts.md` ("Share links").
 
+pub(crate) mod links;
+
 use rusqlite::Connection;
 
 use crate::Error;
