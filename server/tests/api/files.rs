@@ -2,9 +2,7 @@
 //! order, ranged downloads, isolation between accounts, limits, crashes,
 //! concurrency, and the OpenAPI document.
 
-mod common;
-
-use common::{
+use crate::common::{
     Server, binary,
     client::{Client, encrypt, sha256_hex},
 };
@@ -117,7 +115,7 @@ async fn parts_out_of_order_with_a_retry_then_a_ranged_download() {
     );
     let r = a
         .req(Method::PATCH, &format!("/api/files/{id}"))
-        .json(&serde_json::json!({"metadata": common::client::b64(&meta)}))
+        .json(&serde_json::json!({"metadata": crate::common::client::b64(&meta)}))
         .send()
         .await
         .expect("rename");
@@ -235,7 +233,7 @@ async fn size_and_quota_limits_answer_413_before_storing() {
     let tiny = a
         .req(Method::POST, "/api/uploads")
         .json(&serde_json::json!({"size": 10, "metadata": "AAAA",
-            "wrapped_key": common::client::b64(&[0; 60])}))
+            "wrapped_key": crate::common::client::b64(&[0; 60])}))
         .send()
         .await
         .expect("tiny");

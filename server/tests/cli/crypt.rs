@@ -2,8 +2,6 @@
 //! and pipes; wrong passwords and tampered files fail with one line and
 //! leave no output file behind.
 
-mod common;
-
 use std::{
     path::Path,
     process::{Output, Stdio},
@@ -21,7 +19,7 @@ async fn nocturne(
     password: Option<&str>,
     stdin: Option<&[u8]>,
 ) -> Output {
-    let mut command = Command::new(common::binary());
+    let mut command = Command::new(crate::common::binary());
     command
         .args(args)
         .current_dir(dir)

@@ -8,8 +8,6 @@
 //! Waiting: conditions are polled (the page's state through WebDriver, the
 //! download directory), never slept on.
 
-mod common;
-
 use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},
@@ -19,7 +17,7 @@ use fantoccini::{Client, Locator};
 use noctis::format::CipherId;
 use serde_json::Value;
 
-use common::{
+use crate::common::{
     Server,
     browser::{
         TRANSFER_LIMIT, click, fill, open, open_browser_saving_to, opfs_files, save_dialog_to_opfs,

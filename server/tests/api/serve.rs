@@ -1,11 +1,9 @@
 //! The real binary on a real port: health, errors, headers, the data
 //! directory it creates and a graceful stop.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 
-use common::{Server, binary};
+use crate::common::{Server, binary};
 
 #[tokio::test]
 async fn health_headers_and_graceful_shutdown_on_a_real_port() {

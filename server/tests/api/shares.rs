@@ -7,13 +7,11 @@
 //! routes' place in the OpenAPI document is checked in `files.rs` with the
 //! rest of the API.)
 
-mod common;
-
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-use common::{
+use crate::common::{
     Server, binary,
     client::{Client, Encrypted, QUICK, b64, decrypt, encrypt, unb64},
 };
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use noctis::{
     format::CipherId,
     keys::account_keys,
@@ -761,7 +759,7 @@ async fn neither_the_secret_nor_the_password_reaches_the_server() {
         &keys.token,
         &a.data_key,
     ];
-    common::client::assert_absent(dir.path(), &markers);
+    crate::common::client::assert_absent(dir.path(), &markers);
     let logs = s.logs();
     assert!(
         logs.contains("/api/s/"),

@@ -6,11 +6,9 @@
 //! installs them). Without them this test fails rather than skips: a browser
 //! test that silently does not run proves nothing.
 
-mod common;
-
 use fantoccini::{Client, Locator};
 
-use common::{
+use crate::common::{
     Server,
     browser::{HYDRATION_LIMIT, click, fill, open, open_browser, start_chromedriver, wait_for},
     release_binary,
@@ -176,11 +174,11 @@ async fn accounts(browser: &Client, server: &Server) -> Result<(), String> {
 
     // A file uploaded by another client of the same account (same key
     // hierarchy, native code) shows up with its name decrypted here.
-    let mut native = common::client::Client::new(&server.base, "alice");
+    let mut native = crate::common::client::Client::new(&server.base, "alice");
     if native.login(OLD).await != 200 {
         return Err("the native client cannot log in with the browser's password".into());
     }
-    let file = common::client::encrypt(
+    let file = crate::common::client::encrypt(
         "holiday-photo.jpg",
         b"not really a photo",
         noctis::format::CipherId::Aes256Gcm,

@@ -13,8 +13,6 @@
 //!
 //! Waiting: conditions are polled, never slept on.
 
-mod common;
-
 use std::path::Path;
 
 use fantoccini::{Client, Locator};
@@ -22,7 +20,7 @@ use noctis::format::CipherId;
 use reqwest::Method;
 use serde_json::Value;
 
-use common::{
+use crate::common::{
     Server,
     browser::{
         TRANSFER_LIMIT, click, fill, open, open_browser, opfs_files, save_dialog_to_opfs,

@@ -3,8 +3,6 @@
 //! Every run has a clean environment (only PATH) and a time limit, so a
 //! regression that made a command serve forever fails instead of hanging.
 
-mod common;
-
 use std::{path::Path, process::Output, time::Duration};
 
 use tokio::process::Command;
@@ -28,7 +26,7 @@ async fn run(program: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 async fn nocturne(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    run(&common::binary(), args, envs).await
+    run(&crate::common::binary(), args, envs).await
 }
 
 fn stderr(output: &Output) -> String {
@@ -100,7 +98,7 @@ async fn bad_settings_fail_with_one_line_and_no_secret_echo() {
 async fn the_old_binary_names_still_work() {
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("nocturne-node");
-    std::os::unix::fs::symlink(common::binary(), &link).expect("symlink");
+    std::os::unix::fs::symlink(crate::common::binary(), &link).expect("symlink");
     let output = run(&link, &["status"], &[]).await;
     assert!(!output.status.success());
     assert!(

@@ -1,9 +1,7 @@
 //! Accounts against the real binary: registration policy, login, sessions,
 //! recovery, password change, rate limits, and what the server keeps.
 
-mod common;
-
-use common::{
+use crate::common::{
     Server, binary,
     client::{Client, assert_absent, encrypt},
 };
@@ -272,8 +270,8 @@ async fn logout_and_password_change_end_sessions() {
     let r = a
         .req(Method::POST, "/api/account/password")
         .json(&json!({
-            "auth_key": common::client::b64(&current.auth),
-            "new": common::client::password_material("two", &master),
+            "auth_key": crate::common::client::b64(&current.auth),
+            "new": crate::common::client::password_material("two", &master),
         }))
         .send()
         .await
@@ -307,7 +305,7 @@ async fn browser_sessions_are_http_only_strict_cookies() {
     let r = a
         .http
         .post(a.url("/api/auth/login"))
-        .json(&json!({"username": "alice", "auth_key": common::client::b64(&keys.auth)}))
+        .json(&json!({"username": "alice", "auth_key": crate::common::client::b64(&keys.auth)}))
         .send()
         .await
         .expect("login");
@@ -383,7 +381,8 @@ async fn recovery_resets_the_password_and_every_file_still_decrypts() {
         let original = files.iter().find(|f| f.name == name).expect("known name");
         assert_eq!(
             plain,
-            common::client::decrypt(&original.data_key, &original.ciphertext).expect("plain")
+            crate::common::client::decrypt(&original.data_key, &original.ciphertext)
+                .expect("plain")
         );
     }
     // The recovery key still works a second time (it is not consumed).
@@ -401,7 +400,7 @@ async fn guessing_is_rate_limited() {
         let r = a
             .http
             .post(a.url("/api/auth/login"))
-            .json(&json!({"username": "alice", "auth_key": common::client::b64(&[0u8; 32])}))
+            .json(&json!({"username": "alice", "auth_key": crate::common::client::b64(&[0u8; 32])}))
             .send()
             .await
             .expect("login");
@@ -463,7 +462,7 @@ async fn malformed_requests_get_clear_4xx() {
     // Weak Argon2 parameters are refused by name.
     let mut a = Client::new(&s.base, "a");
     let master = [1u8; 32];
-    let mut body = common::client::password_material("pw", &master);
+    let mut body = crate::common::client::password_material("pw", &master);
     body["argon2"] = json!({"m_kib": 1024, "t": 1, "p": 1});
     body["username"] = json!("a");
     body["master_by_recovery"] = body["master_by_password"].clone();
@@ -535,7 +534,7 @@ async fn forwarded_addresses_count_only_behind_a_declared_proxy() {
         let mut statuses = Vec::new();
         for i in 0..6 {
             let master = [3u8; 32];
-            let mut body = common::client::password_material("pw", &master);
+            let mut body = crate::common::client::password_material("pw", &master);
             body["username"] = json!(format!("user{i}"));
             body["master_by_recovery"] = body["master_by_password"].clone();
             body["recovery_auth"] = body["auth_key"].clone();
@@ -569,11 +568,11 @@ async fn deleting_an_account_removes_its_files_and_sessions() {
         256 * 1024,
     )
     .await;
-    let blobs = || common::client::files_under(&dir.path().join("data/blobs")).len();
+    let blobs = || crate::common::client::files_under(&dir.path().join("data/blobs")).len();
     assert_eq!(blobs(), 1);
     let wrong = a
         .req(Method::DELETE, "/api/account")
-        .json(&json!({"auth_key": common::client::b64(&[0u8; 32])}))
+        .json(&json!({"auth_key": crate::common::client::b64(&[0u8; 32])}))
         .send()
         .await
         .expect("delete");
@@ -582,7 +581,7 @@ async fn deleting_an_account_removes_its_files_and_sessions() {
     let keys = a.password_keys("pw").await;
     let r = a
         .req(Method::DELETE, "/api/account")
-        .json(&json!({"auth_key": common::client::b64(&keys.auth)}))
+        .json(&json!({"auth_key": crate::common::client::b64(&keys.auth)}))
         .send()
         .await
         .expect("delete");

@@ -4,7 +4,7 @@
 //! unicode name, a transfer under way, the share dialog, the links panel,
 //! the invites page, the public share page before and after its password,
 //! used, expired, revoked and incomplete links, log in, recover, not found)
-//! looked at 1280×800 and 390×844 (`common::look`): a screenshot of each
+//! looked at 1280×800 and 390×844 (`crate::common::look`): a screenshot of each
 //! under `target/screenshots/`, layout facts checked in the page, and
 //! axe-core with no serious or critical violation.
 //!
@@ -17,14 +17,12 @@
 //!
 //! Waiting: conditions are polled, never slept on.
 
-mod common;
-
 use std::path::Path;
 
 use fantoccini::{Locator, key::Key};
 use serde_json::Value;
 
-use common::{
+use crate::common::{
     Server,
     browser::{
         TRANSFER_LIMIT, click, fill, open, open_browser, save_dialog_to_opfs, start_chromedriver,
@@ -122,13 +120,13 @@ async fn every_page_looks_right_at_both_widths() {
     result.unwrap_or_else(|e| {
         panic!(
             "{e}\n(screenshots so far in {})\n--- server log ---\n{}",
-            common::look::screenshot_dir().display(),
+            crate::common::look::screenshot_dir().display(),
             server.logs()
         )
     });
     eprintln!(
         "{shots} screenshots in {}",
-        common::look::screenshot_dir().display()
+        crate::common::look::screenshot_dir().display()
     );
 }
 

@@ -1,0 +1,9 @@
+//! The JSON API and the server process, over real HTTP against the `nocturne` binary: accounts, uploads and files, share links, serving and shutdown.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod accounts;
+mod files;
+mod serve;
+mod shares;
