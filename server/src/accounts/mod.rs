@@ -2,11 +2,14 @@
 //! comes through. For now the lifetime of sessions and what an account
 //! stores against its quota.
 
+pub(crate) mod invites;
 pub(crate) mod sessions;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use rusqlite::OptionalExtension;
+
+use crate::{Error, config::Registration, db, db::Db};
 
 /// Bytes an account holds or has reserved for uploads in progress.
 pub(crate) fn used_bytes(conn: &rusqlite::Connection, account_id: i64) -> Result<u64, Error> {
@@ -78,4 +81,105 @@ impl Argon2 {
             ))
         }
     }
+}
+
+/// A new account as the front end checked it: bounded sizes, hashes of the
+/// auth key and the recovery token (never the values), wrapped keys.
+#[derive(Debug)]
+pub(crate) struct NewAccount {
+    pub(crate) username: String,
+    pub(crate) salt: Vec<u8>,
+    pub(crate) argon2: Argon2,
+    pub(crate) auth_hash: [u8; 32],
+    pub(crate) master_by_password: Vec<u8>,
+    pub(crate) master_by_recovery: Vec<u8>,
+    pub(crate) recovery_hash: [u8; 32],
+    /// The hash of the invite code presented, if any.
+    pub(crate) invite: Option<[u8; 32]>,
+}
+
+/// Creates an account under `policy`; returns whether it is the first one
+/// (which becomes the administrator and needs no invite). An invite is
+/// used up in the same transaction that creates the account.
+pub(crate) async fn register(
+    db: &Db,
+    account: NewAccount,
+    policy: Registration,
+) -> Result<bool, Error> {
+    let NewAccount {
+        username: name,
+        salt,
+        argon2,
+        auth_hash,
+        master_by_password: by_password,
+        master_by_recovery: by_recovery,
+        recovery_hash,
+        invite,
+    } = account;
+    db.call(move |conn| {
+        let tx = conn.transaction()?;
+        let now = db::now();
+        let first = tx.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get::<_, i64>(0))? == 0;
+        if !first {
+            match policy {
+                Registration::Open => {}
+                Registration::Closed => {
+                    return Err(Error::Forbidden {
+                        code: "registration_closed",
+                        message: "This server does not take new accounts.",
+                    });
+                }
+                Registration::Invite => {
+                    let used = match invite {
+                        Some(hash) => tx.execute(
+                            "DELETE FROM invites WHERE code_hash = ?1 AND expires_at > ?2",
+                            rusqlite::params![&hash[..], now],
+                        )?,
+                        None => 0,
+                    };
+                    if used == 0 {
+                        return Err(Error::Forbidden {
+                            code: "invite_required",
+                            message: "A valid invite code from an administrator is needed.",
+                        });
+                    }
+                }
+            }
+        }
+        let taken = tx
+            .query_row(
+                "SELECT 1 FROM accounts WHERE username = ?1",
+                [&name],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if taken {
+            return Err(Error::Conflict {
+                code: "username_taken",
+                message: "That username is taken.".into(),
+            });
+        }
+        tx.execute(
+            "INSERT INTO accounts (username, is_admin, salt, argon2_m_kib, argon2_t, argon2_p,
+                    auth_hash, master_by_password, master_by_recovery, recovery_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            rusqlite::params![
+                name,
+                first,
+                salt,
+                argon2.m_kib,
+                argon2.t,
+                argon2.p,
+                &auth_hash[..],
+                by_password,
+                by_recovery,
+                &recovery_hash[..],
+                now
+            ],
+        )?;
+        tx.commit()?;
+        Ok(first)
+    })
+    .await
 }

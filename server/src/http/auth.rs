@@ -24,18 +24,18 @@ use super::{
     session::{self, Session},
     wire::{Argon2, B64, JsonBody},
 };
-use crate::{Error, accounts::used_bytes, config::Registration, db, limits, state::AppState};
+use crate::{
+    Error,
+    accounts::{self, NewAccount, invites, used_bytes},
+    limits,
+    state::AppState,
+};
 
 /// The tag the API uses for these routes in the OpenAPI document.
 pub(crate) const TAG: &str = "accounts";
 
 const AUTH_LABEL: &str = "nocturne auth key";
 const RECOVERY_LABEL: &str = "nocturne recovery auth";
-const INVITE_LABEL: &str = "nocturne invite";
-/// Invites expire after seven days.
-const INVITE_LIFETIME: i64 = 7 * 24 * 60 * 60;
-/// Unused, unexpired invites the server holds at most.
-const MAX_PENDING_INVITES: i64 = 1000;
 
 /// A username: 1–64 of `a–z 0–9 . _ -`, starting with a letter or digit,
 /// compared case-insensitively (stored lowercase).
@@ -189,78 +189,19 @@ pub(crate) async fn register(
     let invite = req
         .invite
         .as_deref()
-        .map(|code| crate::secret::digest(INVITE_LABEL, code.trim().as_bytes()));
-    let policy = state.registration;
+        .map(|code| crate::secret::digest(invites::LABEL, code.trim().as_bytes()));
     let view_name = name.clone();
-    let is_admin = state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let now = db::now();
-            let first =
-                tx.query_row("SELECT COUNT(*) FROM accounts", [], |r| r.get::<_, i64>(0))? == 0;
-            if !first {
-                match policy {
-                    Registration::Open => {}
-                    Registration::Closed => {
-                        return Err(Error::Forbidden {
-                            code: "registration_closed",
-                            message: "This server does not take new accounts.",
-                        });
-                    }
-                    Registration::Invite => {
-                        let used = match invite {
-                            Some(hash) => tx.execute(
-                                "DELETE FROM invites WHERE code_hash = ?1 AND expires_at > ?2",
-                                rusqlite::params![&hash[..], now],
-                            )?,
-                            None => 0,
-                        };
-                        if used == 0 {
-                            return Err(Error::Forbidden {
-                                code: "invite_required",
-                                message: "A valid invite code from an administrator is needed.",
-                            });
-                        }
-                    }
-                }
-            }
-            let taken = tx
-                .query_row(
-                    "SELECT 1 FROM accounts WHERE username = ?1",
-                    [&name],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if taken {
-                return Err(Error::Conflict {
-                    code: "username_taken",
-                    message: "That username is taken.".into(),
-                });
-            }
-            tx.execute(
-                "INSERT INTO accounts (username, is_admin, salt, argon2_m_kib, argon2_t, argon2_p,
-                    auth_hash, master_by_password, master_by_recovery, recovery_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                rusqlite::params![
-                    name,
-                    first,
-                    salt,
-                    argon2.m_kib,
-                    argon2.t,
-                    argon2.p,
-                    &auth_hash[..],
-                    by_password,
-                    by_recovery,
-                    &recovery_hash[..],
-                    now
-                ],
-            )?;
-            tx.commit()?;
-            Ok(first)
-        })
-        .await?;
+    let account = NewAccount {
+        username: name,
+        salt,
+        argon2,
+        auth_hash,
+        master_by_password: by_password,
+        master_by_recovery: by_recovery,
+        recovery_hash,
+        invite,
+    };
+    let is_admin = accounts::register(&state.db, account, state.registration).await?;
     tracing::info!(admin = is_admin, "account registered");
     Ok((
         StatusCode::CREATED,
@@ -722,33 +663,8 @@ pub(crate) async fn create_invite(
     session: Session,
 ) -> Result<(StatusCode, Json<Invite>), Error> {
     require_admin(&session)?;
-    let code = crate::secret::to_hex(&crate::secret::random32()[..16]);
-    let hash = crate::secret::digest(INVITE_LABEL, code.as_bytes());
-    let by = session.account_id;
-    let expires_at = state
-        .db
-        .call(move |conn| {
-            let now = db::now();
-            let pending: i64 = conn.query_row(
-                "SELECT COUNT(*) FROM invites WHERE expires_at > ?1",
-                [now],
-                |r| r.get(0),
-            )?;
-            if pending >= MAX_PENDING_INVITES {
-                return Err(Error::Conflict {
-                    code: "too_many_invites",
-                    message: format!(
-                        "At most {MAX_PENDING_INVITES} invites can be pending; revoke some first."
-                    ),
-                });
-            }
-            conn.execute(
-                "INSERT INTO invites (code_hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                rusqlite::params![&hash[..], by, now, now + INVITE_LIFETIME],
-            )?;
-            Ok(now + INVITE_LIFETIME)
-        })
-        .await?;
+    let invites::NewInvite { code, expires_at } =
+        invites::create(&state.db, session.account_id).await?;
     Ok((StatusCode::CREATED, Json(Invite { code, expires_at })))
 }
 
@@ -784,23 +700,15 @@ pub(crate) async fn list_invites(
     session: Session,
 ) -> Result<Json<Vec<PendingInvite>>, Error> {
     require_admin(&session)?;
-    let list = state
-        .db
-        .call(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT code_hash, created_at, expires_at FROM invites WHERE expires_at > ?1
-                 ORDER BY created_at DESC, rowid DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(rusqlite::params![db::now(), MAX_PENDING_INVITES], |r| {
-                Ok(PendingInvite {
-                    id: crate::secret::to_hex(&r.get::<_, Vec<u8>>(0)?),
-                    created_at: r.get(1)?,
-                    expires_at: r.get(2)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    let list = invites::pending(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| PendingInvite {
+            id: crate::secret::to_hex(&p.hash),
+            created_at: p.created_at,
+            expires_at: p.expires_at,
         })
-        .await?;
+        .collect();
     Ok(Json(list))
 }
 
@@ -818,16 +726,7 @@ pub(crate) async fn revoke_invite(
     let hash = crate::secret::from_hex(&id)
         .filter(|h| h.len() == 32)
         .ok_or(Error::NotFound)?;
-    let removed = state
-        .db
-        .call(move |conn| {
-            Ok(conn.execute(
-                "DELETE FROM invites WHERE code_hash = ?1 AND expires_at > ?2",
-                rusqlite::params![hash, db::now()],
-            )?)
-        })
-        .await?;
-    if removed == 0 {
+    if !invites::revoke(&state.db, hash).await? {
         return Err(Error::NotFound);
     }
     tracing::info!("invite revoked");
