@@ -1,8 +1,54 @@
-//! Files and uploads, the rules that outlive a request. For now: which
-//! uploads are being written, finished or cancelled right now, so those
-//! never overlap (the HTTP handlers in `http::files` hold these guards).
+//! Files and uploads, the rules that outlive a request: the stored file,
+//! uploads and their finish (`uploads`), and which uploads are being
+//! written, finished or cancelled right now, so those never overlap (the
+//! HTTP handlers in `http::files` hold these guards).
+
+pub(crate) mod uploads;
+
+use rusqlite::{Connection, OptionalExtension};
 
 use crate::{Error, store::BlobId};
+
+/// A stored file: public sizes and times, encrypted metadata, wrapped key.
+#[derive(Debug)]
+pub(crate) struct File {
+    pub(crate) id: String,
+    /// Ciphertext bytes.
+    pub(crate) size: u64,
+    /// SHA-256 of the ciphertext.
+    pub(crate) sha256: Vec<u8>,
+    pub(crate) metadata: Vec<u8>,
+    pub(crate) wrapped_key: Vec<u8>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
+}
+
+/// The columns [`read`] takes, in its order.
+pub(crate) const COLUMNS: &str = "id, size, sha256, metadata, wrapped_key, created_at, updated_at";
+
+/// The caller's file `id`.
+pub(crate) fn load(conn: &Connection, id: &str, account: i64) -> Result<Option<File>, Error> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM files WHERE id = ?1 AND account_id = ?2"),
+            rusqlite::params![id, account],
+            read,
+        )
+        .optional()?)
+}
+
+/// The columns of [`COLUMNS`] as a [`File`].
+pub(crate) fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<File> {
+    Ok(File {
+        id: r.get(0)?,
+        size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+        sha256: r.get(2)?,
+        metadata: r.get(3)?,
+        wrapped_key: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
 
 /// What is happening to each upload right now: parts being written, or an
 /// exclusive operation (finish, cancel). A finish never runs while a part is

@@ -32,7 +32,7 @@ use crate::{
     Error,
     accounts::{quota_of, used_bytes},
     db,
-    files::UploadGuard,
+    files::{self, uploads},
     state::AppState,
     store::{BlobId, BlobStore as _},
 };
@@ -105,19 +105,6 @@ pub(crate) struct UploadView {
     wrapped_key: B64,
     created_at: i64,
     expires_at: i64,
-}
-
-fn part_count(size: u64, part_size: u64) -> u64 {
-    size.div_ceil(part_size).max(1)
-}
-
-/// The length part `index` must have.
-fn part_len(size: u64, part_size: u64, index: u64) -> Option<u64> {
-    let start = index.checked_mul(part_size)?;
-    if index >= part_count(size, part_size) {
-        return None;
-    }
-    Some(size.saturating_sub(start).min(part_size))
 }
 
 /// Starts an upload: checks the file size limit and the quota against the
@@ -229,7 +216,7 @@ pub(crate) async fn create_upload(
             id: id.to_string(),
             size,
             part_size,
-            parts: part_count(size, part_size),
+            parts: uploads::part_count(size, part_size),
             received: Vec::new(),
             metadata: req.metadata,
             wrapped_key: req.wrapped_key,
@@ -290,12 +277,12 @@ pub(crate) async fn put_part(
         .map_err(|_| Error::invalid("invalid_part", "A part number is a whole number from 0."))?;
     let upload = owned_upload(&state, &session, &id).await?;
     let _writing = state.uploads.writer(&id)?;
-    let expected = part_len(upload.size, upload.part_size, index).ok_or_else(|| {
+    let expected = uploads::part_len(upload.size, upload.part_size, index).ok_or_else(|| {
         Error::invalid(
             "invalid_part",
             format!(
                 "This upload has parts 0 to {}",
-                part_count(upload.size, upload.part_size) - 1
+                uploads::part_count(upload.size, upload.part_size) - 1
             ),
         )
     })?;
@@ -401,58 +388,6 @@ pub(crate) async fn put_part(
     }))
 }
 
-fn view_upload(
-    conn: &rusqlite::Connection,
-    id: &str,
-    account: i64,
-) -> Result<Option<UploadView>, Error> {
-    let row = conn
-        .query_row(
-            "SELECT size, part_size, metadata, wrapped_key, created_at, expires_at
-             FROM uploads WHERE id = ?1 AND account_id = ?2 AND expires_at > ?3",
-            rusqlite::params![id, account, db::now()],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                    r.get::<_, Vec<u8>>(3)?,
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((size, part_size, metadata, wrapped_key, created_at, expires_at)) = row else {
-        return Ok(None);
-    };
-    let mut stmt =
-        conn.prepare("SELECT idx, sha256 FROM upload_parts WHERE upload_id = ?1 ORDER BY idx")?;
-    let received = stmt
-        .query_map([id], |r| {
-            Ok(PartView {
-                index: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                sha256: crate::secret::to_hex(&r.get::<_, Vec<u8>>(1)?),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let (size, part_size) = (
-        u64::try_from(size).unwrap_or(0),
-        u64::try_from(part_size).unwrap_or(1),
-    );
-    Ok(Some(UploadView {
-        id: id.to_owned(),
-        size,
-        part_size,
-        parts: part_count(size, part_size),
-        received,
-        metadata: B64(metadata),
-        wrapped_key: B64(wrapped_key),
-        created_at,
-        expires_at,
-    }))
-}
-
 /// An upload in progress, with the parts received so far.
 #[utoipa::path(get, path = "/uploads/{id}", tag = TAG,
     params(("id" = String, Path, description = "upload id")),
@@ -466,7 +401,11 @@ pub(crate) async fn get_upload(
     let account = session.account_id;
     state
         .db
-        .call(move |conn| view_upload(conn, &id, account)?.ok_or(Error::NotFound))
+        .call(move |conn| {
+            uploads::load(conn, &id, account)?
+                .map(UploadView::from)
+                .ok_or(Error::NotFound)
+        })
         .await
         .map(Json)
 }
@@ -488,7 +427,7 @@ pub(crate) async fn list_uploads(
                 .collect::<Result<_, _>>()?;
             let mut out = Vec::new();
             for id in ids {
-                out.extend(view_upload(conn, &id, account)?);
+                out.extend(uploads::load(conn, &id, account)?.map(UploadView::from));
             }
             Ok(out)
         })
@@ -547,6 +486,43 @@ pub(crate) struct FileView {
     updated_at: i64,
 }
 
+impl From<files::File> for FileView {
+    fn from(f: files::File) -> Self {
+        FileView {
+            id: f.id,
+            size: f.size,
+            sha256: crate::secret::to_hex(&f.sha256),
+            metadata: B64(f.metadata),
+            wrapped_key: B64(f.wrapped_key),
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+        }
+    }
+}
+
+impl From<uploads::Upload> for UploadView {
+    fn from(u: uploads::Upload) -> Self {
+        UploadView {
+            parts: u.parts(),
+            received: u
+                .received
+                .into_iter()
+                .map(|p| PartView {
+                    index: p.index,
+                    sha256: crate::secret::to_hex(&p.sha256),
+                })
+                .collect(),
+            id: u.id,
+            size: u.size,
+            part_size: u.part_size,
+            metadata: B64(u.metadata),
+            wrapped_key: B64(u.wrapped_key),
+            created_at: u.created_at,
+            expires_at: u.expires_at,
+        }
+    }
+}
+
 /// Checks every part against what was received and the whole against the
 /// client's hash, then commits the blob and creates the file. Parts that
 /// no longer match (lost in a crash) are forgotten and named in a 409.
@@ -566,7 +542,7 @@ pub(crate) async fn finish_upload(
     // The work runs in its own task, holding the upload: a client that
     // disconnects, or the request deadline, cannot stop it half-way between
     // the commit and the row.
-    let task = tokio::spawn(finish(
+    let task = tokio::spawn(uploads::finish(
         state,
         session.account_id,
         id,
@@ -581,147 +557,7 @@ pub(crate) async fn finish_upload(
             std::io::Error::other("the finishing task failed"),
         )
     })??;
-    Ok((StatusCode::CREATED, Json(file)))
-}
-
-async fn finish(
-    state: AppState,
-    account: i64,
-    id: BlobId,
-    claimed: [u8; 32],
-    size: u64,
-    _guard: UploadGuard,
-) -> Result<FileView, Error> {
-    let row_id = id.to_string();
-    let view = state
-        .db
-        .call(move |conn| view_upload(conn, &row_id, account)?.ok_or(Error::NotFound))
-        .await?;
-    if size != view.size {
-        return Err(Error::invalid(
-            "wrong_size",
-            format!(
-                "This upload was declared as {} bytes, not {size}.",
-                view.size
-            ),
-        ));
-    }
-    let received: std::collections::HashSet<u64> = view.received.iter().map(|p| p.index).collect();
-    let missing: Vec<u64> = (0..view.parts).filter(|i| !received.contains(i)).collect();
-    if !missing.is_empty() {
-        return Err(Error::Conflict {
-            code: "parts_missing",
-            message: format!("Parts not received yet: {}", list(&missing)),
-        });
-    }
-    let actual = state
-        .blobs
-        .hash_staged(&id, view.part_size)
-        .await
-        .map_err(|e| Error::io("read a staged upload in", "the data directory", e))?;
-    let damaged: Vec<u64> = view
-        .received
-        .iter()
-        .filter(|p| {
-            usize::try_from(p.index)
-                .ok()
-                .and_then(|i| actual.parts.get(i))
-                .is_none_or(|h| crate::secret::to_hex(h) != p.sha256)
-        })
-        .map(|p| p.index)
-        .collect();
-    if !damaged.is_empty() {
-        let (row_id, lost) = (id.to_string(), damaged.clone());
-        state
-            .db
-            .call(move |conn| {
-                for i in lost {
-                    conn.execute(
-                        "DELETE FROM upload_parts WHERE upload_id = ?1 AND idx = ?2",
-                        rusqlite::params![row_id, i64::try_from(i).unwrap_or(i64::MAX)],
-                    )?;
-                }
-                Ok(())
-            })
-            .await?;
-        return Err(Error::Conflict {
-            code: "parts_missing",
-            message: format!(
-                "Parts not stored intact; send them again: {}",
-                list(&damaged)
-            ),
-        });
-    }
-    if actual.whole != claimed {
-        return Err(Error::invalid(
-            "hash_mismatch",
-            "The ciphertext's SHA-256 differs from `sha256`; the parts sent are not the file the client meant.",
-        ));
-    }
-    state
-        .blobs
-        .commit(&id)
-        .await
-        .map_err(|e| Error::io("commit an upload in", "the data directory", e))?;
-    let (row_id, whole) = (id.to_string(), actual.whole);
-    let file = state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let now = db::now();
-            let moved = tx.execute(
-                "INSERT INTO files (id, account_id, size, sha256, metadata, wrapped_key, created_at, updated_at)
-                 SELECT id, account_id, size, ?2, metadata, wrapped_key, ?3, ?3 FROM uploads
-                 WHERE id = ?1 AND account_id = ?4",
-                rusqlite::params![row_id, &whole[..], now, account],
-            )?;
-            if moved == 0 {
-                return Err(Error::NotFound);
-            }
-            tx.execute("DELETE FROM uploads WHERE id = ?1", [&row_id])?;
-            let file = file_view(&tx, &row_id, account)?.ok_or(Error::NotFound)?;
-            tx.commit()?;
-            Ok(file)
-        })
-        .await?;
-    Ok(file)
-}
-
-fn list(indices: &[u64]) -> String {
-    let shown: Vec<String> = indices.iter().take(32).map(u64::to_string).collect();
-    let more = indices.len().saturating_sub(32);
-    if more > 0 {
-        format!("{} and {more} more", shown.join(", "))
-    } else {
-        shown.join(", ")
-    }
-}
-
-fn file_view(
-    conn: &rusqlite::Connection,
-    id: &str,
-    account: i64,
-) -> Result<Option<FileView>, Error> {
-    Ok(conn
-        .query_row(
-            "SELECT id, size, sha256, metadata, wrapped_key, created_at, updated_at
-             FROM files WHERE id = ?1 AND account_id = ?2",
-            rusqlite::params![id, account],
-            file_row,
-        )
-        .optional()?)
-}
-
-fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileView> {
-    Ok(FileView {
-        id: r.get(0)?,
-        size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-        sha256: crate::secret::to_hex(&r.get::<_, Vec<u8>>(2)?),
-        metadata: B64(r.get(3)?),
-        wrapped_key: B64(r.get(4)?),
-        created_at: r.get(5)?,
-        updated_at: r.get(6)?,
-    })
+    Ok((StatusCode::CREATED, Json(FileView::from(file))))
 }
 
 /// The caller's files and storage use.
@@ -746,11 +582,11 @@ pub(crate) async fn list_files(
         .db
         .call(move |conn| {
             let files = conn
-                .prepare(
-                    "SELECT id, size, sha256, metadata, wrapped_key, created_at, updated_at
-                     FROM files WHERE account_id = ?1 ORDER BY created_at DESC, id",
-                )?
-                .query_map([account], file_row)?
+                .prepare(&format!(
+                    "SELECT {} FROM files WHERE account_id = ?1 ORDER BY created_at DESC, id",
+                    files::COLUMNS
+                ))?
+                .query_map([account], |r| files::read(r).map(FileView::from))?
                 .collect::<Result<Vec<_>, _>>()?;
             let quota = quota_of(conn, account, default_quota)?;
             Ok(FileList {
@@ -768,7 +604,11 @@ async fn owned_file(state: &AppState, session: &Session, id: &str) -> Result<Fil
     let account = session.account_id;
     state
         .db
-        .call(move |conn| file_view(conn, &id, account)?.ok_or(Error::NotFound))
+        .call(move |conn| {
+            files::load(conn, &id, account)?
+                .map(FileView::from)
+                .ok_or(Error::NotFound)
+        })
         .await
 }
 
@@ -812,7 +652,7 @@ pub(crate) async fn download(
             let (id, account) = (file.id.clone(), session.account_id);
             let still_listed = state
                 .db
-                .call(move |conn| Ok(file_view(conn, &id, account)?.is_some()))
+                .call(move |conn| Ok(files::load(conn, &id, account)?.is_some()))
                 .await?;
             if still_listed {
                 tracing::error!(file = %file.id, "a listed file's blob is missing");
@@ -856,7 +696,9 @@ pub(crate) async fn update_file(
             if n == 0 {
                 return Err(Error::NotFound);
             }
-            file_view(conn, &id, account)?.ok_or(Error::NotFound)
+            files::load(conn, &id, account)?
+                .map(FileView::from)
+                .ok_or(Error::NotFound)
         })
         .await
         .map(Json)
@@ -890,19 +732,4 @@ pub(crate) async fn delete_file(
         tracing::warn!(error = %e, "a deleted file's blob stays until the next startup check");
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parts_cover_the_size_exactly() {
-        assert_eq!(part_count(0, 10), 1);
-        assert_eq!(part_len(0, 10, 0), Some(0));
-        assert_eq!(part_count(25, 10), 3);
-        assert_eq!(part_len(25, 10, 2), Some(5));
-        assert_eq!(part_len(25, 10, 3), None);
-        assert_eq!(part_len(20, 10, 1), Some(10));
-    }
 }

@@ -1,0 +1,236 @@
+//! Uploads in progress: how a declared size splits into parts, what the
+//! server holds of each, and the finish that checks every part and the
+//! whole hash, commits the blob and turns the upload into a file.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::{File, UploadGuard};
+use crate::{
+    Error, db,
+    state::AppState,
+    store::{BlobId, BlobStore as _},
+};
+
+/// An upload as stored.
+#[derive(Debug)]
+pub(crate) struct Upload {
+    pub(crate) id: String,
+    /// Ciphertext bytes declared.
+    pub(crate) size: u64,
+    pub(crate) part_size: u64,
+    /// The parts received, in order.
+    pub(crate) received: Vec<Part>,
+    pub(crate) metadata: Vec<u8>,
+    pub(crate) wrapped_key: Vec<u8>,
+    pub(crate) created_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+/// A part the server holds, with the SHA-256 of what it received.
+#[derive(Debug)]
+pub(crate) struct Part {
+    pub(crate) index: u64,
+    pub(crate) sha256: Vec<u8>,
+}
+
+impl Upload {
+    /// How many parts make up the whole.
+    pub(crate) fn parts(&self) -> u64 {
+        part_count(self.size, self.part_size)
+    }
+}
+
+pub(crate) fn part_count(size: u64, part_size: u64) -> u64 {
+    size.div_ceil(part_size).max(1)
+}
+
+/// The length part `index` must have.
+pub(crate) fn part_len(size: u64, part_size: u64, index: u64) -> Option<u64> {
+    let start = index.checked_mul(part_size)?;
+    if index >= part_count(size, part_size) {
+        return None;
+    }
+    Some(size.saturating_sub(start).min(part_size))
+}
+
+/// The caller's upload `id`, unless it expired.
+pub(crate) fn load(conn: &Connection, id: &str, account: i64) -> Result<Option<Upload>, Error> {
+    let row = conn
+        .query_row(
+            "SELECT size, part_size, metadata, wrapped_key, created_at, expires_at
+             FROM uploads WHERE id = ?1 AND account_id = ?2 AND expires_at > ?3",
+            rusqlite::params![id, account, db::now()],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((size, part_size, metadata, wrapped_key, created_at, expires_at)) = row else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare("SELECT idx, sha256 FROM upload_parts WHERE upload_id = ?1 ORDER BY idx")?;
+    let received = stmt
+        .query_map([id], |r| {
+            Ok(Part {
+                index: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                sha256: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let (size, part_size) = (
+        u64::try_from(size).unwrap_or(0),
+        u64::try_from(part_size).unwrap_or(1),
+    );
+    Ok(Some(Upload {
+        id: id.to_owned(),
+        size,
+        part_size,
+        received,
+        metadata,
+        wrapped_key,
+        created_at,
+        expires_at,
+    }))
+}
+
+/// Checks every part against what was received and the whole against the
+/// client's hash (`claimed`, of `size` bytes), then commits the blob and
+/// turns the upload into a file. Parts that no longer match (lost in a
+/// crash) are forgotten and named in a 409. Holds `_guard` throughout.
+pub(crate) async fn finish(
+    state: AppState,
+    account: i64,
+    id: BlobId,
+    claimed: [u8; 32],
+    size: u64,
+    _guard: UploadGuard,
+) -> Result<File, Error> {
+    let row_id = id.to_string();
+    let view = state
+        .db
+        .call(move |conn| load(conn, &row_id, account)?.ok_or(Error::NotFound))
+        .await?;
+    if size != view.size {
+        return Err(Error::invalid(
+            "wrong_size",
+            format!(
+                "This upload was declared as {} bytes, not {size}.",
+                view.size
+            ),
+        ));
+    }
+    let received: std::collections::HashSet<u64> = view.received.iter().map(|p| p.index).collect();
+    let missing: Vec<u64> = (0..view.parts())
+        .filter(|i| !received.contains(i))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Conflict {
+            code: "parts_missing",
+            message: format!("Parts not received yet: {}", list(&missing)),
+        });
+    }
+    let actual = state
+        .blobs
+        .hash_staged(&id, view.part_size)
+        .await
+        .map_err(|e| Error::io("read a staged upload in", "the data directory", e))?;
+    let damaged: Vec<u64> = view
+        .received
+        .iter()
+        .filter(|p| {
+            usize::try_from(p.index)
+                .ok()
+                .and_then(|i| actual.parts.get(i))
+                .is_none_or(|h| h[..] != p.sha256[..])
+        })
+        .map(|p| p.index)
+        .collect();
+    if !damaged.is_empty() {
+        let (row_id, lost) = (id.to_string(), damaged.clone());
+        state
+            .db
+            .call(move |conn| {
+                for i in lost {
+                    conn.execute(
+                        "DELETE FROM upload_parts WHERE upload_id = ?1 AND idx = ?2",
+                        rusqlite::params![row_id, i64::try_from(i).unwrap_or(i64::MAX)],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        return Err(Error::Conflict {
+            code: "parts_missing",
+            message: format!(
+                "Parts not stored intact; send them again: {}",
+                list(&damaged)
+            ),
+        });
+    }
+    if actual.whole != claimed {
+        return Err(Error::invalid(
+            "hash_mismatch",
+            "The ciphertext's SHA-256 differs from `sha256`; the parts sent are not the file the client meant.",
+        ));
+    }
+    state
+        .blobs
+        .commit(&id)
+        .await
+        .map_err(|e| Error::io("commit an upload in", "the data directory", e))?;
+    let (row_id, whole) = (id.to_string(), actual.whole);
+    let file = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let now = db::now();
+            let moved = tx.execute(
+                "INSERT INTO files (id, account_id, size, sha256, metadata, wrapped_key, created_at, updated_at)
+                 SELECT id, account_id, size, ?2, metadata, wrapped_key, ?3, ?3 FROM uploads
+                 WHERE id = ?1 AND account_id = ?4",
+                rusqlite::params![row_id, &whole[..], now, account],
+            )?;
+            if moved == 0 {
+                return Err(Error::NotFound);
+            }
+            tx.execute("DELETE FROM uploads WHERE id = ?1", [&row_id])?;
+            let file = super::load(&tx, &row_id, account)?.ok_or(Error::NotFound)?;
+            tx.commit()?;
+            Ok(file)
+        })
+        .await?;
+    Ok(file)
+}
+
+fn list(indices: &[u64]) -> String {
+    let shown: Vec<String> = indices.iter().take(32).map(u64::to_string).collect();
+    let more = indices.len().saturating_sub(32);
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_size_exactly() {
+        assert_eq!(part_count(0, 10), 1);
+        assert_eq!(part_len(0, 10, 0), Some(0));
+        assert_eq!(part_count(25, 10), 3);
+        assert_eq!(part_len(25, 10, 2), Some(5));
+        assert_eq!(part_len(25, 10, 3), None);
+        assert_eq!(part_len(20, 10, 1), Some(10));
+    }
+}
