@@ -1,0 +1,485 @@
+//! The owner's side of share links, under `/api/shares`: create, list,
+//! change expiry or password, unlock, revoke.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use rusqlite::{Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    super::{
+        session::Session,
+        wire::{Argon2, B64, JsonBody},
+    },
+    TAG,
+};
+use crate::{
+    Error,
+    shares::{
+        links::{
+            MAX_SHARE_FILES, MAX_SHARES, Mode, Row, ShareState, TOKEN_LABEL, check_expiry, load,
+            owned, share_id,
+        },
+        settle_claims,
+    },
+    state::AppState,
+    store::BlobId,
+};
+
+/// One file of a new share.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ShareFileKey {
+    /// The file's id (one of the caller's files).
+    file_id: String,
+    /// The file's data key wrapped under the link key (60 bytes).
+    wrapped_key: B64,
+}
+
+/// `POST /api/shares`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateShare {
+    /// The files, in the order the link lists them (1 to 256).
+    files: Vec<ShareFileKey>,
+    /// 16 random bytes from which the owner's browser derives the link's
+    /// secret with the master key; the server cannot.
+    seed: B64,
+    /// 16 random bytes: the link's Argon2id and HKDF salt.
+    salt: B64,
+    /// The password's Argon2id cost; absent for a link without password.
+    #[serde(default)]
+    argon2: Option<Argon2>,
+    /// The access token (32 bytes); the server keeps a hash.
+    token: B64,
+    mode: Mode,
+    /// Unix time after which the link is refused (required for `expiring`).
+    #[serde(default)]
+    expires_at: Option<i64>,
+    /// Complete downloads allowed (1 for `one_time`; none means unlimited).
+    #[serde(default)]
+    max_downloads: Option<i64>,
+}
+
+/// A file of a link, for its owner.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LinkFile {
+    /// Its position in the link (what a re-wrap names).
+    index: i64,
+    file_id: String,
+}
+
+/// A link as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShareView {
+    id: String,
+    /// What the owner's browser derives the link's secret from.
+    seed: B64,
+    salt: B64,
+    argon2: Option<Argon2>,
+    mode: Mode,
+    expires_at: Option<i64>,
+    max_downloads: Option<i64>,
+    /// Complete downloads so far.
+    downloads: i64,
+    /// Downloads in progress (live claims).
+    in_progress: i64,
+    /// Consecutive wrong attempts.
+    failures: i64,
+    state: ShareState,
+    /// The shared files, in the link's order (deleted files drop out, so
+    /// positions can have gaps).
+    files: Vec<LinkFile>,
+    created_at: i64,
+}
+
+fn view(conn: &Connection, row: Row, now: i64) -> Result<ShareView, Error> {
+    let files = conn
+        .prepare("SELECT idx, file_id FROM share_files WHERE share_id = ?1 ORDER BY idx")?
+        .query_map([&row.id], |r| {
+            Ok(LinkFile {
+                index: r.get(0)?,
+                file_id: r.get(1)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let in_progress: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM share_claims
+         WHERE share_id = ?1 AND expires_at > ?2 AND completed = 0",
+        rusqlite::params![row.id, now],
+        |r| r.get(0),
+    )?;
+    let state = if files.is_empty() {
+        ShareState::Revoked
+    } else {
+        row.state(now)
+    };
+    Ok(ShareView {
+        state,
+        id: row.id,
+        seed: B64(row.seed),
+        salt: B64(row.salt),
+        argon2: row.argon2,
+        mode: row.mode,
+        expires_at: row.expires_at,
+        max_downloads: row.max_downloads,
+        downloads: row.downloads,
+        in_progress,
+        failures: row.failures,
+        files,
+        created_at: row.created_at,
+    })
+}
+
+/// Creates a share link for one or more of the caller's files.
+#[utoipa::path(post, path = "/shares", tag = TAG, request_body = CreateShare,
+    responses((status = 201, body = ShareView), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody)))]
+pub(crate) async fn create_share(
+    State(state): State<AppState>,
+    session: Session,
+    JsonBody(req): JsonBody<CreateShare>,
+) -> Result<(StatusCode, Json<ShareView>), Error> {
+    if req.files.is_empty() || req.files.len() > MAX_SHARE_FILES {
+        return Err(Error::invalid(
+            "invalid_files",
+            format!("A share holds 1 to {MAX_SHARE_FILES} files."),
+        ));
+    }
+    let mut files = Vec::with_capacity(req.files.len());
+    for f in &req.files {
+        let id = BlobId::parse(&f.file_id)
+            .ok_or_else(|| Error::invalid("invalid_files", "A `file_id` is malformed."))?;
+        let key = f
+            .wrapped_key
+            .bounded(
+                "wrapped_key",
+                noctis::keys::WRAPPED_LEN,
+                noctis::keys::WRAPPED_LEN,
+            )?
+            .to_vec();
+        if files
+            .iter()
+            .any(|(other, _): &(String, Vec<u8>)| other == id.as_str())
+        {
+            return Err(Error::invalid("invalid_files", "A file is listed twice."));
+        }
+        files.push((id.as_str().to_owned(), key));
+    }
+    let seed = req.seed.bounded("seed", 16, 16)?.to_vec();
+    let salt = req.salt.bounded("salt", 16, 16)?.to_vec();
+    let token_hash = crate::secret::digest(TOKEN_LABEL, req.token.bounded("token", 32, 32)?);
+    let argon2 = req.argon2.map(Argon2::check).transpose()?;
+    let max_downloads = match (req.mode, req.max_downloads) {
+        (Mode::OneTime, None | Some(1)) => Some(1),
+        (Mode::OneTime, Some(_)) => {
+            return Err(Error::invalid(
+                "invalid_max_downloads",
+                "A one-time link allows exactly one download.",
+            ));
+        }
+        (_, Some(n)) if !(1..=1_000_000).contains(&n) => {
+            return Err(Error::invalid(
+                "invalid_max_downloads",
+                "`max_downloads` must be between 1 and 1000000.",
+            ));
+        }
+        (_, n) => n,
+    };
+    let now = state.clock.now();
+    check_expiry(req.mode, req.expires_at, now)?;
+    let account = session.account_id;
+    let (mode, expires_at) = (req.mode, req.expires_at);
+    let view = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let count: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM shares WHERE account_id = ?1",
+                [account],
+                |r| r.get(0),
+            )?;
+            if count >= MAX_SHARES {
+                return Err(Error::Conflict {
+                    code: "too_many_shares",
+                    message: format!(
+                        "An account may have at most {MAX_SHARES} links; revoke some first."
+                    ),
+                });
+            }
+            for (file, _) in &files {
+                let mine: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM files WHERE id = ?1 AND account_id = ?2",
+                        rusqlite::params![file, account],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if mine.is_none() {
+                    return Err(Error::NotFound);
+                }
+            }
+            let id = BlobId::random().as_str().to_owned();
+            let (m, t, p) = match argon2 {
+                Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
+                None => (None, None, None),
+            };
+            tx.execute(
+                "INSERT INTO shares (id, account_id, seed, salt, argon2_m_kib, argon2_t, argon2_p,
+                     token_hash, mode, expires_at, max_downloads, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                rusqlite::params![
+                    id,
+                    account,
+                    seed,
+                    salt,
+                    m,
+                    t,
+                    p,
+                    &token_hash[..],
+                    mode.as_str(),
+                    expires_at,
+                    max_downloads,
+                    now
+                ],
+            )?;
+            for (idx, (file, key)) in files.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO share_files (share_id, idx, file_id, wrapped_key)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    rusqlite::params![id, i64::try_from(idx).unwrap_or(i64::MAX), file, key],
+                )?;
+            }
+            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
+            let view = view(&tx, row, now)?;
+            tx.commit()?;
+            Ok(view)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The caller's links.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShareList {
+    shares: Vec<ShareView>,
+}
+
+/// Lists the caller's links, newest first, with their state and counts.
+#[utoipa::path(get, path = "/shares", tag = TAG,
+    responses((status = 200, body = ShareList), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn list_shares(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<ShareList>, Error> {
+    let account = session.account_id;
+    let now = state.clock.now();
+    state
+        .db
+        .call(move |conn| {
+            let ids: Vec<String> = conn
+                .prepare(
+                    "SELECT id FROM shares WHERE account_id = ?1 ORDER BY created_at DESC, id",
+                )?
+                .query_map([account], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut shares = Vec::with_capacity(ids.len());
+            for id in ids {
+                settle_claims(conn, Some(&id), now)?;
+                if let Some(row) = load(conn, &id)? {
+                    shares.push(view(conn, row, now)?);
+                }
+            }
+            Ok(ShareList { shares })
+        })
+        .await
+        .map(Json)
+}
+
+/// A file's data key re-wrapped under a link's new key.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct RewrappedKey {
+    /// The file's position in the link (as listed, counting from 0).
+    index: i64,
+    wrapped_key: B64,
+}
+
+/// A new password (or none): new salt, cost, token and wrapped keys.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct Rewrap {
+    salt: B64,
+    #[serde(default)]
+    argon2: Option<Argon2>,
+    token: B64,
+    /// Every file still in the link, re-wrapped.
+    files: Vec<RewrappedKey>,
+}
+
+/// A new expiry: a Unix time, or `null` for none.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ExpiryChange {
+    expires_at: Option<i64>,
+}
+
+/// `PATCH /api/shares/{id}`: any of the three.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct UpdateShare {
+    #[serde(default)]
+    expiry: Option<ExpiryChange>,
+    #[serde(default)]
+    password: Option<Rewrap>,
+    /// Clears the wrong-attempt count and the lock.
+    #[serde(default)]
+    unlock: bool,
+}
+
+/// Changes a link's expiry or password, or unlocks it.
+#[utoipa::path(patch, path = "/shares/{id}", tag = TAG, request_body = UpdateShare,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = ShareView), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody)))]
+pub(crate) async fn update_share(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<UpdateShare>,
+) -> Result<Json<ShareView>, Error> {
+    let id = share_id(&id)?;
+    let rewrap = match req.password {
+        Some(r) => {
+            let mut keys = Vec::with_capacity(r.files.len());
+            for f in &r.files {
+                keys.push((
+                    f.index,
+                    f.wrapped_key
+                        .bounded(
+                            "wrapped_key",
+                            noctis::keys::WRAPPED_LEN,
+                            noctis::keys::WRAPPED_LEN,
+                        )?
+                        .to_vec(),
+                ));
+            }
+            Some((
+                r.salt.bounded("salt", 16, 16)?.to_vec(),
+                r.argon2.map(Argon2::check).transpose()?,
+                crate::secret::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
+                keys,
+            ))
+        }
+        None => None,
+    };
+    let now = state.clock.now();
+    let account = session.account_id;
+    let (expiry, unlock) = (req.expiry, req.unlock);
+    state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let row = owned(&tx, &id, account)?;
+            if row.revoked {
+                return Err(Error::Gone {
+                    code: "revoked",
+                    message: "This link was revoked; create a new one.",
+                });
+            }
+            if let Some(change) = expiry {
+                let mode = match (row.mode, change.expires_at) {
+                    (Mode::OneTime, _) => Mode::OneTime,
+                    (_, Some(_)) => Mode::Expiring,
+                    (_, None) => Mode::Persistent,
+                };
+                check_expiry(mode, change.expires_at, now)?;
+                tx.execute(
+                    "UPDATE shares SET mode = ?2, expires_at = ?3, updated_at = ?4 WHERE id = ?1",
+                    rusqlite::params![id, mode.as_str(), change.expires_at, now],
+                )?;
+            }
+            if let Some((salt, argon2, token_hash, keys)) = rewrap {
+                let mut held: Vec<i64> = tx
+                    .prepare("SELECT idx FROM share_files WHERE share_id = ?1 ORDER BY idx")?
+                    .query_map([&id], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?;
+                let mut given: Vec<i64> = keys.iter().map(|(i, _)| *i).collect();
+                given.sort_unstable();
+                held.sort_unstable();
+                if given != held {
+                    return Err(Error::invalid(
+                        "invalid_files",
+                        "A new password must re-wrap every file of the link, once each.",
+                    ));
+                }
+                let (m, t, p) = match argon2 {
+                    Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
+                    None => (None, None, None),
+                };
+                tx.execute(
+                    "UPDATE shares SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
+                         token_hash = ?6, failures = 0, next_attempt_at = 0, locked = 0,
+                         updated_at = ?7
+                     WHERE id = ?1",
+                    rusqlite::params![id, salt, m, t, p, &token_hash[..], now],
+                )?;
+                for (idx, key) in keys {
+                    tx.execute(
+                        "UPDATE share_files SET wrapped_key = ?3 WHERE share_id = ?1 AND idx = ?2",
+                        rusqlite::params![id, idx, key],
+                    )?;
+                }
+            }
+            if unlock {
+                tx.execute(
+                    "UPDATE shares SET failures = 0, next_attempt_at = 0, locked = 0,
+                         updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+            }
+            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
+            let view = view(&tx, row, now)?;
+            tx.commit()?;
+            Ok(view)
+        })
+        .await
+        .map(Json)
+}
+
+/// Revokes a link: its wrapped keys and claims are deleted at once, and
+/// whoever opens it is told it was revoked.
+#[utoipa::path(delete, path = "/shares/{id}", tag = TAG,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn revoke_share(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let id = share_id(&id)?;
+    let now = state.clock.now();
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let row = owned(&tx, &id, account)?;
+            if !row.revoked {
+                tx.execute(
+                    "UPDATE shares SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1",
+                    rusqlite::params![id, now],
+                )?;
+            }
+            tx.execute("DELETE FROM share_claims WHERE share_id = ?1", [&id])?;
+            tx.execute(
+                "UPDATE share_files SET wrapped_key = X'' WHERE share_id = ?1",
+                [&id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,408 @@
+//! The public side of share links, under `/api/s/{id}`: how to derive the
+//! keys, open with the access token, claim a download, stream a file.
+
+use std::time::Instant;
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, header},
+    response::Response,
+};
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    super::{
+        client::ClientAddr,
+        range::Wanted,
+        wire::{self, Argon2, B64, JsonBody},
+    },
+    TAG,
+    stream::{Progress, claim_gone, is_done, tracked},
+};
+use crate::{
+    Error, limits,
+    shares::{
+        links::{
+            CLAIM_GRACE, CLAIM_LABEL, CLAIM_LIFETIME, COMPLETED_TAIL, MAX_LIVE_CLAIMS, Mode,
+            ShareState, check_token, load, share_id,
+        },
+        settle_claims,
+    },
+    state::AppState,
+    store::BlobStore as _,
+};
+
+/// What anyone with the link may learn before the password: how to derive
+/// the keys. Nothing about the files.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShareInfo {
+    /// Whether a password is needed.
+    password: bool,
+    salt: B64,
+    /// The password's Argon2id cost, when there is one.
+    argon2: Option<Argon2>,
+}
+
+/// How to derive a link's keys; 410 says whether it expired, was revoked or
+/// was used, 423 that it is locked.
+#[utoipa::path(get, path = "/s/{id}", tag = TAG,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = ShareInfo), (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 423, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn share_info(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+) -> Result<Json<ShareInfo>, Error> {
+    state
+        .limiter
+        .check("share info", &client.key(), limits::SHARE_INFO_PER_CLIENT)?;
+    let id = share_id(&id)?;
+    let now = state.clock.now();
+    state
+        .db
+        .call(move |conn| {
+            settle_claims(conn, Some(&id), now)?;
+            let row = load(conn, &id)?.ok_or(Error::UnknownLink)?;
+            if let Some(refused) = row.refusal(now) {
+                return Err(refused);
+            }
+            Ok(ShareInfo {
+                password: row.argon2.is_some(),
+                salt: B64(row.salt),
+                argon2: row.argon2,
+            })
+        })
+        .await
+        .map(Json)
+}
+
+/// The access token derived from the link's secret (and password).
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ShareToken {
+    /// 32 bytes.
+    token: B64,
+}
+
+/// One shared file, for the opener.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SharedFile {
+    /// Its position in the link.
+    index: i64,
+    /// Ciphertext bytes.
+    size: u64,
+    /// The file's encrypted metadata (sealed under its data key).
+    metadata: B64,
+    /// The data key wrapped under the link key.
+    wrapped_key: B64,
+}
+
+/// What a correct token opens.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SharedFiles {
+    files: Vec<SharedFile>,
+    mode: Mode,
+    expires_at: Option<i64>,
+    /// Complete downloads still allowed; none means unlimited.
+    downloads_left: Option<i64>,
+}
+
+fn token_of(req: &ShareToken) -> Result<Vec<u8>, Error> {
+    Ok(req.token.bounded("token", 32, 32)?.to_vec())
+}
+
+/// Checks the token and returns the wrapped keys and metadata. A wrong
+/// token is 401 (and counts toward the link's lock); too early after wrong
+/// ones is 429 with `Retry-After`.
+#[utoipa::path(post, path = "/s/{id}/open", tag = TAG, request_body = ShareToken,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = SharedFiles), (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 423, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn open_share(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ShareToken>,
+) -> Result<Json<SharedFiles>, Error> {
+    let who = attempt(&state, &client)?;
+    let id = share_id(&id)?;
+    let token = token_of(&req)?;
+    let now = state.clock.now();
+    let result = state
+        .db
+        .call(move |conn| {
+            settle_claims(conn, Some(&id), now)?;
+            let row = load(conn, &id)?.ok_or(Error::UnknownLink)?;
+            check_token(conn, &row, &token, now)?;
+            let files = conn
+                .prepare(
+                    "SELECT sf.idx, f.size, f.metadata, sf.wrapped_key
+                     FROM share_files sf JOIN files f ON f.id = sf.file_id
+                     WHERE sf.share_id = ?1 ORDER BY sf.idx",
+                )?
+                .query_map([&id], |r| {
+                    Ok(SharedFile {
+                        index: r.get(0)?,
+                        size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                        metadata: B64(r.get(2)?),
+                        wrapped_key: B64(r.get(3)?),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            if files.is_empty() {
+                return Err(Error::Gone {
+                    code: "revoked",
+                    message: "The shared files were deleted by their owner.",
+                });
+            }
+            Ok(SharedFiles {
+                files,
+                mode: row.mode,
+                expires_at: row.expires_at,
+                downloads_left: row.max_downloads.map(|m| (m - row.downloads).max(0)),
+            })
+        })
+        .await;
+    judge(&state, &who, &result);
+    result.map(Json)
+}
+
+/// The per-client checks before a token is looked at: the bucket, then the
+/// client's own growing delay. Returns the client's key.
+fn attempt(state: &AppState, client: &ClientAddr) -> Result<String, Error> {
+    let who = client.key();
+    state
+        .limiter
+        .check("share attempt", &who, limits::SHARE_ATTEMPT_PER_CLIENT)?;
+    state.penalties.check(&who, state.clock.now())?;
+    Ok(who)
+}
+
+/// Counts a wrong token against the client, or clears its count.
+fn judge<T>(state: &AppState, who: &str, result: &Result<T, Error>) {
+    match result {
+        // Not `Locked`: a locked link refuses the right password too.
+        Err(Error::WrongPassword { .. }) => state.penalties.failed(who, state.clock.now()),
+        Ok(_) => state.penalties.succeeded(who),
+        Err(_) => {}
+    }
+}
+
+/// A download claim.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Claim {
+    /// Send as `Authorization: Bearer <claim>` with each content request.
+    claim: String,
+    /// Seconds the claim survives without use.
+    grace: i64,
+}
+
+/// Checks the token and claims one download. On a link with a download
+/// limit (one-time links: 1), claims in progress count against it; when
+/// none is left the answer is 410 (`used`, or `claimed` while someone else
+/// is downloading).
+#[utoipa::path(post, path = "/s/{id}/claim", tag = TAG, request_body = ShareToken,
+    params(("id" = String, Path, description = "link id")),
+    responses((status = 200, body = Claim), (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 423, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
+pub(crate) async fn claim_share(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ShareToken>,
+) -> Result<Json<Claim>, Error> {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let who = attempt(&state, &client)?;
+    let id = share_id(&id)?;
+    let token = token_of(&req)?;
+    let now = state.clock.now();
+    let claim = crate::secret::random32();
+    let claim_hash = crate::secret::digest(CLAIM_LABEL, &claim);
+    let result = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            settle_claims(&tx, Some(&id), now)?;
+            let row = load(&tx, &id)?.ok_or(Error::UnknownLink)?;
+            let checked = check_token(&tx, &row, &token, now);
+            if checked.is_err() {
+                // A wrong attempt is counted even though nothing is claimed.
+                tx.commit()?;
+                return checked;
+            }
+            // Completed claims are already counted in `downloads`.
+            let (live, all): (i64, i64) = tx.query_row(
+                "SELECT COUNT(*) FILTER (WHERE completed = 0), COUNT(*)
+                 FROM share_claims WHERE share_id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if let Some(max) = row.max_downloads
+                && row.downloads + live >= max
+            {
+                return Err(if live > 0 && max == 1 {
+                    Error::Gone {
+                        code: "claimed",
+                        message: "Someone is downloading this one-time link right now; it \
+                                  can be used only once.",
+                    }
+                } else {
+                    Error::Gone {
+                        code: "used",
+                        message: "This link has already been used.",
+                    }
+                });
+            }
+            if all >= MAX_LIVE_CLAIMS {
+                return Err(Error::RateLimited { retry_after: 60 });
+            }
+            tx.execute(
+                "INSERT INTO share_claims
+                     (claim_hash, share_id, created_at, expires_at, served, done)
+                 VALUES (?1, ?2, ?3, ?4, 0, X'')",
+                rusqlite::params![&claim_hash[..], id, now, now + CLAIM_GRACE],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await;
+    judge(&state, &who, &result);
+    result?;
+    Ok(Json(Claim {
+        claim: URL_SAFE_NO_PAD.encode(claim),
+        grace: CLAIM_GRACE,
+    }))
+}
+
+fn bearer(headers: &HeaderMap) -> Result<[u8; 32], Error> {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(claim_gone)?;
+    let claim = URL_SAFE_NO_PAD
+        .decode(value.trim().as_bytes())
+        .map_err(|_| claim_gone())?;
+    Ok(crate::secret::digest(CLAIM_LABEL, &claim))
+}
+
+/// One shared file's ciphertext, for the holder of a claim
+/// (`Authorization: Bearer <claim>`); `Range` resumes a broken download.
+/// Streaming a file to its last byte marks it done for the claim; when
+/// every file of the link is done the download counts.
+#[utoipa::path(get, path = "/s/{id}/files/{index}/content", tag = TAG,
+    params(("id" = String, Path, description = "link id"),
+           ("index" = i64, Path, description = "the file's position in the link")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 410, body = crate::error::ErrorBody),
+              (status = 416, body = crate::error::ErrorBody)))]
+pub(crate) async fn share_content(
+    State(state): State<AppState>,
+    Path((id, index)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let id = share_id(&id)?;
+    // Parsed here, not by the extractor, so a bad index is the API's own
+    // JSON 404 like any other position the link does not have.
+    let index: i64 = index.parse().map_err(|_| Error::NotFound)?;
+    let claim_hash = bearer(&headers)?;
+    let now = state.clock.now();
+    let share = id.clone();
+    let (file_id, size, sha256, sent_whole) = state
+        .db
+        .call(move |conn| {
+            let claim: Option<(i64, i64, bool, Vec<u8>)> = conn
+                .query_row(
+                    "SELECT created_at, expires_at, completed, done FROM share_claims
+                     WHERE claim_hash = ?1 AND share_id = ?2",
+                    rusqlite::params![&claim_hash[..], share],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((created, expires, completed, done)) = claim else {
+                return Err(claim_gone());
+            };
+            if expires <= now || created + CLAIM_LIFETIME <= now {
+                return Err(claim_gone());
+            }
+            let row = load(conn, &share)?.ok_or(Error::UnknownLink)?;
+            // A claim already made may finish on a link since locked (by
+            // someone else's guesses) or used up (by this very claim).
+            if let Some(refused) = row.refusal(now)
+                && !matches!(row.state(now), ShareState::Locked | ShareState::Used)
+            {
+                return Err(refused);
+            }
+            let file = conn
+                .query_row(
+                    "SELECT f.id, f.size, f.sha256 FROM share_files sf
+                     JOIN files f ON f.id = sf.file_id
+                     WHERE sf.share_id = ?1 AND sf.idx = ?2",
+                    rusqlite::params![share, index],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                            crate::secret::to_hex(&r.get::<_, Vec<u8>>(2)?),
+                        ))
+                    },
+                )
+                .optional()?
+                .ok_or(Error::NotFound)?;
+            // This file already went out whole under this claim.
+            Ok((file.0, file.1, file.2, completed || is_done(&done, index)))
+        })
+        .await?;
+    let slice = match Wanted::from_headers(&headers, size, &sha256)? {
+        Wanted::NotModified(response) => return Ok(response),
+        Wanted::Bytes(slice) => slice,
+    };
+    // A file this claim already sent whole may only be fetched again as far
+    // as a break at its very end can have lost.
+    if sent_whole && (slice.start == 0 || slice.start < size.saturating_sub(COMPLETED_TAIL)) {
+        return Err(Error::Gone {
+            code: "used",
+            message: "This link has already been used.",
+        });
+    }
+    let blob = match state.blobs.open(&wire::blob_id(&file_id)?).await {
+        Ok(blob) => blob,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
+        Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
+    };
+    let progress = Progress {
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+        stream: state.streams.begin(claim_hash, index),
+        streams: state.streams.clone(),
+        claim_hash,
+        share: id,
+        index,
+        reaches_end: slice.start + slice.len == slice.size,
+        len: slice.len,
+        sent: 0,
+        reported: 0,
+        last_touch: Instant::now(),
+        finished: false,
+    };
+    slice
+        .respond(blob, move |stream| {
+            Body::from_stream(tracked(stream, progress))
+        })
+        .await
+}

@@ -1,0 +1,218 @@
+//! A claim's download as it streams: each piece counted, the final piece
+//! held back until the database has recorded the file as sent, and the
+//! stream cut off when its claim is gone or superseded.
+
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::{
+    Error,
+    db::Db,
+    shares::{
+        Streams,
+        links::{CLAIM_GRACE, CLAIM_LIFETIME, TOUCH_EVERY},
+    },
+};
+
+/// Whether the claim's `done` bits (a bit per position in the link) say
+/// the file at `index` was sent whole.
+pub(super) fn is_done(done: &[u8], index: i64) -> bool {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
+        .unwrap_or(false)
+}
+
+pub(super) fn claim_gone() -> Error {
+    Error::Gone {
+        code: "claim_expired",
+        message: "This download is no longer valid; open the link again.",
+    }
+}
+
+/// What a claim's download has done, reported to the database as it goes:
+/// bytes sent, and whether this file went out to its last byte.
+pub(super) struct Progress {
+    pub(super) db: Db,
+    pub(super) clock: crate::clock::Clock,
+    pub(super) streams: std::sync::Arc<Streams>,
+    /// This stream's number among those of its (claim, file).
+    pub(super) stream: u64,
+    pub(super) claim_hash: [u8; 32],
+    pub(super) share: String,
+    pub(super) index: i64,
+    /// Whether this response ends at the file's last byte.
+    pub(super) reaches_end: bool,
+    pub(super) len: u64,
+    pub(super) sent: u64,
+    pub(super) reported: u64,
+    pub(super) last_touch: Instant,
+    pub(super) finished: bool,
+}
+
+impl Progress {
+    /// The database work of a report; `complete` marks this file done,
+    /// `refresh` restarts the claim's grace (a live stream does; a broken
+    /// one does not, its grace runs from its last sign of life).
+    fn job(
+        &mut self,
+        complete: bool,
+        refresh: bool,
+    ) -> impl FnOnce(&mut Connection) -> Result<(), Error> + Send + 'static {
+        let served = i64::try_from(self.sent - self.reported).unwrap_or(i64::MAX);
+        self.reported = self.sent;
+        self.last_touch = Instant::now();
+        let (hash, share, index, now) = (
+            self.claim_hash,
+            self.share.clone(),
+            self.index,
+            self.clock.now(),
+        );
+        move |conn| {
+            record(
+                conn,
+                &hash,
+                &share,
+                index,
+                served,
+                complete,
+                refresh.then_some(now),
+            )
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// A download cut short still counts what it sent; the report cannot be
+    /// awaited here, so it is spawned (and, arriving at an unknown time,
+    /// leaves the claim's grace alone).
+    fn drop(&mut self) {
+        self.streams.end(self.claim_hash, self.index, self.stream);
+        if self.finished || self.sent == self.reported {
+            return;
+        }
+        let job = self.job(false, false);
+        let db = self.db.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = db.call(job).await {
+                    tracing::debug!(error = %e, "a share download's progress was not recorded");
+                }
+            });
+        }
+    }
+}
+
+/// Wraps a blob stream so that its progress reaches the claim. The first
+/// piece waits until the database knows ciphertext went out (so a lapse
+/// after it counts), and the final piece until it has counted the download
+/// (so a client holding the last byte can rely on the link being spent). A
+/// stream superseded by a newer request for the same file, or whose claim
+/// is gone, ends with an error before its end.
+pub(super) fn tracked(
+    stream: super::super::range::BlobStream,
+    progress: Progress,
+) -> impl futures_util::Stream<Item = std::io::Result<axum::body::Bytes>> + Send + 'static {
+    futures_util::stream::unfold(
+        (stream, progress),
+        |(mut stream, mut progress)| async move {
+            if progress.finished {
+                return None;
+            }
+            let stop = |e: String| std::io::Error::other(e);
+            let item = stream.next().await?;
+            let chunk = match item {
+                Ok(chunk) => chunk,
+                Err(e) => return Some((Err(e), (stream, progress))),
+            };
+            if !progress
+                .streams
+                .is_current(progress.claim_hash, progress.index, progress.stream)
+            {
+                progress.finished = true;
+                let e = stop("superseded by a newer request for this file".into());
+                return Some((Err(e), (stream, progress)));
+            }
+            progress.sent += chunk.len() as u64;
+            let last = progress.sent == progress.len && progress.reaches_end;
+            if last || progress.reported == 0 || progress.last_touch.elapsed() >= TOUCH_EVERY {
+                let job = progress.job(last, true);
+                if let Err(e) = progress.db.call(job).await {
+                    progress.finished = true;
+                    return Some((Err(stop(e.to_string())), (stream, progress)));
+                }
+                progress.finished = last;
+            }
+            Some((Ok(chunk), (stream, progress)))
+        },
+    )
+}
+
+/// Records a claim's progress: bytes served, the file done, the grace
+/// restarted from `now` if given (never past the claim's lifetime); when
+/// every file of the link is done, the download counts and the claim is
+/// marked completed. A report for a claim that is gone is an error, which
+/// stops its stream.
+fn record(
+    conn: &mut Connection,
+    claim_hash: &[u8; 32],
+    share: &str,
+    index: i64,
+    served: i64,
+    complete: bool,
+    now: Option<i64>,
+) -> Result<(), Error> {
+    let tx = conn.transaction()?;
+    let Some((mut done, created, completed)) = tx
+        .query_row(
+            "SELECT done, created_at, completed FROM share_claims WHERE claim_hash = ?1",
+            [&claim_hash[..]],
+            |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            },
+        )
+        .optional()?
+    else {
+        return Err(claim_gone()); // revoked, lapsed or spent meanwhile
+    };
+    if complete && let Ok(i) = usize::try_from(index) {
+        // The files a claim sent whole: a bit per position in the link.
+        if done.len() <= i / 8 {
+            done.resize(i / 8 + 1, 0);
+        }
+        done[i / 8] |= 1 << (i % 8);
+    }
+    let held: Vec<i64> = tx
+        .prepare("SELECT idx FROM share_files WHERE share_id = ?1")?
+        .query_map([share], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let completes = !completed && complete && held.iter().all(|&i| is_done(&done, i));
+    let expires = now.map(|t| (t + CLAIM_GRACE).min(created + CLAIM_LIFETIME));
+    tx.execute(
+        "UPDATE share_claims SET served = served + ?2, done = ?3, completed = ?4,
+             expires_at = COALESCE(?5, expires_at)
+         WHERE claim_hash = ?1",
+        rusqlite::params![
+            &claim_hash[..],
+            served,
+            done,
+            completed || completes,
+            expires
+        ],
+    )?;
+    if completes {
+        tx.execute(
+            "UPDATE shares SET downloads = downloads + 1, updated_at = COALESCE(?2, updated_at)
+             WHERE id = ?1",
+            rusqlite::params![share, now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
