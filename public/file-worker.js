@@ -1,26 +1,157 @@
+// @ts-check
 // Nocturne's file worker: encrypts uploads and decrypts downloads off the
 // page's main thread, so a 1 GiB file never freezes the page.
 //
 // The page (WASM, `app/src/client/transfer.rs`) keeps the keys of the
 // account; for each transfer it hands this worker one file's data key, and
-// for uploads the 80-byte header it generated and sealed into the upload's
+// for uploads the format header it generated and sealed into the upload's
 // metadata. Chunks are the exact bytes `noctis::format` writes: AES-256-GCM
 // through WebCrypto (native AES), Noctis-256 and the running SHA-256 in WASM.
-// Buffers move between threads by transfer, never by copy.
+// Every fact about the format's layout (header length, chunk size, tag
+// length, nonces, chunk counts, encrypted size) comes from the WASM exports
+// of `frontend/src/files.rs`, which ask `noctis::format`; none is repeated
+// here. Buffers move between threads by transfer, never by copy.
 //
-// Messages in:  {type: "upload" | "download" | "pause" | "resume" | "cancel", job, ...}
-// Messages out: {type: "progress" | "done" | "failed", job, ...}
+// The messages in and out, field by field: docs/worker.md. The typedefs
+// below are the same protocol, checked by `tsc -p tsconfig.json`.
 import init, {
   FileOpener,
   FileSealer,
   Sha256Stream,
   aes_content_key,
+  chunk_count,
+  chunk_nonce,
+  chunk_size,
+  ciphertext_len,
+  header_len,
+  is_aes_256_gcm,
+  sealed_chunk_count,
+  sealed_chunk_len,
+  tag_len,
 } from "/pkg/nocturne.js";
+
+// ------------------------------------------------------------- protocol
+
+/**
+ * A part of a resumed upload that the server already holds.
+ * @typedef {object} ReceivedPart
+ * @property {number} index The part's index, from 0.
+ * @property {string} sha256 SHA-256 of the part's ciphertext, lowercase hex.
+ */
+
+/**
+ * Page → worker: encrypt `file` and send it as the parts of the upload
+ * `upload`, then finish it.
+ * @typedef {object} UploadRequest
+ * @property {"upload"} type
+ * @property {number} job The page's id for the transfer; every answer carries it.
+ * @property {File} file The picked file (plaintext).
+ * @property {Uint8Array<ArrayBuffer>} key The file's 32-byte data key; its buffer is transferred.
+ * @property {Uint8Array<ArrayBuffer>} header The file's format header, as the page generated it.
+ * @property {string} upload The upload's id on the server.
+ * @property {number} partSize Ciphertext bytes per part (the last one may be shorter).
+ * @property {number} size The ciphertext's total length, declared when the upload was created.
+ * @property {ReceivedPart[]} received Parts the server already holds (a resumed upload), else empty.
+ */
+
+/**
+ * Page → worker: fetch a file's ciphertext, decrypt it and write the
+ * plaintext to a sink: `handle`, else `port`, else back to the page
+ * (`chunk` messages).
+ * @typedef {object} DownloadRequest
+ * @property {"download"} type
+ * @property {number} job The page's id for the transfer.
+ * @property {string} file The file's id.
+ * @property {string} url Where the ciphertext is: `/api/files/{id}/content`, or a share link's.
+ * @property {Uint8Array<ArrayBuffer>} key The file's 32-byte data key; its buffer is transferred.
+ * @property {number} size The ciphertext's total length.
+ * @property {string} [auth] A share download's claim, sent as `Authorization: Bearer`.
+ * @property {FileSystemFileHandle & {remove?: () => Promise<void>}} [handle] A file from the
+ *   save dialog (File System Access API); `remove` where the browser has it.
+ * @property {MessagePort} [port] The service worker's download stream; transferred.
+ */
+
+/**
+ * Page → worker: pause, resume or cancel transfer `job` (ignored once it
+ * has ended).
+ * @typedef {object} ControlRequest
+ * @property {"pause" | "resume" | "cancel"} type
+ * @property {number} job
+ */
+
+/** @typedef {UploadRequest | DownloadRequest | ControlRequest} ToWorker */
+
+/**
+ * Worker → page: how far a transfer is. Uploads: `sent` ciphertext bytes
+ * the server has taken and `encrypted` plaintext bytes sealed; downloads:
+ * `sent` ciphertext bytes received and decrypted. `size` is the
+ * ciphertext's total length.
+ * @typedef {object} ProgressMessage
+ * @property {"progress"} type
+ * @property {number} job
+ * @property {number} sent
+ * @property {number} size
+ * @property {number} [encrypted] Uploads only.
+ */
+
+/**
+ * Worker → page: the next piece of a download's plaintext, for a download
+ * without `handle` or `port`; the buffer is transferred.
+ * @typedef {object} ChunkMessage
+ * @property {"chunk"} type
+ * @property {number} job
+ * @property {ArrayBuffer} chunk
+ */
+
+/**
+ * Worker → page: the transfer completed. An upload adds the server's
+ * answer to `POST /api/uploads/{id}/finish` (the new file), a download the
+ * plaintext bytes it wrote.
+ * @typedef {object} DoneMessage
+ * @property {"done"} type
+ * @property {number} job
+ * @property {unknown} [file] Uploads only.
+ * @property {number} [written] Downloads only.
+ */
+
+/**
+ * Worker → page: the transfer stopped; `message` is for the user to read.
+ * @typedef {object} FailedMessage
+ * @property {"failed"} type
+ * @property {number} job
+ * @property {string} message
+ */
+
+/**
+ * Worker → page: the transfer stopped because it was cancelled.
+ * @typedef {object} CancelledMessage
+ * @property {"cancelled"} type
+ * @property {number} job
+ */
+
+/** @typedef {ProgressMessage | ChunkMessage | DoneMessage | FailedMessage | CancelledMessage} FromWorker */
+
+/**
+ * Service worker → worker, on a download's `port`: `pull` asks for that
+ * many more chunks; `cancel` says the browser's download was cancelled
+ * (or never opened).
+ * @typedef {{pull: number, cancel?: undefined} | {cancel: true, pull?: undefined}} StreamRequest
+ */
+
+/**
+ * Worker → service worker, on a download's `port`: a chunk of plaintext
+ * (its buffer transferred), the end of the file, or why it failed.
+ * @typedef {{chunk: ArrayBuffer, done?: undefined, error?: undefined}
+ *   | {done: true, chunk?: undefined, error?: undefined}
+ *   | {error: string, chunk?: undefined, done?: undefined}} StreamMessage
+ */
+
+/** @typedef {{file?: unknown, written?: number}} Outcome What a `done` message adds. */
+
+// ---------------------------------------------------------------- worker
 
 const ready = init({ module_or_path: "/pkg/nocturne.wasm" });
 
-const HEADER_LEN = 80;
-const AES = 1;
 // Parts in flight at once: enough to keep the connection busy while the
 // next part is encrypted; bounds memory at (IN_FLIGHT + 1) parts.
 const IN_FLIGHT = 3;
@@ -30,6 +161,23 @@ const ATTEMPTS = 5;
 /** Errors the user should read as they are. */
 class Stop extends Error {}
 
+/**
+ * A promise's `resolve`, kept to be called (with nothing) later.
+ * @typedef {(value?: unknown) => void} Wake
+ */
+
+/**
+ * A running transfer, as the page's `pause`, `resume` and `cancel` reach it.
+ * @typedef {object} Job
+ * @property {boolean} paused
+ * @property {boolean} cancelled
+ * @property {AbortController} abort
+ * @property {Wake[]} waiters Whoever waits in `gate` (or for a sink's credit).
+ * @property {() => void} wake Wakes every waiter.
+ * @property {() => Promise<void>} gate Resolves once the job may go on; throws once it is cancelled.
+ */
+
+/** @type {Map<number, Job>} */
 const jobs = new Map();
 
 // At most this many uploads (and, separately, downloads) run at once; the
@@ -37,19 +185,23 @@ const jobs = new Map();
 // dropped.
 const MAX_ACTIVE = 2;
 const active = { upload: 0, download: 0 };
+/** @type {Record<"upload" | "download", Wake[]>} */
 const queued = { upload: [], download: [] };
 
+/** @param {"upload" | "download"} kind */
 async function acquire(kind) {
   while (active[kind] >= MAX_ACTIVE) await new Promise((resolve) => queued[kind].push(resolve));
   active[kind] += 1;
 }
 
+/** @param {"upload" | "download"} kind */
 function release(kind) {
   active[kind] -= 1;
   const next = queued[kind].shift();
   if (next) next();
 }
 
+/** @param {MessageEvent<ToWorker>} event */
 self.onmessage = (event) => {
   const msg = event.data;
   const job = jobs.get(msg.job);
@@ -59,7 +211,7 @@ self.onmessage = (event) => {
       const state = newJob(msg.job);
       const kind = msg.type;
       const run = acquire(kind)
-        .then(() => (kind === "upload" ? upload(msg, state) : download(msg, state)))
+        .then(() => (msg.type === "upload" ? upload(msg, state) : download(msg, state)))
         .finally(() => release(kind));
       run
         .then((result) => post({ type: "done", job: msg.job, ...result }))
@@ -92,17 +244,27 @@ self.onmessage = (event) => {
   }
 };
 
+/**
+ * @param {FromWorker} message
+ * @param {Transferable[]} [transfer]
+ */
 function post(message, transfer) {
   self.postMessage(message, transfer || []);
 }
 
+/** @param {any} error */
 function describe(error) {
   if (error instanceof Stop) return error.message;
   if (error && error.name === "AbortError") return "Cancelled.";
   return "The transfer failed: " + (error && error.message ? error.message : String(error));
 }
 
+/**
+ * @param {number} id
+ * @returns {Job}
+ */
 function newJob(id) {
+  /** @type {Job} */
   const state = {
     paused: false,
     cancelled: false,
@@ -125,56 +287,72 @@ function newJob(id) {
   return state;
 }
 
-function chunkSize(header) {
-  return new DataView(header.buffer, header.byteOffset, HEADER_LEN).getUint32(8);
+/**
+ * Bytes a WASM export returned, typed as what they are: wasm-bindgen copies
+ * them out of WASM memory into a new ArrayBuffer of their own, which
+ * WebCrypto and transfers need (its declarations only say `Uint8Array`).
+ * @param {Uint8Array} bytes
+ * @returns {Uint8Array<ArrayBuffer>}
+ */
+function fromWasm(bytes) {
+  return /** @type {Uint8Array<ArrayBuffer>} */ (bytes);
 }
 
-/** Seals or opens chunk `index` of a file: WebCrypto for AES, WASM otherwise. */
+/**
+ * A file's chunk AEAD, keyed: `seal` when made for sealing (uploads), `open`
+ * otherwise (downloads); with WebCrypto both.
+ * @typedef {object} ChunkCipher
+ * @property {number} tagLen Bytes the tag adds to each chunk.
+ * @property {FileSealer | FileOpener} [wasm] The WASM object behind it, to free.
+ * @property {(index: number, last: boolean, plain: Uint8Array<ArrayBuffer>) =>
+ *   Promise<Uint8Array<ArrayBuffer>>} [seal]
+ * @property {(index: number, last: boolean, sealed: Uint8Array<ArrayBuffer>) =>
+ *   Promise<Uint8Array<ArrayBuffer>>} [open]
+ */
+
+/**
+ * Seals or opens chunk `index` of a file: WebCrypto for AES, WASM otherwise.
+ * @param {Uint8Array<ArrayBuffer>} key
+ * @param {Uint8Array<ArrayBuffer>} header
+ * @param {boolean} forSealing
+ * @returns {Promise<ChunkCipher>}
+ */
 async function chunkCipher(key, header, forSealing) {
-  const cipher = header[7];
-  if (cipher === AES && self.crypto && self.crypto.subtle) {
-    const raw = aes_content_key(key, header);
+  const tagLen = tag_len(header);
+  if (is_aes_256_gcm(header) && self.crypto && self.crypto.subtle) {
+    const raw = fromWasm(aes_content_key(key, header));
     const aesKey = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
       "encrypt",
       "decrypt",
     ]);
     raw.fill(0);
-    const nonce = (index, last) => {
-      const n = new Uint8Array(12);
-      n.set(header.subarray(48, 55));
-      new DataView(n.buffer).setUint32(7, index);
-      n[11] = last ? 1 : 0;
-      return n;
-    };
+    /** @param {number} index @param {boolean} last @returns {AesGcmParams} */
+    const params = (index, last) => ({
+      name: "AES-GCM",
+      iv: fromWasm(chunk_nonce(header, index, last)),
+      additionalData: header,
+      tagLength: tagLen * 8,
+    });
     return {
-      tagLen: 16,
+      tagLen,
       seal: async (index, last, plain) =>
-        new Uint8Array(
-          await crypto.subtle.encrypt(
-            { name: "AES-GCM", iv: nonce(index, last), additionalData: header, tagLength: 128 },
-            aesKey,
-            plain,
-          ),
-        ),
+        new Uint8Array(await crypto.subtle.encrypt(params(index, last), aesKey, plain)),
       open: async (index, last, sealed) => {
         try {
-          return new Uint8Array(
-            await crypto.subtle.decrypt(
-              { name: "AES-GCM", iv: nonce(index, last), additionalData: header, tagLength: 128 },
-              aesKey,
-              sealed,
-            ),
-          );
+          return new Uint8Array(await crypto.subtle.decrypt(params(index, last), aesKey, sealed));
         } catch {
           throw new Stop(MODIFIED);
         }
       },
     };
   }
-  const tagLen = cipher === AES ? 16 : 32;
   if (forSealing) {
     const sealer = new FileSealer(key, header);
-    return { tagLen, wasm: sealer, seal: async (_index, last, plain) => sealer.seal(plain, last) };
+    return {
+      tagLen,
+      wasm: sealer,
+      seal: async (_index, last, plain) => fromWasm(sealer.seal(plain, last)),
+    };
   }
   const opener = new FileOpener(key, header);
   return {
@@ -182,7 +360,7 @@ async function chunkCipher(key, header, forSealing) {
     wasm: opener,
     open: async (index, last, sealed) => {
       try {
-        return opener.open(index, last, sealed);
+        return fromWasm(opener.open(index, last, sealed));
       } catch {
         throw new Stop(MODIFIED);
       }
@@ -193,6 +371,7 @@ async function chunkCipher(key, header, forSealing) {
 const MODIFIED =
   "This file was modified after it was encrypted (or is damaged). Nothing of it was saved.";
 
+/** @param {Uint8Array<ArrayBuffer>} bytes */
 async function hex(bytes) {
   if (!(self.crypto && self.crypto.subtle)) {
     const hasher = new Sha256Stream();
@@ -205,6 +384,7 @@ async function hex(bytes) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** @param {Response} response */
 async function serverError(response) {
   try {
     const body = await response.json();
@@ -222,10 +402,15 @@ async function serverError(response) {
  * `msg.received` lists the parts the server already holds (a resumed
  * upload): each is re-encrypted and its hash compared, so a different file
  * picked by mistake is refused instead of being spliced in.
+ * @param {UploadRequest} msg
+ * @param {Job} job
+ * @returns {Promise<Outcome>}
  */
 async function upload(msg, job) {
   await ready;
+  /** @type {Set<Promise<void>>} */
   const inFlight = new Set();
+  /** @type {Array<{free(): void}>} */
   const owned = [];
   try {
     return await uploadParts(msg, job, inFlight, owned);
@@ -242,7 +427,10 @@ async function upload(msg, job) {
   }
 }
 
-/** Cancels an upload on the server once nothing of it is in flight. */
+/**
+ * Cancels an upload on the server once nothing of it is in flight.
+ * @param {string} id
+ */
 async function discard(id) {
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     try {
@@ -256,15 +444,24 @@ async function discard(id) {
   }
 }
 
+/**
+ * @param {UploadRequest} msg
+ * @param {Job} job
+ * @param {Set<Promise<void>>} inFlight
+ * @param {Array<{free(): void}>} owned
+ * @returns {Promise<Outcome>}
+ */
 async function uploadParts(msg, job, inFlight, owned) {
   const { file, key, header, upload: id, partSize, size } = msg;
-  const received = new Map((msg.received || []).map((p) => [p.index, p.sha256]));
-  const cs = chunkSize(header);
-  const chunks = Math.max(1, Math.ceil(file.size / cs));
+  const received = new Map(
+    (msg.received || []).map((p) => /** @type {[number, string]} */ ([p.index, p.sha256])),
+  );
+  const cs = chunk_size(header);
+  const chunks = chunk_count(header, file.size);
   const cipher = await chunkCipher(key, header, true);
   key.fill(0);
   if (cipher.wasm) owned.push(cipher.wasm);
-  if (HEADER_LEN + file.size + chunks * cipher.tagLen !== size) {
+  if (ciphertext_len(header, file.size) !== size) {
     throw new Stop("The picked file does not have the size this upload was started with.");
   }
   const hasher = new Sha256Stream();
@@ -274,8 +471,11 @@ async function uploadParts(msg, job, inFlight, owned) {
   let encrypted = 0;
   const progress = () => post({ type: "progress", job: msg.job, sent, encrypted, size });
 
+  /** @type {unknown} */
   let failure = null;
+  /** @param {number} index @param {Uint8Array<ArrayBuffer>} bytes */
   const send = (index, bytes) => {
+    /** @type {Promise<void>} */
     const task = sendPart(id, index, bytes, received.get(index), job)
       .then(() => {
         sent += bytes.byteLength;
@@ -291,6 +491,7 @@ async function uploadParts(msg, job, inFlight, owned) {
   let part = new Uint8Array(Math.min(partSize, size));
   let fill = 0;
   let index = 0;
+  /** @param {Uint8Array<ArrayBuffer>} bytes */
   const append = async (bytes) => {
     hasher.update(bytes);
     let offset = 0;
@@ -312,6 +513,7 @@ async function uploadParts(msg, job, inFlight, owned) {
     }
   };
 
+  /** @param {number} i */
   const sealChunk = async (i) => {
     const plain = new Uint8Array(
       await file.slice(i * cs, Math.min((i + 1) * cs, file.size)).arrayBuffer(),
@@ -346,7 +548,14 @@ async function uploadParts(msg, job, inFlight, owned) {
   return { file: await response.json() };
 }
 
-/** PUTs one part, retrying transient failures with growing pauses. */
+/**
+ * PUTs one part, retrying transient failures with growing pauses.
+ * @param {string} id
+ * @param {number} index
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ * @param {string | undefined} already The part's hash if the server has it.
+ * @param {Job} job
+ */
 async function sendPart(id, index, bytes, already, job) {
   if (already !== undefined) {
     if ((await hex(bytes)) === already) return;
@@ -365,7 +574,13 @@ async function sendPart(id, index, bytes, already, job) {
   );
 }
 
-/** Waits before a retry: 1, 2, 4, 8 s (or what the server asked, at most a minute), or until cancelled. */
+/**
+ * Waits before a retry: 1, 2, 4, 8 s (or what the server asked, at most a minute), or until cancelled.
+ * @param {number} attempt
+ * @param {Job} job
+ * @param {number} [wanted]
+ * @returns {Promise<void>}
+ */
 function backoff(attempt, job, wanted) {
   const ms = Math.min(60_000, Math.max(wanted || 0, 1000 * 2 ** (attempt - 1)));
   return new Promise((resolve) => {
@@ -377,7 +592,12 @@ function backoff(attempt, job, wanted) {
   });
 }
 
-/** Sends `request()` until it answers, retrying what may pass on a second try. */
+/**
+ * Sends `request()` until it answers, retrying what may pass on a second try.
+ * @param {Job} job
+ * @param {() => Promise<Response>} request
+ * @returns {Promise<Response>}
+ */
 async function retrying(job, request) {
   for (let attempt = 1; ; attempt++) {
     await job.gate();
@@ -406,6 +626,9 @@ async function retrying(job, request) {
  * failure leaves nothing), a MessagePort to the service worker's download
  * stream (a failure aborts the browser's download), or back to the page
  * for an in-memory Blob.
+ * @param {DownloadRequest} msg
+ * @param {Job} job
+ * @returns {Promise<Outcome>}
  */
 async function download(msg, job) {
   await ready;
@@ -413,7 +636,9 @@ async function download(msg, job) {
   // A share page downloads from the link's URL with its claim.
   const url = msg.url || `/api/files/${id}/content`;
   const headers = msg.auth ? { Authorization: `Bearer ${msg.auth}` } : {};
+  /** @type {ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | null} */
   let reader = null;
+  /** @type {FileSealer | FileOpener | null | undefined} */
   let opener = null;
   let sink;
   try {
@@ -441,7 +666,7 @@ async function download(msg, job) {
         try {
           if (reader === null) {
             // Everything arrived before the break: the stream is complete.
-            if (received >= size) return { done: true };
+            if (received >= size) return { done: true, value: undefined };
             const again = await fetch(url, {
               cache: "no-store",
               headers: { ...headers, Range: `bytes=${received}-` },
@@ -463,9 +688,11 @@ async function download(msg, job) {
         }
       }
     };
+    /** @type {Uint8Array<ArrayBuffer>[]} */
     let buffered = [];
     let bufferedLen = 0;
     let consumed = 0;
+    /** @param {number} n */
     const take = (n) => {
       const out = new Uint8Array(n);
       let filled = 0;
@@ -481,6 +708,7 @@ async function download(msg, job) {
       consumed += n;
       return out;
     };
+    /** @param {number} n */
     const fill = async (n) => {
       while (bufferedLen < n) {
         const { value, done } = await read();
@@ -490,8 +718,9 @@ async function download(msg, job) {
       }
       return true;
     };
-    if (!(await fill(HEADER_LEN))) throw new Stop(MODIFIED);
-    const header = take(HEADER_LEN);
+    const headerLen = header_len();
+    if (!(await fill(headerLen))) throw new Stop(MODIFIED);
+    const header = take(headerLen);
     let cipher;
     try {
       cipher = await chunkCipher(key, header, false);
@@ -499,8 +728,8 @@ async function download(msg, job) {
     } catch {
       throw new Stop(MODIFIED);
     }
-    const sealedLen = chunkSize(header) + cipher.tagLen;
-    const chunks = Math.max(1, Math.ceil((size - HEADER_LEN) / sealedLen));
+    const sealedLen = sealed_chunk_len(header);
+    const chunks = sealed_chunk_count(header, size);
     let written = 0;
     for (let i = 0; i < chunks; i++) {
       await job.gate();
@@ -526,6 +755,19 @@ async function download(msg, job) {
   }
 }
 
+/**
+ * Where a download's plaintext goes.
+ * @typedef {object} Sink
+ * @property {(bytes: Uint8Array<ArrayBuffer>) => Promise<void>} write
+ * @property {() => Promise<void>} close
+ * @property {(error: unknown) => Promise<void>} abort
+ */
+
+/**
+ * @param {DownloadRequest} msg
+ * @param {Job} job
+ * @returns {Promise<Sink>}
+ */
 async function openSink(msg, job) {
   if (msg.handle) {
     const writable = await msg.handle.createWritable();
@@ -544,7 +786,9 @@ async function openSink(msg, job) {
     // The service worker asks for chunks as its stream drains.
     const port = msg.port;
     let credit = 0;
+    /** @type {Wake | null} */
     let wake = null;
+    /** @param {MessageEvent<StreamRequest>} event */
     port.onmessage = (event) => {
       if (event.data.pull) credit += event.data.pull;
       if (event.data.cancel) {
@@ -567,13 +811,19 @@ async function openSink(msg, job) {
         }
         if (job.cancelled) throw new DOMException("cancelled", "AbortError");
         credit -= 1;
-        port.postMessage({ chunk: bytes.buffer }, [bytes.buffer]);
+        /** @type {StreamMessage} */
+        const message = { chunk: bytes.buffer };
+        port.postMessage(message, [bytes.buffer]);
       },
       async close() {
-        port.postMessage({ done: true });
+        /** @type {StreamMessage} */
+        const message = { done: true };
+        port.postMessage(message);
       },
       async abort(error) {
-        port.postMessage({ error: describe(error) });
+        /** @type {StreamMessage} */
+        const message = { error: describe(error) };
+        port.postMessage(message);
       },
     };
   }

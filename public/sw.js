@@ -1,3 +1,4 @@
+// @ts-check
 // Nocturne's service worker: turns a decrypted stream into a download the
 // browser saves to disk, for browsers without the File System Access API.
 //
@@ -9,23 +10,50 @@
 // If decryption fails the stream errors and the browser marks the download
 // failed rather than saving a partial file. Nothing here reaches the server:
 // the name travels only inside this browser. It caches nothing and handles
-// no other request.
+// no other request. Its messages, with the file worker's: docs/worker.md.
+
+/**
+ * Page → service worker, with two ports: this end of the download stream,
+ * whose other end the file worker has (`event.ports[0]`), and one to
+ * acknowledge on (`event.ports[1]`, answered `{type: "download-ready"}`).
+ * @typedef {object} DownloadRegistration
+ * @property {"download"} type
+ * @property {string} token Random, hex; the download opens at `/__download/<token>`.
+ * @property {string} name The file's name, for `Content-Disposition`.
+ * @property {number} [size] The plaintext's length, if known: `Content-Length`.
+ */
+
+/**
+ * A registered download, waiting to be opened.
+ * @typedef {object} Pending
+ * @property {MessagePort} port
+ * @property {string} name
+ * @property {number | undefined} size
+ */
+
+// This script runs as a service worker; the type checker's `self` is only
+// a WorkerGlobalScope.
+const sw = /** @type {ServiceWorkerGlobalScope} */ (/** @type {unknown} */ (self));
 
 const PREFIX = "/__download/";
 // Registered downloads not yet opened (a bound: a page cannot pile them up).
 const MAX_PENDING = 16;
+/** @type {Map<string, Pending>} */
 const pending = new Map();
 
-self.addEventListener("install", () => self.skipWaiting());
-self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+sw.addEventListener("install", () => sw.skipWaiting());
+sw.addEventListener("activate", (event) => event.waitUntil(sw.clients.claim()));
 
-self.addEventListener("message", (event) => {
+sw.addEventListener("message", (event) => {
+  /** @type {DownloadRegistration | undefined} */
   const msg = event.data;
   if (!msg || msg.type !== "download" || !event.ports[0]) return;
   if (pending.size >= MAX_PENDING) {
     const oldest = pending.keys().next().value;
     // Its worker must not wait for a reader that will never come.
-    pending.get(oldest).port.postMessage({ cancel: true });
+    /** @type {StreamRequest} */
+    const cancel = { cancel: true };
+    pending.get(oldest).port.postMessage(cancel);
     pending.delete(oldest);
   }
   pending.set(msg.token, { port: event.ports[0], name: String(msg.name), size: msg.size });
@@ -33,9 +61,9 @@ self.addEventListener("message", (event) => {
   if (event.ports[1]) event.ports[1].postMessage({ type: "download-ready" });
 });
 
-self.addEventListener("fetch", (event) => {
+sw.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  if (url.origin !== self.location.origin || !url.pathname.startsWith(PREFIX)) return;
+  if (url.origin !== sw.location.origin || !url.pathname.startsWith(PREFIX)) return;
   const token = url.pathname.slice(PREFIX.length);
   const entry = pending.get(token);
   pending.delete(token);
@@ -48,11 +76,23 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(streamed(entry));
 });
 
+/**
+ * @typedef {import("./file-worker.js").StreamRequest} StreamRequest
+ * @typedef {import("./file-worker.js").StreamMessage} StreamMessage
+ */
+
+/**
+ * The download's response, streamed from the file worker's port.
+ * @param {Pending} entry
+ * @returns {Response}
+ */
 function streamed({ port, name, size }) {
+  /** @type {(() => void) | null} */
   let arrived = null;
   const stream = new ReadableStream(
     {
       start(controller) {
+        /** @param {MessageEvent<StreamMessage>} event */
         port.onmessage = (event) => {
           const msg = event.data;
           if (msg.chunk) controller.enqueue(new Uint8Array(msg.chunk));
@@ -66,15 +106,20 @@ function streamed({ port, name, size }) {
       },
       pull() {
         // One chunk per pull: the worker sends only what was asked for.
-        port.postMessage({ pull: 1 });
+        /** @type {StreamRequest} */
+        const pull = { pull: 1 };
+        port.postMessage(pull);
         return new Promise((resolve) => (arrived = resolve));
       },
       cancel() {
-        port.postMessage({ cancel: true });
+        /** @type {StreamRequest} */
+        const cancel = { cancel: true };
+        port.postMessage(cancel);
       },
     },
     new CountQueuingStrategy({ highWaterMark: 4 }),
   );
+  /** @type {Record<string, string>} */
   const headers = {
     "content-type": "application/octet-stream",
     "content-disposition": contentDisposition(name),
@@ -84,7 +129,10 @@ function streamed({ port, name, size }) {
   return new Response(stream, { headers });
 }
 
-/** RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name. */
+/**
+ * RFC 6266 / 5987: an ASCII fallback and the exact UTF-8 name.
+ * @param {string} name
+ */
 function contentDisposition(name) {
   const encoded = encodeURIComponent(name).replace(
     /['()*]/g,

@@ -6,8 +6,15 @@
 //! chunks in WASM (Noctis-256 always; AES-256-GCM where WebCrypto is
 //! missing, e.g. a page served over plain HTTP to another host), the AES
 //! content key for WebCrypto, and the running SHA-256 the server checks.
+//!
+//! It also asks here for every fact about the format's layout (header
+//! length, chunk size, tag length, nonces, chunk counts, encrypted size),
+//! each computed by `noctis::format` from the file's header, so the worker
+//! repeats none of the format's numbers. Byte counts that can exceed 2^32
+//! cross as `f64` (a JS number), exact up to 2^53 − 1; anything beyond that
+//! is an error rather than a rounded number.
 
-use noctis::format::{self, Decryptor, Encryptor, FileKey, Header};
+use noctis::format::{self, CipherId, Decryptor, Encryptor, FileKey, HEADER_LEN, Header};
 use sha2::Digest as _;
 use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
@@ -24,6 +31,99 @@ fn file_key(data_key: &[u8]) -> Result<FileKey, JsError> {
 
 fn header(bytes: &[u8]) -> Result<Header, JsError> {
     Header::parse(bytes).map_err(|_| JsError::new("not a Nocturne file"))
+}
+
+/// The largest integer a JS number holds exactly: 2^53 − 1
+/// (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: u64 = (1 << f64::MANTISSA_DIGITS) - 1;
+
+/// A byte count from JS: a whole, non-negative number it holds exactly.
+fn from_js_count(n: f64) -> Result<u64, JsError> {
+    if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= MAX_SAFE_INTEGER as f64 {
+        Ok(n as u64)
+    } else {
+        Err(JsError::new("not a whole number of bytes below 2^53"))
+    }
+}
+
+/// A count for JS, if a JS number holds it exactly.
+fn to_js_count(n: u64) -> Result<f64, JsError> {
+    if n <= MAX_SAFE_INTEGER {
+        Ok(n as f64)
+    } else {
+        Err(JsError::new("a count beyond 2^53 - 1"))
+    }
+}
+
+/// The length of the header every file starts with, in bytes.
+#[wasm_bindgen]
+pub fn header_len() -> u32 {
+    // A small constant (80): the conversion cannot truncate.
+    HEADER_LEN as u32
+}
+
+/// Plaintext bytes per full chunk, from the header's bytes.
+#[wasm_bindgen]
+pub fn chunk_size(header_bytes: &[u8]) -> Result<u32, JsError> {
+    Ok(header(header_bytes)?.chunk_size)
+}
+
+/// Whether the header names AES-256-GCM, which WebCrypto can run natively
+/// (with [`aes_content_key`] and [`chunk_nonce`]); otherwise the chunks go
+/// through [`FileSealer`] and [`FileOpener`].
+#[wasm_bindgen]
+pub fn is_aes_256_gcm(header_bytes: &[u8]) -> Result<bool, JsError> {
+    Ok(header(header_bytes)?.cipher == CipherId::Aes256Gcm)
+}
+
+/// The tag length, in bytes, that the header's cipher appends to every
+/// chunk.
+#[wasm_bindgen]
+pub fn tag_len(header_bytes: &[u8]) -> Result<u32, JsError> {
+    // 16 or 32: the conversion cannot truncate.
+    Ok(header(header_bytes)?.cipher.tag_len() as u32)
+}
+
+/// The nonce of chunk `index` (flagged `last` or not), exactly as long as
+/// the header's cipher takes it: for AES-256-GCM the 12-byte `iv` that
+/// WebCrypto's `AES-GCM` wants.
+#[wasm_bindgen]
+pub fn chunk_nonce(header_bytes: &[u8], index: u32, last: bool) -> Result<Vec<u8>, JsError> {
+    let (nonce, len) = format::chunk_nonce(&header(header_bytes)?, index, last);
+    Ok(nonce[..len].to_vec())
+}
+
+/// The number of chunks of a `plain_len`-byte file (at least one). Both
+/// are JS numbers (`f64`): a file may exceed 4 GiB.
+#[wasm_bindgen]
+pub fn chunk_count(header_bytes: &[u8], plain_len: f64) -> Result<f64, JsError> {
+    let len = from_js_count(plain_len)?;
+    to_js_count(format::chunk_count(&header(header_bytes)?, len))
+}
+
+/// The encrypted size, header included, of a `plain_len`-byte file. Both
+/// are JS numbers (`f64`): a file may exceed 4 GiB.
+#[wasm_bindgen]
+pub fn ciphertext_len(header_bytes: &[u8], plain_len: f64) -> Result<f64, JsError> {
+    let len = from_js_count(plain_len)?;
+    to_js_count(format::ciphertext_len(&header(header_bytes)?, len))
+}
+
+/// The stored size of a full chunk: `chunk_size` plus the tag.
+#[wasm_bindgen]
+pub fn sealed_chunk_len(header_bytes: &[u8]) -> Result<u32, JsError> {
+    // At most 16 MiB plus a tag: the conversion cannot truncate.
+    Ok(format::sealed_chunk_len(&header(header_bytes)?) as u32)
+}
+
+/// The number of chunks a reader cuts a `file_len`-byte encrypted file
+/// (header included) into: full sealed chunks, then the rest as the last;
+/// at least one, whatever the length (a wrong length makes a chunk fail to
+/// open, not this). Both are JS numbers (`f64`).
+#[wasm_bindgen]
+pub fn sealed_chunk_count(header_bytes: &[u8], file_len: f64) -> Result<f64, JsError> {
+    let len = from_js_count(file_len)?;
+    to_js_count(format::sealed_chunk_count(&header(header_bytes)?, len))
 }
 
 /// The AES-256-GCM content key of a file, for `crypto.subtle.importKey`.

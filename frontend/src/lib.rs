@@ -17,7 +17,10 @@ use wasm_bindgen::prelude::{JsError, wasm_bindgen};
 
 mod files;
 
-pub use files::{FileOpener, FileSealer, Sha256Stream, aes_content_key};
+pub use files::{
+    FileOpener, FileSealer, Sha256Stream, aes_content_key, chunk_count, chunk_nonce, chunk_size,
+    ciphertext_len, header_len, is_aes_256_gcm, sealed_chunk_count, sealed_chunk_len, tag_len,
+};
 
 /// Attaches the Leptos application to the server-rendered `<body>`.
 ///

@@ -6,7 +6,7 @@ use noctis::{
     Error,
     format::{
         CipherId, Decryptor, Encryptor, FileKey, HEADER_LEN, Header, KeySource, MIN_CHUNK_SIZE,
-        ciphertext_len,
+        chunk_count, ciphertext_len, sealed_chunk_count, sealed_chunk_len,
     },
 };
 use rand::{SeedableRng, rngs::StdRng};
@@ -109,6 +109,42 @@ fn any_chunk_decrypts_on_its_own() {
                 data[plain_start..(plain_start + CHUNK as usize).min(data.len())]
             );
         }
+    }
+}
+
+/// The layout helpers the browser's file worker relies on (through the
+/// `frontend` crate's exports) describe the bytes `Encryptor` really writes.
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn chunk_counts_match_the_encrypted_bytes() {
+    for cipher in CIPHERS {
+        for len in sizes() {
+            let file = encrypt(cipher, &key(6), &plaintext(len), len as u64);
+            let header = Header::parse(&file).expect("header");
+            let chunks = chunk_count(&header, len as u64);
+            assert_eq!(
+                chunks as usize,
+                len.div_ceil(CHUNK as usize).max(1),
+                "{cipher:?}, {len} bytes"
+            );
+            assert_eq!(
+                sealed_chunk_count(&header, file.len() as u64),
+                chunks,
+                "{cipher:?}, {len} bytes"
+            );
+            let sealed = sealed_chunk_len(&header);
+            assert_eq!(sealed, CHUNK as usize + cipher.tag_len());
+            // Full sealed chunks, then a last one of at least a tag.
+            let last = file.len() - HEADER_LEN - (chunks as usize - 1) * sealed;
+            assert!(
+                (cipher.tag_len()..=sealed).contains(&last),
+                "{cipher:?}, {len} bytes"
+            );
+        }
+        // Shorter than a header: still one chunk, which then fails to open.
+        let header = Header::parse(&encrypt(cipher, &key(6), &[], 0)).expect("header");
+        assert_eq!(sealed_chunk_count(&header, 0), 1);
+        assert_eq!(sealed_chunk_count(&header, HEADER_LEN as u64), 1);
     }
 }
 

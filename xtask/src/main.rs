@@ -14,7 +14,8 @@
 //! wasm-bindgen-cli matching `Cargo.lock` (cargo install), wasm-opt from
 //! npm's `binaryen` (Debian's binaryen 108 produces WASM that breaks in the
 //! browser) into `target/tools`, and for tests axe-core from npm (into the
-//! same folder) and Debian's `chromium`, `chromium-driver` and
+//! same folder), TypeScript from npm (to type-check the workers' JavaScript)
+//! and Debian's `chromium`, `chromium-driver` and
 //! `fonts-wqy-microhei` (apt-get, when running as root).
 
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
@@ -33,6 +34,9 @@ const BINARYEN_VERSION: &str = "132.0.0";
 const CJK_FONT: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
 /// axe-core, injected into pages by the browser tests to check accessibility.
 const AXE_VERSION: &str = "4.11.0";
+/// TypeScript, which type-checks the site's hand-written JavaScript
+/// (`// @ts-check` with JSDoc types; `tsconfig.json`), emitting nothing.
+const TYPESCRIPT_VERSION: &str = "5.9.3";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 type Result<T = ()> = std::result::Result<T, String>;
@@ -209,13 +213,24 @@ fn tools() -> Result<Tools> {
     Ok(Tools { path })
 }
 
-/// axe-core from npm into `target/tools`, where the browser tests read
-/// `node_modules/axe-core/axe.min.js`.
-fn install_axe(path: &OsString) -> Result {
+/// The npm packages the tests need, into `target/tools`: axe-core (the
+/// browser tests read `node_modules/axe-core/axe.min.js`) and TypeScript.
+fn install_test_packages(path: &OsString) -> Result {
+    for (package, version) in [
+        ("axe-core", AXE_VERSION),
+        ("typescript", TYPESCRIPT_VERSION),
+    ] {
+        install_npm(package, version, path)?;
+    }
+    Ok(())
+}
+
+/// `package@version` from npm into `target/tools`, unless it is there.
+fn install_npm(package: &str, version: &str, path: &OsString) -> Result {
     let tools_dir = root().join("target/tools");
-    let manifest = tools_dir.join("node_modules/axe-core/package.json");
+    let manifest = tools_dir.join(format!("node_modules/{package}/package.json"));
     let have = std::fs::read_to_string(&manifest).unwrap_or_default();
-    if have.contains(&format!("\"version\": \"{AXE_VERSION}\"")) {
+    if have.contains(&format!("\"version\": \"{version}\"")) {
         return Ok(());
     }
     if output_of("npm", &["--version"], path).is_none() {
@@ -230,7 +245,7 @@ fn install_axe(path: &OsString) -> Result {
             "--no-fund",
             "--prefix",
             &tools_dir.to_string_lossy(),
-            &format!("axe-core@{AXE_VERSION}"),
+            &format!("{package}@{version}"),
         ]),
         path,
     )
@@ -327,7 +342,7 @@ fn test() -> Result {
         ensure_debian_packages(&["fonts-wqy-microhei"], &tools.path)?;
     }
     let path = &tools.path;
-    install_axe(path)?;
+    install_test_packages(path)?;
     sh(
         Command::new(cargo()).args(["fmt", "--all", "--check"]),
         path,
@@ -366,6 +381,13 @@ fn test() -> Result {
         path,
     )?;
     build_release(&tools)?;
+    // The workers' JavaScript against its JSDoc types and the WASM exports'
+    // declarations the build just wrote.
+    sh(
+        Command::new(root().join("target/tools/node_modules/.bin/tsc"))
+            .args(["-p", "tsconfig.json"]),
+        path,
+    )?;
     let mut totals = (0, 0);
     // Everything native; the browser test runs against the release binary.
     let native = cargo_test(

@@ -21,7 +21,10 @@ mod stream;
 pub use header::{
     Argon2Params, CipherId, HEADER_LEN, Header, KeySource, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
 };
-pub use stream::{Decryptor, Encryptor, FileKey, aes_content_key, chunk_nonce, ciphertext_len};
+pub use stream::{
+    Decryptor, Encryptor, FileKey, aes_content_key, chunk_count, chunk_nonce, ciphertext_len,
+    sealed_chunk_count, sealed_chunk_len,
+};
 
 /// The default plaintext bytes per chunk: 1 MiB.
 pub const DEFAULT_CHUNK_SIZE: u32 = 1 << 20;

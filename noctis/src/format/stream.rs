@@ -120,11 +120,35 @@ pub fn chunk_nonce(header: &Header, index: u32, last: bool) -> ([u8; 24], usize)
     (nonce, len)
 }
 
+/// The number of chunks a `plaintext_len`-byte file has under `header`: at
+/// least one, since an empty file is one empty chunk flagged last.
+pub fn chunk_count(header: &Header, plaintext_len: u64) -> u64 {
+    plaintext_len.div_ceil(u64::from(header.chunk_size)).max(1)
+}
+
 /// The encrypted size of a `plaintext_len`-byte file under `header`.
 pub fn ciphertext_len(header: &Header, plaintext_len: u64) -> u64 {
-    let chunk = u64::from(header.chunk_size);
-    let chunks = plaintext_len.div_ceil(chunk).max(1);
+    let chunks = chunk_count(header, plaintext_len);
     HEADER_LEN as u64 + plaintext_len + chunks * header.cipher.tag_len() as u64
+}
+
+/// The stored size of a full chunk under `header`: `chunk_size` plaintext
+/// bytes plus the cipher's tag.
+pub fn sealed_chunk_len(header: &Header) -> usize {
+    header.chunk_size as usize + header.cipher.tag_len()
+}
+
+/// The number of chunks a reader cuts a `file_len`-byte encrypted file
+/// (header included) into: full sealed chunks, then whatever remains as the
+/// last one; at least one. For the output of [`ciphertext_len`] this is
+/// [`chunk_count`]; any other length still gives a count, and then a chunk
+/// fails to open (a last chunk shorter than its tag, or one whose nonce says
+/// otherwise).
+pub fn sealed_chunk_count(header: &Header, file_len: u64) -> u64 {
+    file_len
+        .saturating_sub(HEADER_LEN as u64)
+        .div_ceil(sealed_chunk_len(header) as u64)
+        .max(1)
 }
 
 /// Encrypts a file chunk by chunk, in order.
@@ -243,7 +267,7 @@ impl Decryptor {
 
     /// The on-disk size of a full chunk (plaintext plus tag).
     pub fn sealed_chunk_len(&self) -> usize {
-        self.header.chunk_size as usize + self.header.cipher.tag_len()
+        sealed_chunk_len(&self.header)
     }
 
     /// Decrypts the next chunk in place (ciphertext with its tag in, plaintext
