@@ -9,6 +9,22 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::{Error, store::BlobId};
 
+/// Smallest and largest upload part; 8 MiB unless the client asks otherwise.
+pub(crate) const MIN_PART: u64 = 256 * 1024;
+pub(crate) const MAX_PART: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_PART: u64 = 8 * 1024 * 1024;
+/// Encrypted metadata (name, type, size, ...) may be at most this large.
+pub(crate) const MAX_METADATA: usize = 8 * 1024;
+/// A wrapped file key may be at most this large.
+pub(crate) const MAX_WRAPPED_KEY: usize = 256;
+/// An unfinished upload is dropped this long after it began (seconds).
+pub(crate) const UPLOAD_LIFETIME: i64 = 24 * 60 * 60;
+/// At most this many uploads in progress per account.
+pub(crate) const MAX_OPEN_UPLOADS: i64 = 64;
+/// At most this many files per account: the quota counts ciphertext bytes,
+/// and this bounds what tiny files could add in rows and metadata.
+pub(crate) const MAX_FILES: i64 = 100_000;
+
 /// A stored file: public sizes and times, encrypted metadata, wrapped key.
 #[derive(Debug)]
 pub(crate) struct File {

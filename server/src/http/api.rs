@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, auth, files, shares};
+use super::{AppState, auth, files, invites, shares, uploads};
 use crate::Error;
 
 #[derive(OpenApi)]
@@ -45,11 +45,11 @@ pub(super) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::recovery_reset))
         .routes(routes!(auth::account, auth::delete_account))
         .routes(routes!(auth::change_password))
-        .routes(routes!(auth::create_invite, auth::list_invites))
-        .routes(routes!(auth::revoke_invite))
-        .routes(routes!(files::create_upload, files::list_uploads))
-        .routes(routes!(files::get_upload, files::cancel_upload))
-        .routes(routes!(files::put_part))
+        .routes(routes!(invites::create_invite, invites::list_invites))
+        .routes(routes!(invites::revoke_invite))
+        .routes(routes!(uploads::create_upload, uploads::list_uploads))
+        .routes(routes!(uploads::get_upload, uploads::cancel_upload))
+        .routes(routes!(uploads::put_part))
         .routes(routes!(files::finish_upload))
         .routes(routes!(files::list_files))
         .routes(routes!(

@@ -12,9 +12,11 @@ mod client;
 mod conn;
 mod files;
 mod headers;
+mod invites;
 mod range;
 pub(crate) mod session;
 mod shares;
+mod uploads;
 mod wire;
 
 use std::{future::Future, time::Duration};

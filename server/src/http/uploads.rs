@@ -1,0 +1,452 @@
+//! Uploads under `/api/uploads`: create one (size limit and quota checked
+//! first), send its parts in any order, see what the server holds (to
+//! resume), cancel. Finishing one makes a file (`http::files`).
+
+use axum::{
+    Json,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header},
+};
+use futures_util::StreamExt;
+use rusqlite::OptionalExtension;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{
+    session::Session,
+    wire::{B64, JsonBody, blob_id},
+};
+use crate::{
+    Error,
+    accounts::{quota_of, used_bytes},
+    db,
+    files::{
+        DEFAULT_PART, MAX_FILES, MAX_METADATA, MAX_OPEN_UPLOADS, MAX_PART, MAX_WRAPPED_KEY,
+        MIN_PART, UPLOAD_LIFETIME, uploads,
+    },
+    state::AppState,
+    store::{BlobId, BlobStore as _},
+};
+
+/// Uploads are documented with the files they become.
+const TAG: &str = "files";
+
+/// `POST /api/uploads`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CreateUpload {
+    /// The ciphertext's total length in bytes.
+    size: u64,
+    /// Bytes per part (256 KiB to 16 MiB; default 8 MiB).
+    #[serde(default)]
+    part_size: Option<u64>,
+    /// The file's encrypted metadata (at most 8 KiB).
+    metadata: B64,
+    /// The file's data key wrapped under the master key (at most 256 bytes).
+    wrapped_key: B64,
+}
+
+/// One received part.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PartView {
+    index: u64,
+    /// SHA-256 of the part as the server received it (hex).
+    sha256: String,
+}
+
+/// An upload in progress.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UploadView {
+    id: String,
+    size: u64,
+    part_size: u64,
+    /// How many parts make up the whole.
+    parts: u64,
+    /// The parts the server holds, with their hashes, so a client can
+    /// resume and check its re-encryption matches.
+    received: Vec<PartView>,
+    metadata: B64,
+    wrapped_key: B64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+/// Starts an upload: checks the file size limit and the quota against the
+/// declared size (413 beyond them) before anything is stored.
+#[utoipa::path(post, path = "/uploads", tag = TAG, request_body = CreateUpload,
+    responses((status = 201, body = UploadView), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
+pub(crate) async fn create_upload(
+    State(state): State<AppState>,
+    session: Session,
+    JsonBody(req): JsonBody<CreateUpload>,
+) -> Result<(StatusCode, Json<UploadView>), Error> {
+    let part_size = req.part_size.unwrap_or(DEFAULT_PART);
+    if !(MIN_PART..=MAX_PART).contains(&part_size) {
+        return Err(Error::invalid(
+            "invalid_part_size",
+            format!("`part_size` must be between {MIN_PART} and {MAX_PART} bytes"),
+        ));
+    }
+    // The smallest file in the format: its header and one empty chunk's tag.
+    let smallest = noctis::format::HEADER_LEN as u64 + 16;
+    if req.size < smallest {
+        return Err(Error::invalid(
+            "too_small",
+            format!("A file in Nocturne's format is at least {smallest} bytes."),
+        ));
+    }
+    if req.size > state.max_file_size {
+        return Err(Error::TooLarge {
+            code: "file_too_large",
+            message: format!(
+                "This server takes files of at most {} bytes; this one is {} bytes.",
+                state.max_file_size, req.size
+            ),
+        });
+    }
+    let metadata = req.metadata.bounded("metadata", 1, MAX_METADATA)?.to_vec();
+    let wrapped_key = req
+        .wrapped_key
+        .bounded("wrapped_key", noctis::keys::WRAPPED_LEN, MAX_WRAPPED_KEY)?
+        .to_vec();
+    let id = BlobId::random();
+    let size = req.size;
+    let account = session.account_id;
+    let default_quota = state.quota;
+    let row_id = id.to_string();
+    let (created_at, expires_at) = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            let quota = quota_of(&tx, account, default_quota)?;
+            let used = used_bytes(&tx, account)?;
+            if used.saturating_add(size) > quota {
+                return Err(Error::TooLarge {
+                    code: "quota_exceeded",
+                    message: format!(
+                        "This upload needs {size} bytes; {} of the account's {quota} are left.",
+                        quota.saturating_sub(used)
+                    ),
+                });
+            }
+            let open: i64 =
+                tx.query_row("SELECT COUNT(*) FROM uploads WHERE account_id = ?1", [account], |r| r.get(0))?;
+            let stored: i64 =
+                tx.query_row("SELECT COUNT(*) FROM files WHERE account_id = ?1", [account], |r| r.get(0))?;
+            if stored + open >= MAX_FILES {
+                return Err(Error::TooLarge {
+                    code: "too_many_files",
+                    message: format!("An account holds at most {MAX_FILES} files; delete some first."),
+                });
+            }
+            if open >= MAX_OPEN_UPLOADS {
+                return Err(Error::Conflict {
+                    code: "too_many_uploads",
+                    message: format!("At most {MAX_OPEN_UPLOADS} uploads may be in progress; finish or cancel some."),
+                });
+            }
+            let now = db::now();
+            tx.execute(
+                "INSERT INTO uploads (id, account_id, size, part_size, metadata, wrapped_key, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    row_id,
+                    account,
+                    i64::try_from(size).unwrap_or(i64::MAX),
+                    i64::try_from(part_size).unwrap_or(i64::MAX),
+                    metadata,
+                    wrapped_key,
+                    now,
+                    now + UPLOAD_LIFETIME
+                ],
+            )?;
+            tx.commit()?;
+            Ok((now, now + UPLOAD_LIFETIME))
+        })
+        .await?;
+    if let Err(e) = state.blobs.stage(&id, size).await {
+        // Undo the row so the quota is not held by an upload with no file.
+        let row_id = id.to_string();
+        let _ = state
+            .db
+            .call(move |conn| Ok(conn.execute("DELETE FROM uploads WHERE id = ?1", [row_id])?))
+            .await;
+        return Err(Error::io("stage an upload in", "the data directory", e));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadView {
+            id: id.to_string(),
+            size,
+            part_size,
+            parts: uploads::part_count(size, part_size),
+            received: Vec::new(),
+            metadata: req.metadata,
+            wrapped_key: req.wrapped_key,
+            created_at,
+            expires_at,
+        }),
+    ))
+}
+
+struct UploadRow {
+    size: u64,
+    part_size: u64,
+}
+
+async fn owned_upload(
+    state: &AppState,
+    session: &Session,
+    id: &BlobId,
+) -> Result<UploadRow, Error> {
+    let (id, account) = (id.to_string(), session.account_id);
+    state
+        .db
+        .call(move |conn| {
+            conn.query_row(
+                "SELECT size, part_size FROM uploads WHERE id = ?1 AND account_id = ?2 AND expires_at > ?3",
+                rusqlite::params![id, account, db::now()],
+                |r| {
+                    Ok(UploadRow {
+                        size: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        part_size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(1),
+                    })
+                },
+            )
+            .optional()?
+            .ok_or(Error::NotFound)
+        })
+        .await
+}
+
+/// Stores one part at its offset (any order; a retry replaces it). The body
+/// must be exactly the part's length: `part_size`, or what is left for the
+/// last part.
+#[utoipa::path(put, path = "/uploads/{id}/parts/{index}", tag = TAG,
+    params(("id" = String, Path, description = "upload id"), ("index" = u64, Path, description = "part number, from 0")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = PartView), (status = 400, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody)))]
+pub(crate) async fn put_part(
+    State(state): State<AppState>,
+    session: Session,
+    Path((id, index)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PartView>, Error> {
+    let id = blob_id(&id)?;
+    let index: u64 = index
+        .parse()
+        .map_err(|_| Error::invalid("invalid_part", "A part number is a whole number from 0."))?;
+    let upload = owned_upload(&state, &session, &id).await?;
+    let _writing = state.uploads.writer(&id)?;
+    let expected = uploads::part_len(upload.size, upload.part_size, index).ok_or_else(|| {
+        Error::invalid(
+            "invalid_part",
+            format!(
+                "This upload has parts 0 to {}",
+                uploads::part_count(upload.size, upload.part_size) - 1
+            ),
+        )
+    })?;
+    if let Some(declared) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if declared > expected {
+            return Err(Error::TooLarge {
+                code: "part_too_large",
+                message: format!("Part {index} must be {expected} bytes, not {declared}."),
+            });
+        }
+        if declared != expected {
+            return Err(Error::invalid(
+                "wrong_part_length",
+                format!("Part {index} must be {expected} bytes, not {declared}."),
+            ));
+        }
+    }
+    // Count and hash as the bytes pass; stop reading at one byte too many.
+    let hasher = std::sync::Arc::new(std::sync::Mutex::new((Sha256::new(), 0u64)));
+    let tap = hasher.clone();
+    let stream = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        let mut guard = tap
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.1 += chunk.len() as u64;
+        if guard.1 > expected {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "part too long",
+            ));
+        }
+        guard.0.update(&chunk);
+        Ok(chunk)
+    });
+    let offset = index * upload.part_size;
+    let written = state.blobs.write_at(&id, offset, stream).await;
+    let (hash, seen) = {
+        let mut guard = hasher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (h, n) = std::mem::replace(&mut *guard, (Sha256::new(), 0));
+        (<[u8; 32]>::from(h.finalize()), n)
+    };
+    match written {
+        Ok(_) if seen == expected => {}
+        Ok(_) => {
+            return Err(Error::invalid(
+                "wrong_part_length",
+                format!("Part {index} must be {expected} bytes, not {seen}."),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData || seen > expected => {
+            return Err(Error::TooLarge {
+                code: "part_too_large",
+                message: format!("Part {index} must be {expected} bytes."),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
+        Err(e) => {
+            // A broken connection mid-part is the client's; anything else is ours.
+            if e.get_ref().is_some_and(|inner| inner.is::<axum::Error>()) {
+                return Err(Error::invalid(
+                    "incomplete_part",
+                    "The part's body was cut off; send it again.",
+                ));
+            }
+            return Err(Error::io(
+                "write an upload part in",
+                "the data directory",
+                e,
+            ));
+        }
+    }
+    let row_id = id.to_string();
+    let index_db = i64::try_from(index).unwrap_or(i64::MAX);
+    state
+        .db
+        .call(move |conn| {
+            // The upload may have expired or been cancelled meanwhile: then
+            // the foreign key refuses the part, and the answer is a 404.
+            match conn.execute(
+                "INSERT OR REPLACE INTO upload_parts (upload_id, idx, sha256) VALUES (?1, ?2, ?3)",
+                rusqlite::params![row_id, index_db, &hash[..]],
+            ) {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Err(Error::NotFound)
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+    Ok(Json(PartView {
+        index,
+        sha256: crate::secret::to_hex(&hash),
+    }))
+}
+
+/// An upload in progress, with the parts received so far.
+#[utoipa::path(get, path = "/uploads/{id}", tag = TAG,
+    params(("id" = String, Path, description = "upload id")),
+    responses((status = 200, body = UploadView), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn get_upload(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Json<UploadView>, Error> {
+    let id = blob_id(&id)?.to_string();
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| {
+            uploads::load(conn, &id, account)?
+                .map(UploadView::from)
+                .ok_or(Error::NotFound)
+        })
+        .await
+        .map(Json)
+}
+
+/// Every upload in progress, to resume after a reload.
+#[utoipa::path(get, path = "/uploads", tag = TAG,
+    responses((status = 200, body = Vec<UploadView>), (status = 401, body = crate::error::ErrorBody)))]
+pub(crate) async fn list_uploads(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Json<Vec<UploadView>>, Error> {
+    let account = session.account_id;
+    state
+        .db
+        .call(move |conn| {
+            let ids: Vec<String> = conn
+                .prepare("SELECT id FROM uploads WHERE account_id = ?1 ORDER BY created_at")?
+                .query_map([account], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut out = Vec::new();
+            for id in ids {
+                out.extend(uploads::load(conn, &id, account)?.map(UploadView::from));
+            }
+            Ok(out)
+        })
+        .await
+        .map(Json)
+}
+
+/// Cancels an upload and frees what it held.
+#[utoipa::path(delete, path = "/uploads/{id}", tag = TAG,
+    params(("id" = String, Path, description = "upload id")),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub(crate) async fn cancel_upload(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let id = blob_id(&id)?;
+    let _cancelling = state.uploads.exclusive(&id)?;
+    let (row_id, account) = (id.to_string(), session.account_id);
+    let gone = state
+        .db
+        .call(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM uploads WHERE id = ?1 AND account_id = ?2",
+                rusqlite::params![row_id, account],
+            )?)
+        })
+        .await?;
+    if gone == 0 {
+        return Err(Error::NotFound);
+    }
+    let _ = state.blobs.discard_staged(&id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<uploads::Upload> for UploadView {
+    fn from(u: uploads::Upload) -> Self {
+        UploadView {
+            parts: u.parts(),
+            received: u
+                .received
+                .into_iter()
+                .map(|p| PartView {
+                    index: p.index,
+                    sha256: crate::secret::to_hex(&p.sha256),
+                })
+                .collect(),
+            id: u.id,
+            size: u.size,
+            part_size: u.part_size,
+            metadata: B64(u.metadata),
+            wrapped_key: B64(u.wrapped_key),
+            created_at: u.created_at,
+            expires_at: u.expires_at,
+        }
+    }
+}
