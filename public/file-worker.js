@@ -12,141 +12,32 @@
 // of `frontend/src/files.rs`, which ask `noctis::format`; none is repeated
 // here. Buffers move between threads by transfer, never by copy.
 //
-// The messages in and out, field by field: docs/worker.md. The typedefs
-// below are the same protocol, checked by `tsc -p tsconfig.json`.
+// The messages in and out, field by field: docs/worker.md. The same
+// protocol as JSDoc types is `file-worker-protocol.js`, and the chunk
+// cipher is `file-worker-chunks.js`; `tsc -p tsconfig.json` checks all.
 import init, {
   FileOpener,
   FileSealer,
   Sha256Stream,
-  aes_content_key,
   chunk_count,
-  chunk_nonce,
   chunk_size,
   ciphertext_len,
   header_len,
-  is_aes_256_gcm,
   sealed_chunk_count,
   sealed_chunk_len,
-  tag_len,
 } from "/pkg/nocturne.js";
+import { MODIFIED, Stop, chunkCipher, fromWasm, hex } from "./file-worker-chunks.js";
 
-// ------------------------------------------------------------- protocol
-
-/**
- * A part of a resumed upload that the server already holds.
- * @typedef {object} ReceivedPart
- * @property {number} index The part's index, from 0.
- * @property {string} sha256 SHA-256 of the part's ciphertext, lowercase hex.
- */
-
-/**
- * Page → worker: encrypt `file` and send it as the parts of the upload
- * `upload`, then finish it.
- * @typedef {object} UploadRequest
- * @property {"upload"} type
- * @property {number} job The page's id for the transfer; every answer carries it.
- * @property {File} file The picked file (plaintext).
- * @property {Uint8Array<ArrayBuffer>} key The file's 32-byte data key; its buffer is transferred.
- * @property {Uint8Array<ArrayBuffer>} header The file's format header, as the page generated it.
- * @property {string} upload The upload's id on the server.
- * @property {number} partSize Ciphertext bytes per part (the last one may be shorter).
- * @property {number} size The ciphertext's total length, declared when the upload was created.
- * @property {ReceivedPart[]} received Parts the server already holds (a resumed upload), else empty.
- */
-
-/**
- * Page → worker: fetch a file's ciphertext, decrypt it and write the
- * plaintext to a sink: `handle`, else `port`, else back to the page
- * (`chunk` messages).
- * @typedef {object} DownloadRequest
- * @property {"download"} type
- * @property {number} job The page's id for the transfer.
- * @property {string} file The file's id.
- * @property {string} url Where the ciphertext is: `/api/files/{id}/content`, or a share link's.
- * @property {Uint8Array<ArrayBuffer>} key The file's 32-byte data key; its buffer is transferred.
- * @property {number} size The ciphertext's total length.
- * @property {string} [auth] A share download's claim, sent as `Authorization: Bearer`.
- * @property {FileSystemFileHandle & {remove?: () => Promise<void>}} [handle] A file from the
- *   save dialog (File System Access API); `remove` where the browser has it.
- * @property {MessagePort} [port] The service worker's download stream; transferred.
- */
-
-/**
- * Page → worker: pause, resume or cancel transfer `job` (ignored once it
- * has ended).
- * @typedef {object} ControlRequest
- * @property {"pause" | "resume" | "cancel"} type
- * @property {number} job
- */
-
-/** @typedef {UploadRequest | DownloadRequest | ControlRequest} ToWorker */
-
-/**
- * Worker → page: how far a transfer is. Uploads: `sent` ciphertext bytes
- * the server has taken and `encrypted` plaintext bytes sealed; downloads:
- * `sent` ciphertext bytes received and decrypted. `size` is the
- * ciphertext's total length.
- * @typedef {object} ProgressMessage
- * @property {"progress"} type
- * @property {number} job
- * @property {number} sent
- * @property {number} size
- * @property {number} [encrypted] Uploads only.
- */
-
-/**
- * Worker → page: the next piece of a download's plaintext, for a download
- * without `handle` or `port`; the buffer is transferred.
- * @typedef {object} ChunkMessage
- * @property {"chunk"} type
- * @property {number} job
- * @property {ArrayBuffer} chunk
- */
-
-/**
- * Worker → page: the transfer completed. An upload adds the server's
- * answer to `POST /api/uploads/{id}/finish` (the new file), a download the
- * plaintext bytes it wrote.
- * @typedef {object} DoneMessage
- * @property {"done"} type
- * @property {number} job
- * @property {unknown} [file] Uploads only.
- * @property {number} [written] Downloads only.
- */
-
-/**
- * Worker → page: the transfer stopped; `message` is for the user to read.
- * @typedef {object} FailedMessage
- * @property {"failed"} type
- * @property {number} job
- * @property {string} message
- */
-
-/**
- * Worker → page: the transfer stopped because it was cancelled.
- * @typedef {object} CancelledMessage
- * @property {"cancelled"} type
- * @property {number} job
- */
-
-/** @typedef {ProgressMessage | ChunkMessage | DoneMessage | FailedMessage | CancelledMessage} FromWorker */
-
-/**
- * Service worker → worker, on a download's `port`: `pull` asks for that
- * many more chunks; `cancel` says the browser's download was cancelled
- * (or never opened).
- * @typedef {{pull: number, cancel?: undefined} | {cancel: true, pull?: undefined}} StreamRequest
- */
-
-/**
- * Worker → service worker, on a download's `port`: a chunk of plaintext
- * (its buffer transferred), the end of the file, or why it failed.
- * @typedef {{chunk: ArrayBuffer, done?: undefined, error?: undefined}
- *   | {done: true, chunk?: undefined, error?: undefined}
- *   | {error: string, chunk?: undefined, done?: undefined}} StreamMessage
- */
-
-/** @typedef {{file?: unknown, written?: number}} Outcome What a `done` message adds. */
+// The protocol's types (docs/worker.md has the same as a table).
+/** @typedef {import("./file-worker-protocol.js").ToWorker} ToWorker */
+/** @typedef {import("./file-worker-protocol.js").FromWorker} FromWorker */
+/** @typedef {import("./file-worker-protocol.js").UploadRequest} UploadRequest */
+/** @typedef {import("./file-worker-protocol.js").DownloadRequest} DownloadRequest */
+/** @typedef {import("./file-worker-protocol.js").ReceivedPart} ReceivedPart */
+/** @typedef {import("./file-worker-protocol.js").StreamRequest} StreamRequest */
+/** @typedef {import("./file-worker-protocol.js").StreamMessage} StreamMessage */
+/** @typedef {import("./file-worker-protocol.js").Outcome} Outcome */
+/** @typedef {import("./file-worker-chunks.js").ChunkCipher} ChunkCipher */
 
 // ---------------------------------------------------------------- worker
 
@@ -158,8 +49,6 @@ const IN_FLIGHT = 3;
 // Attempts per part before the upload stops and asks the user.
 const ATTEMPTS = 5;
 
-/** Errors the user should read as they are. */
-class Stop extends Error {}
 
 /**
  * A promise's `resolve`, kept to be called (with nothing) later.
@@ -285,103 +174,6 @@ function newJob(id) {
   };
   jobs.set(id, state);
   return state;
-}
-
-/**
- * Bytes a WASM export returned, typed as what they are: wasm-bindgen copies
- * them out of WASM memory into a new ArrayBuffer of their own, which
- * WebCrypto and transfers need (its declarations only say `Uint8Array`).
- * @param {Uint8Array} bytes
- * @returns {Uint8Array<ArrayBuffer>}
- */
-function fromWasm(bytes) {
-  return /** @type {Uint8Array<ArrayBuffer>} */ (bytes);
-}
-
-/**
- * A file's chunk AEAD, keyed: `seal` when made for sealing (uploads), `open`
- * otherwise (downloads); with WebCrypto both.
- * @typedef {object} ChunkCipher
- * @property {number} tagLen Bytes the tag adds to each chunk.
- * @property {FileSealer | FileOpener} [wasm] The WASM object behind it, to free.
- * @property {(index: number, last: boolean, plain: Uint8Array<ArrayBuffer>) =>
- *   Promise<Uint8Array<ArrayBuffer>>} [seal]
- * @property {(index: number, last: boolean, sealed: Uint8Array<ArrayBuffer>) =>
- *   Promise<Uint8Array<ArrayBuffer>>} [open]
- */
-
-/**
- * Seals or opens chunk `index` of a file: WebCrypto for AES, WASM otherwise.
- * @param {Uint8Array<ArrayBuffer>} key
- * @param {Uint8Array<ArrayBuffer>} header
- * @param {boolean} forSealing
- * @returns {Promise<ChunkCipher>}
- */
-async function chunkCipher(key, header, forSealing) {
-  const tagLen = tag_len(header);
-  if (is_aes_256_gcm(header) && self.crypto && self.crypto.subtle) {
-    const raw = fromWasm(aes_content_key(key, header));
-    const aesKey = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, [
-      "encrypt",
-      "decrypt",
-    ]);
-    raw.fill(0);
-    /** @param {number} index @param {boolean} last @returns {AesGcmParams} */
-    const params = (index, last) => ({
-      name: "AES-GCM",
-      iv: fromWasm(chunk_nonce(header, index, last)),
-      additionalData: header,
-      tagLength: tagLen * 8,
-    });
-    return {
-      tagLen,
-      seal: async (index, last, plain) =>
-        new Uint8Array(await crypto.subtle.encrypt(params(index, last), aesKey, plain)),
-      open: async (index, last, sealed) => {
-        try {
-          return new Uint8Array(await crypto.subtle.decrypt(params(index, last), aesKey, sealed));
-        } catch {
-          throw new Stop(MODIFIED);
-        }
-      },
-    };
-  }
-  if (forSealing) {
-    const sealer = new FileSealer(key, header);
-    return {
-      tagLen,
-      wasm: sealer,
-      seal: async (_index, last, plain) => fromWasm(sealer.seal(plain, last)),
-    };
-  }
-  const opener = new FileOpener(key, header);
-  return {
-    tagLen,
-    wasm: opener,
-    open: async (index, last, sealed) => {
-      try {
-        return fromWasm(opener.open(index, last, sealed));
-      } catch {
-        throw new Stop(MODIFIED);
-      }
-    },
-  };
-}
-
-const MODIFIED =
-  "This file was modified after it was encrypted (or is damaged). Nothing of it was saved.";
-
-/** @param {Uint8Array<ArrayBuffer>} bytes */
-async function hex(bytes) {
-  if (!(self.crypto && self.crypto.subtle)) {
-    const hasher = new Sha256Stream();
-    hasher.update(bytes);
-    const out = hasher.finish();
-    hasher.free();
-    return out;
-  }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** @param {Response} response */
