@@ -191,25 +191,7 @@ fn tools() -> Result<Tools> {
     }
 
     // wasm-opt from npm's binaryen, first on PATH for cargo-leptos.
-    let have = output_of(npm_bin.join("wasm-opt"), &["--version"], &path).unwrap_or_default();
-    if !have.contains(&BINARYEN_VERSION[..BINARYEN_VERSION.find('.').unwrap_or(3)]) {
-        if output_of("npm", &["--version"], &path).is_none() {
-            ensure_debian_packages(&["nodejs", "npm"], &path)?;
-        }
-        std::fs::create_dir_all(&tools_dir)
-            .map_err(|e| format!("create {}: {e}", tools_dir.display()))?;
-        sh(
-            Command::new("npm").args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                &tools_dir.to_string_lossy(),
-                &format!("binaryen@{BINARYEN_VERSION}"),
-            ]),
-            &path,
-        )?;
-    }
+    install_npm("binaryen", BINARYEN_VERSION, &path)?;
     Ok(Tools { path })
 }
 

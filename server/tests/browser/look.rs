@@ -20,13 +20,12 @@
 use std::path::Path;
 
 use fantoccini::{Locator, key::Key};
-use serde_json::Value;
 
 use crate::common::{
     Server,
     browser::{
-        TRANSFER_LIMIT, click, fill, open, open_browser, save_dialog_to_opfs, start_chromedriver,
-        transfers_done, until, wait_for,
+        TRANSFER_LIMIT, choose, click, click_css, fill, holds, open, open_browser,
+        save_dialog_to_opfs, start_chromedriver, transfers_done, until, wait_for,
     },
     look::Looker,
     release_binary,
@@ -191,7 +190,11 @@ async fn pages(
         "the upload moves",
     )
     .await?;
-    click_css(owner, "#transfers li.transfer[data-state='running'] .pause").await?;
+    click_css(
+        &owner.browser,
+        "#transfers li.transfer[data-state='running'] .pause",
+    )
+    .await?;
     wait_for(
         &owner.browser,
         Locator::Css("#transfers li.transfer[data-state='paused']"),
@@ -199,7 +202,11 @@ async fn pages(
     )
     .await?;
     owner.look("dashboard-transfer", Some(FILE_TABLE)).await?;
-    click_css(owner, "#transfers li.transfer[data-state='paused'] .cancel").await?;
+    click_css(
+        &owner.browser,
+        "#transfers li.transfer[data-state='paused'] .cancel",
+    )
+    .await?;
     wait_for(
         &owner.browser,
         Locator::Css("#transfers li.transfer[data-state='cancelled']"),
@@ -275,32 +282,18 @@ async fn pick(looker: &Looker, paths: &[std::path::PathBuf]) -> Result<(), Strin
         .map_err(|e| format!("pick files: {e}"))
 }
 
-async fn click_css(looker: &Looker, css: &str) -> Result<(), String> {
-    looker
-        .browser
-        .find(Locator::Css(css))
+async fn click_xpath(b: &fantoccini::Client, xpath: &str) -> Result<(), String> {
+    b.find(Locator::XPath(xpath))
         .await
-        .map_err(|e| format!("{css}: {e}"))?
+        .map_err(|e| format!("{xpath}: {e}"))?
         .click()
         .await
-        .map_err(|e| format!("click {css}: {e}"))
+        .map_err(|e| e.to_string())
 }
 
-async fn holds(looker: &Looker, js: &str, failure: &str) -> Result<(), String> {
-    if looker.script(js).await? == Value::Bool(true) {
-        Ok(())
-    } else {
-        Err(failure.to_owned())
-    }
-}
-
-/// Sets a `<select>` the way a person does (value, then a change event).
-async fn choose(looker: &Looker, id: &str, value: &str) -> Result<(), String> {
-    looker
-        .script(&format!(
-            "const s = document.getElementById('{id}'); s.value = '{value}';
-             s.dispatchEvent(new Event('change', {{ bubbles: true }}));"
-        ))
+/// Waits for the share dialog to be open with its password field.
+async fn dialog_open(b: &fantoccini::Client, what: &str) -> Result<(), String> {
+    wait_for(b, Locator::Css("#share-dialog[open] #share-password"), what)
         .await
         .map(drop)
 }
@@ -340,7 +333,11 @@ async fn invites(owner: &mut Looker, server: &Server) -> Result<String, String> 
     }
     owner.look("admin-invite-created", None).await?;
     // Revoke the older one (listed last).
-    click_css(owner, "#invites .invite-row:last-child .invite-revoke").await?;
+    click_css(
+        &owner.browser,
+        "#invites .invite-row:last-child .invite-revoke",
+    )
+    .await?;
     until(
         &b,
         "return document.querySelectorAll('#invites .invite-row').length === 1 || null",
@@ -374,20 +371,9 @@ async fn share_dialog(owner: &mut Looker) -> Result<Links, String> {
     let share_long = format!(
         "//tr[contains(@class,'file-row')][.//span[contains(@class,'file-name') and text()='{LONG_NAME}']]//button[contains(@class,'share')]"
     );
-    b.find(Locator::XPath(&share_long))
-        .await
-        .map_err(|e| format!("share button: {e}"))?
-        .click()
-        .await
-        .map_err(|e| e.to_string())?;
-    wait_for(
-        &b,
-        Locator::Css("#share-dialog[open] #share-password"),
-        "the dialog",
-    )
-    .await?;
-    holds(
-        owner,
+    click_xpath(&b, &share_long).await?;
+    dialog_open(&b, "the dialog").await?;
+    holds(&owner.browser,
         "const a = document.activeElement; return a === document.getElementById('share-password') && a.matches(':focus-visible')",
         "the password field does not have a visible focus",
     )
@@ -396,7 +382,7 @@ async fn share_dialog(owner: &mut Looker) -> Result<Links, String> {
 
     // Choose a one-time link without a password, then Escape: closed, the
     // focus back on the Share button.
-    choose(owner, "share-mode", "one_time").await?;
+    choose(&owner.browser, "share-mode", "one_time").await?;
     click(&b, "share-password-on").await?;
     wait_for(
         &b,
@@ -418,8 +404,7 @@ async fn share_dialog(owner: &mut Looker) -> Result<Links, String> {
         "Escape closes the dialog",
     )
     .await?;
-    holds(
-        owner,
+    holds(&owner.browser,
         "const a = document.activeElement; return !!a && a.classList.contains('share') && a.closest('tr').textContent.includes('final-version')",
         "the focus did not go back to the Share button",
     )
@@ -431,14 +416,8 @@ async fn share_dialog(owner: &mut Looker) -> Result<Links, String> {
         .click()
         .await
         .map_err(|e| e.to_string())?;
-    wait_for(
-        &b,
-        Locator::Css("#share-dialog[open] #share-password"),
-        "reopened",
-    )
-    .await?;
-    holds(
-        owner,
+    dialog_open(&b, "reopened").await?;
+    holds(&owner.browser,
         "return document.getElementById('share-password-on').checked && document.getElementById('share-mode').value === 'persistent'",
         "the dialog reopened with the previous link's choices, not the safe defaults",
     )
@@ -449,20 +428,10 @@ async fn share_dialog(owner: &mut Looker) -> Result<Links, String> {
 
     let mut made = Vec::new();
     for mode in ["one_time", "expiring", "persistent"] {
-        b.find(Locator::XPath(&share_long))
-            .await
-            .map_err(|e| e.to_string())?
-            .click()
-            .await
-            .map_err(|e| e.to_string())?;
-        wait_for(
-            &b,
-            Locator::Css("#share-dialog[open] #share-password"),
-            "the dialog",
-        )
-        .await?;
+        click_xpath(&b, &share_long).await?;
+        dialog_open(&b, "the dialog").await?;
         if mode == "expiring" {
-            choose(owner, "share-mode", "expiring").await?;
+            choose(&owner.browser, "share-mode", "expiring").await?;
             wait_for(&b, Locator::Id("share-expiry"), "the expiry choice").await?;
             owner.look("share-dialog-expiring", Some(DIALOG)).await?;
         }
@@ -507,9 +476,9 @@ async fn share_dialog(owner: &mut Looker) -> Result<Links, String> {
 async fn create(owner: &Looker, mode: &str) -> Result<String, String> {
     let b = &owner.browser;
     fill(b, "share-password", LINK_PASSWORD).await?;
-    choose(owner, "share-mode", mode).await?;
+    choose(&owner.browser, "share-mode", mode).await?;
     if mode == "expiring" {
-        choose(owner, "share-expiry", "86400").await?;
+        choose(&owner.browser, "share-expiry", "86400").await?;
     }
     click(b, "share-create").await?;
     let url = until(
@@ -560,11 +529,10 @@ async fn public_pages(
     click(&b, "share-unlock").await?;
     wait_for(&b, Locator::Css(".share-download"), "the download button").await?;
     save_dialog_to_opfs(&b).await?;
-    click_css(visitor, ".share-download").await?;
+    click_css(&visitor.browser, ".share-download").await?;
     transfers_done(&b, "download", 1).await?;
     wait_for(&b, Locator::Id("share-spent"), "the link said to be spent").await?;
-    holds(
-        visitor,
+    holds(&visitor.browser,
         "const d = document.querySelector('.share-download'); return d.disabled && d.textContent === 'Link used'",
         "the spent one-time link still offers a download",
     )
@@ -656,7 +624,7 @@ async fn invited(visitor: &mut Looker, link: &str) -> Result<(), String> {
     click(&b, "recovery-continue").await?;
     wait_for(&b, Locator::Id("dropzone"), "bob's dashboard").await?;
     holds(
-        visitor,
+        &visitor.browser,
         "return document.getElementById('go-admin') === null",
         "a non-administrator is offered the invites page",
     )
@@ -665,7 +633,7 @@ async fn invited(visitor: &mut Looker, link: &str) -> Result<(), String> {
     b.goto(&admin).await.map_err(|e| e.to_string())?;
     wait_for(&b, Locator::Id("admin-refused"), "the invites page refused").await?;
     holds(
-        visitor,
+        &visitor.browser,
         "return document.getElementById('invite-create') === null",
         "a non-administrator can create invites in the page",
     )

@@ -23,8 +23,8 @@ use serde_json::Value;
 use crate::common::{
     Server,
     browser::{
-        TRANSFER_LIMIT, click, fill, open, open_browser, opfs_files, save_dialog_to_opfs,
-        start_chromedriver, transfers_done, until, wait_for,
+        TRANSFER_LIMIT, choose, click, click_css, fill, holds, open, open_browser, opfs_files,
+        save_dialog_to_opfs, script, start_chromedriver, transfers_done, until, wait_for,
     },
     client::{self, sha256_hex},
     release_binary,
@@ -61,33 +61,6 @@ async fn browser() -> Browser {
         client,
         _profile: profile,
     }
-}
-
-async fn script(browser: &Client, js: &str) -> Result<Value, String> {
-    browser.execute(js, vec![]).await.map_err(|e| e.to_string())
-}
-
-/// Checks that `js` returns `true` on the page; `failure` says what it means
-/// if not.
-async fn holds(browser: &Client, js: &str, failure: &str) -> Result<(), String> {
-    if script(browser, js).await? == Value::Bool(true) {
-        Ok(())
-    } else {
-        Err(failure.to_owned())
-    }
-}
-
-/// Sets a `<select>` the way a person does (value, then a change event).
-async fn choose(browser: &Client, id: &str, value: &str) -> Result<(), String> {
-    script(
-        browser,
-        &format!(
-            "const s = document.getElementById('{id}'); s.value = '{value}';
-             s.dispatchEvent(new Event('change', {{ bubbles: true }}));"
-        ),
-    )
-    .await
-    .map(drop)
 }
 
 /// Creates a link in the owner's dashboard for the selected files (or the
@@ -222,16 +195,6 @@ async fn open_and_download(
     }
     transfers_done(opener, "download", expect_files).await?;
     Ok((opfs_files(opener).await?, shown))
-}
-
-async fn click_css(browser: &Client, css: &str) -> Result<(), String> {
-    browser
-        .find(Locator::Css(css))
-        .await
-        .map_err(|e| format!("{css}: {e}"))?
-        .click()
-        .await
-        .map_err(|e| format!("click {css}: {e}"))
 }
 
 /// The `data-code` of the page's refusal once it shows one.

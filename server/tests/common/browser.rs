@@ -234,3 +234,42 @@ pub async fn opfs_files(
         .map_err(|e| e.to_string())?;
     serde_json::from_value(v.clone()).map_err(|e| format!("{e}: {v}"))
 }
+
+/// Runs `js` on the page; its value.
+pub async fn script(browser: &Client, js: &str) -> Result<Value, String> {
+    browser.execute(js, vec![]).await.map_err(|e| e.to_string())
+}
+
+/// Checks that `js` returns `true` on the page; `failure` says what it means
+/// if not.
+pub async fn holds(browser: &Client, js: &str, failure: &str) -> Result<(), String> {
+    if script(browser, js).await? == Value::Bool(true) {
+        Ok(())
+    } else {
+        Err(failure.to_owned())
+    }
+}
+
+/// Sets a `<select>` the way a person does (value, then a change event).
+pub async fn choose(browser: &Client, id: &str, value: &str) -> Result<(), String> {
+    script(
+        browser,
+        &format!(
+            "const s = document.getElementById('{id}'); s.value = '{value}';
+             s.dispatchEvent(new Event('change', {{ bubbles: true }}));"
+        ),
+    )
+    .await
+    .map(drop)
+}
+
+/// Clicks the first element `css` finds.
+pub async fn click_css(browser: &Client, css: &str) -> Result<(), String> {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .map_err(|e| format!("{css}: {e}"))?
+        .click()
+        .await
+        .map_err(|e| format!("click {css}: {e}"))
+}
