@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension};
 use super::{File, UploadGuard};
 use crate::{
     Error, db,
-    state::AppState,
-    store::{BlobId, BlobStore as _},
+    db::Db,
+    store::{BlobId, BlobStore as _, LocalDisk},
 };
 
 /// An upload as stored.
@@ -106,7 +106,8 @@ pub(crate) fn load(conn: &Connection, id: &str, account: i64) -> Result<Option<U
 /// turns the upload into a file. Parts that no longer match (lost in a
 /// crash) are forgotten and named in a 409. Holds `_guard` throughout.
 pub(crate) async fn finish(
-    state: AppState,
+    db: Db,
+    blobs: LocalDisk,
     account: i64,
     id: BlobId,
     claimed: [u8; 32],
@@ -114,8 +115,7 @@ pub(crate) async fn finish(
     _guard: UploadGuard,
 ) -> Result<File, Error> {
     let row_id = id.to_string();
-    let view = state
-        .db
+    let view = db
         .call(move |conn| load(conn, &row_id, account)?.ok_or(Error::NotFound))
         .await?;
     if size != view.size {
@@ -137,8 +137,7 @@ pub(crate) async fn finish(
             message: format!("Parts not received yet: {}", list(&missing)),
         });
     }
-    let actual = state
-        .blobs
+    let actual = blobs
         .hash_staged(&id, view.part_size)
         .await
         .map_err(|e| Error::io("read a staged upload in", "the data directory", e))?;
@@ -155,18 +154,16 @@ pub(crate) async fn finish(
         .collect();
     if !damaged.is_empty() {
         let (row_id, lost) = (id.to_string(), damaged.clone());
-        state
-            .db
-            .call(move |conn| {
-                for i in lost {
-                    conn.execute(
-                        "DELETE FROM upload_parts WHERE upload_id = ?1 AND idx = ?2",
-                        rusqlite::params![row_id, i64::try_from(i).unwrap_or(i64::MAX)],
-                    )?;
-                }
-                Ok(())
-            })
-            .await?;
+        db.call(move |conn| {
+            for i in lost {
+                conn.execute(
+                    "DELETE FROM upload_parts WHERE upload_id = ?1 AND idx = ?2",
+                    rusqlite::params![row_id, i64::try_from(i).unwrap_or(i64::MAX)],
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
         return Err(Error::Conflict {
             code: "parts_missing",
             message: format!(
@@ -181,14 +178,12 @@ pub(crate) async fn finish(
             "The ciphertext's SHA-256 differs from `sha256`; the parts sent are not the file the client meant.",
         ));
     }
-    state
-        .blobs
+    blobs
         .commit(&id)
         .await
         .map_err(|e| Error::io("commit an upload in", "the data directory", e))?;
     let (row_id, whole) = (id.to_string(), actual.whole);
-    let file = state
-        .db
+    let file = db
         .call(move |conn| {
             let tx = conn.transaction()?;
             let now = db::now();

@@ -106,7 +106,8 @@ pub(crate) async fn finish_upload(
     // disconnects, or the request deadline, cannot stop it half-way between
     // the commit and the row.
     let task = tokio::spawn(uploads::finish(
-        state,
+        state.db.clone(),
+        state.blobs.clone(),
         session.account_id,
         id,
         claimed,
