@@ -99,6 +99,16 @@ pub(crate) struct Row {
     pub(crate) created_at: i64,
 }
 
+// Not derived: seeds, salts and token hashes stay out of any log.
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row")
+            .field("id", &self.id)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(crate) const ROW_COLUMNS: &str = "id, seed, salt, argon2_m_kib, argon2_t, argon2_p, token_hash, mode,
     expires_at, max_downloads, downloads, failures, next_attempt_at, locked, revoked_at, created_at";
 

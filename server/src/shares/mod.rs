@@ -5,6 +5,7 @@
 //! `docs/accounts.md` ("Share links").
 
 pub(crate) mod links;
+pub(crate) mod owner;
 
 use rusqlite::Connection;
 

@@ -6,7 +6,6 @@ use axum::{
     extract::{Path, State},
     http::StatusCode,
 };
-use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,10 +20,9 @@ use crate::{
     Error,
     shares::{
         links::{
-            MAX_SHARE_FILES, MAX_SHARES, Mode, Row, ShareState, TOKEN_LABEL, check_expiry, load,
-            owned, share_id,
+            MAX_SHARE_FILES, Mode, ShareState, TOKEN_LABEL, check_expiry, load, owned, share_id,
         },
-        settle_claims,
+        owner::{self, NewShare},
     },
     state::AppState,
     store::BlobId,
@@ -95,42 +93,33 @@ pub(crate) struct ShareView {
     created_at: i64,
 }
 
-fn view(conn: &Connection, row: Row, now: i64) -> Result<ShareView, Error> {
-    let files = conn
-        .prepare("SELECT idx, file_id FROM share_files WHERE share_id = ?1 ORDER BY idx")?
-        .query_map([&row.id], |r| {
-            Ok(LinkFile {
-                index: r.get(0)?,
-                file_id: r.get(1)?,
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    let in_progress: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM share_claims
-         WHERE share_id = ?1 AND expires_at > ?2 AND completed = 0",
-        rusqlite::params![row.id, now],
-        |r| r.get(0),
-    )?;
-    let state = if files.is_empty() {
-        ShareState::Revoked
-    } else {
-        row.state(now)
-    };
-    Ok(ShareView {
-        state,
-        id: row.id,
-        seed: B64(row.seed),
-        salt: B64(row.salt),
-        argon2: row.argon2,
-        mode: row.mode,
-        expires_at: row.expires_at,
-        max_downloads: row.max_downloads,
-        downloads: row.downloads,
-        in_progress,
-        failures: row.failures,
-        files,
-        created_at: row.created_at,
-    })
+impl From<owner::Described> for ShareView {
+    fn from(d: owner::Described) -> Self {
+        let owner::Described {
+            row,
+            files,
+            in_progress,
+            state,
+        } = d;
+        ShareView {
+            state,
+            id: row.id,
+            seed: B64(row.seed),
+            salt: B64(row.salt),
+            argon2: row.argon2,
+            mode: row.mode,
+            expires_at: row.expires_at,
+            max_downloads: row.max_downloads,
+            downloads: row.downloads,
+            in_progress,
+            failures: row.failures,
+            files: files
+                .into_iter()
+                .map(|(index, file_id)| LinkFile { index, file_id })
+                .collect(),
+            created_at: row.created_at,
+        }
+    }
 }
 
 /// Creates a share link for one or more of the caller's files.
@@ -174,92 +163,20 @@ pub(crate) async fn create_share(
     let salt = req.salt.bounded("salt", 16, 16)?.to_vec();
     let token_hash = crate::secret::digest(TOKEN_LABEL, req.token.bounded("token", 32, 32)?);
     let argon2 = req.argon2.map(Argon2::check).transpose()?;
-    let max_downloads = match (req.mode, req.max_downloads) {
-        (Mode::OneTime, None | Some(1)) => Some(1),
-        (Mode::OneTime, Some(_)) => {
-            return Err(Error::invalid(
-                "invalid_max_downloads",
-                "A one-time link allows exactly one download.",
-            ));
-        }
-        (_, Some(n)) if !(1..=1_000_000).contains(&n) => {
-            return Err(Error::invalid(
-                "invalid_max_downloads",
-                "`max_downloads` must be between 1 and 1000000.",
-            ));
-        }
-        (_, n) => n,
-    };
+    let max_downloads = owner::allowed_downloads(req.mode, req.max_downloads)?;
     let now = state.clock.now();
     check_expiry(req.mode, req.expires_at, now)?;
-    let account = session.account_id;
-    let (mode, expires_at) = (req.mode, req.expires_at);
-    let view = state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let count: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM shares WHERE account_id = ?1",
-                [account],
-                |r| r.get(0),
-            )?;
-            if count >= MAX_SHARES {
-                return Err(Error::Conflict {
-                    code: "too_many_shares",
-                    message: format!(
-                        "An account may have at most {MAX_SHARES} links; revoke some first."
-                    ),
-                });
-            }
-            for (file, _) in &files {
-                let mine: Option<i64> = tx
-                    .query_row(
-                        "SELECT 1 FROM files WHERE id = ?1 AND account_id = ?2",
-                        rusqlite::params![file, account],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if mine.is_none() {
-                    return Err(Error::NotFound);
-                }
-            }
-            let id = BlobId::random().as_str().to_owned();
-            let (m, t, p) = match argon2 {
-                Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
-                None => (None, None, None),
-            };
-            tx.execute(
-                "INSERT INTO shares (id, account_id, seed, salt, argon2_m_kib, argon2_t, argon2_p,
-                     token_hash, mode, expires_at, max_downloads, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-                rusqlite::params![
-                    id,
-                    account,
-                    seed,
-                    salt,
-                    m,
-                    t,
-                    p,
-                    &token_hash[..],
-                    mode.as_str(),
-                    expires_at,
-                    max_downloads,
-                    now
-                ],
-            )?;
-            for (idx, (file, key)) in files.iter().enumerate() {
-                tx.execute(
-                    "INSERT INTO share_files (share_id, idx, file_id, wrapped_key)
-                     VALUES (?1, ?2, ?3, ?4)",
-                    rusqlite::params![id, i64::try_from(idx).unwrap_or(i64::MAX), file, key],
-                )?;
-            }
-            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
-            let view = view(&tx, row, now)?;
-            tx.commit()?;
-            Ok(view)
-        })
-        .await?;
+    let new = NewShare {
+        files,
+        seed,
+        salt,
+        token_hash,
+        argon2,
+        mode: req.mode,
+        expires_at: req.expires_at,
+        max_downloads,
+    };
+    let view = ShareView::from(owner::create(&state.db, session.account_id, new, now).await?);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -276,28 +193,12 @@ pub(crate) async fn list_shares(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<ShareList>, Error> {
-    let account = session.account_id;
-    let now = state.clock.now();
-    state
-        .db
-        .call(move |conn| {
-            let ids: Vec<String> = conn
-                .prepare(
-                    "SELECT id FROM shares WHERE account_id = ?1 ORDER BY created_at DESC, id",
-                )?
-                .query_map([account], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut shares = Vec::with_capacity(ids.len());
-            for id in ids {
-                settle_claims(conn, Some(&id), now)?;
-                if let Some(row) = load(conn, &id)? {
-                    shares.push(view(conn, row, now)?);
-                }
-            }
-            Ok(ShareList { shares })
-        })
-        .await
-        .map(Json)
+    let shares = owner::list(&state.db, session.account_id, state.clock.now())
+        .await?
+        .into_iter()
+        .map(ShareView::from)
+        .collect();
+    Ok(Json(ShareList { shares }))
 }
 
 /// A file's data key re-wrapped under a link's new key.
@@ -440,7 +341,7 @@ pub(crate) async fn update_share(
                 )?;
             }
             let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
-            let view = view(&tx, row, now)?;
+            let view = ShareView::from(owner::describe(&tx, row, now)?);
             tx.commit()?;
             Ok(view)
         })
@@ -459,27 +360,6 @@ pub(crate) async fn revoke_share(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
     let id = share_id(&id)?;
-    let now = state.clock.now();
-    let account = session.account_id;
-    state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let row = owned(&tx, &id, account)?;
-            if !row.revoked {
-                tx.execute(
-                    "UPDATE shares SET revoked_at = ?2, updated_at = ?2 WHERE id = ?1",
-                    rusqlite::params![id, now],
-                )?;
-            }
-            tx.execute("DELETE FROM share_claims WHERE share_id = ?1", [&id])?;
-            tx.execute(
-                "UPDATE share_files SET wrapped_key = X'' WHERE share_id = ?1",
-                [&id],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
+    owner::revoke(&state.db, id, session.account_id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
