@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{
-    links::{MAX_SHARES, Mode, Row, ShareState, load, owned},
+    links::{MAX_SHARES, Mode, Row, ShareState, check_expiry, load, owned},
     settle_claims,
 };
 use crate::{Error, accounts::Argon2, db::Db, store::BlobId};
@@ -177,6 +177,113 @@ pub(crate) async fn list(db: &Db, account: i64, now: i64) -> Result<Vec<Describe
             }
         }
         Ok(shares)
+    })
+    .await
+}
+
+/// A new password for a link: its salt and cost, the new token's hash, and
+/// every file's key re-wrapped, by position.
+#[derive(Debug)]
+pub(crate) struct Rewrap {
+    pub(crate) salt: Vec<u8>,
+    pub(crate) argon2: Option<Argon2>,
+    pub(crate) token_hash: [u8; 32],
+    pub(crate) keys: Vec<(i64, Vec<u8>)>,
+}
+
+/// What an owner changes on a link, any of the three.
+#[derive(Debug)]
+pub(crate) struct Change {
+    /// A new expiry (`Some(None)`: none; the mode follows, a one-time link stays one).
+    pub(crate) expires_at: Option<Option<i64>>,
+    pub(crate) rewrap: Option<Rewrap>,
+    /// Clears wrong-password counts and the lock.
+    pub(crate) unlock: bool,
+}
+
+/// Changes the account's link `id`; a revoked link cannot change.
+pub(crate) async fn update(
+    db: &Db,
+    id: String,
+    account: i64,
+    change: Change,
+    now: i64,
+) -> Result<Described, Error> {
+    let Change {
+        expires_at,
+        rewrap,
+        unlock,
+    } = change;
+    db.call(move |conn| {
+        let tx = conn.transaction()?;
+        let row = owned(&tx, &id, account)?;
+        if row.revoked {
+            return Err(Error::Gone {
+                code: "revoked",
+                message: "This link was revoked; create a new one.",
+            });
+        }
+        if let Some(expires_at) = expires_at {
+            let mode = match (row.mode, expires_at) {
+                (Mode::OneTime, _) => Mode::OneTime,
+                (_, Some(_)) => Mode::Expiring,
+                (_, None) => Mode::Persistent,
+            };
+            check_expiry(mode, expires_at, now)?;
+            tx.execute(
+                "UPDATE shares SET mode = ?2, expires_at = ?3, updated_at = ?4 WHERE id = ?1",
+                rusqlite::params![id, mode.as_str(), expires_at, now],
+            )?;
+        }
+        if let Some(Rewrap {
+            salt,
+            argon2,
+            token_hash,
+            keys,
+        }) = rewrap
+        {
+            let mut held: Vec<i64> = tx
+                .prepare("SELECT idx FROM share_files WHERE share_id = ?1 ORDER BY idx")?
+                .query_map([&id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            let mut given: Vec<i64> = keys.iter().map(|(i, _)| *i).collect();
+            given.sort_unstable();
+            held.sort_unstable();
+            if given != held {
+                return Err(Error::invalid(
+                    "invalid_files",
+                    "A new password must re-wrap every file of the link, once each.",
+                ));
+            }
+            let (m, t, p) = match argon2 {
+                Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
+                None => (None, None, None),
+            };
+            tx.execute(
+                "UPDATE shares SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
+                         token_hash = ?6, failures = 0, next_attempt_at = 0, locked = 0,
+                         updated_at = ?7
+                     WHERE id = ?1",
+                rusqlite::params![id, salt, m, t, p, &token_hash[..], now],
+            )?;
+            for (idx, key) in keys {
+                tx.execute(
+                    "UPDATE share_files SET wrapped_key = ?3 WHERE share_id = ?1 AND idx = ?2",
+                    rusqlite::params![id, idx, key],
+                )?;
+            }
+        }
+        if unlock {
+            tx.execute(
+                "UPDATE shares SET failures = 0, next_attempt_at = 0, locked = 0,
+                         updated_at = ?2 WHERE id = ?1",
+                rusqlite::params![id, now],
+            )?;
+        }
+        let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
+        let described = describe(&tx, row, now)?;
+        tx.commit()?;
+        Ok(described)
     })
     .await
 }

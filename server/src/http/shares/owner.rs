@@ -19,9 +19,7 @@ use super::{
 use crate::{
     Error,
     shares::{
-        links::{
-            MAX_SHARE_FILES, Mode, ShareState, TOKEN_LABEL, check_expiry, load, owned, share_id,
-        },
+        links::{MAX_SHARE_FILES, Mode, ShareState, TOKEN_LABEL, check_expiry, share_id},
         owner::{self, NewShare},
     },
     state::AppState,
@@ -266,87 +264,23 @@ pub(crate) async fn update_share(
                         .to_vec(),
                 ));
             }
-            Some((
-                r.salt.bounded("salt", 16, 16)?.to_vec(),
-                r.argon2.map(Argon2::check).transpose()?,
-                crate::secret::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
+            Some(owner::Rewrap {
+                salt: r.salt.bounded("salt", 16, 16)?.to_vec(),
+                argon2: r.argon2.map(Argon2::check).transpose()?,
+                token_hash: crate::secret::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
                 keys,
-            ))
+            })
         }
         None => None,
     };
-    let now = state.clock.now();
-    let account = session.account_id;
-    let (expiry, unlock) = (req.expiry, req.unlock);
-    state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let row = owned(&tx, &id, account)?;
-            if row.revoked {
-                return Err(Error::Gone {
-                    code: "revoked",
-                    message: "This link was revoked; create a new one.",
-                });
-            }
-            if let Some(change) = expiry {
-                let mode = match (row.mode, change.expires_at) {
-                    (Mode::OneTime, _) => Mode::OneTime,
-                    (_, Some(_)) => Mode::Expiring,
-                    (_, None) => Mode::Persistent,
-                };
-                check_expiry(mode, change.expires_at, now)?;
-                tx.execute(
-                    "UPDATE shares SET mode = ?2, expires_at = ?3, updated_at = ?4 WHERE id = ?1",
-                    rusqlite::params![id, mode.as_str(), change.expires_at, now],
-                )?;
-            }
-            if let Some((salt, argon2, token_hash, keys)) = rewrap {
-                let mut held: Vec<i64> = tx
-                    .prepare("SELECT idx FROM share_files WHERE share_id = ?1 ORDER BY idx")?
-                    .query_map([&id], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?;
-                let mut given: Vec<i64> = keys.iter().map(|(i, _)| *i).collect();
-                given.sort_unstable();
-                held.sort_unstable();
-                if given != held {
-                    return Err(Error::invalid(
-                        "invalid_files",
-                        "A new password must re-wrap every file of the link, once each.",
-                    ));
-                }
-                let (m, t, p) = match argon2 {
-                    Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
-                    None => (None, None, None),
-                };
-                tx.execute(
-                    "UPDATE shares SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
-                         token_hash = ?6, failures = 0, next_attempt_at = 0, locked = 0,
-                         updated_at = ?7
-                     WHERE id = ?1",
-                    rusqlite::params![id, salt, m, t, p, &token_hash[..], now],
-                )?;
-                for (idx, key) in keys {
-                    tx.execute(
-                        "UPDATE share_files SET wrapped_key = ?3 WHERE share_id = ?1 AND idx = ?2",
-                        rusqlite::params![id, idx, key],
-                    )?;
-                }
-            }
-            if unlock {
-                tx.execute(
-                    "UPDATE shares SET failures = 0, next_attempt_at = 0, locked = 0,
-                         updated_at = ?2 WHERE id = ?1",
-                    rusqlite::params![id, now],
-                )?;
-            }
-            let row = load(&tx, &id)?.ok_or(Error::NotFound)?;
-            let view = ShareView::from(owner::describe(&tx, row, now)?);
-            tx.commit()?;
-            Ok(view)
-        })
-        .await
-        .map(Json)
+    let change = owner::Change {
+        expires_at: req.expiry.map(|e| e.expires_at),
+        rewrap,
+        unlock: req.unlock,
+    };
+    let described =
+        owner::update(&state.db, id, session.account_id, change, state.clock.now()).await?;
+    Ok(Json(ShareView::from(described)))
 }
 
 /// Revokes a link: its wrapped keys and claims are deleted at once, and
