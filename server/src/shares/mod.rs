@@ -6,6 +6,7 @@
 
 pub(crate) mod links;
 pub(crate) mod owner;
+pub(crate) mod public;
 
 use rusqlite::Connection;
 

@@ -27,10 +27,10 @@ use crate::{
     Error, limits,
     shares::{
         links::{
-            CLAIM_GRACE, CLAIM_LABEL, CLAIM_LIFETIME, COMPLETED_TAIL, MAX_LIVE_CLAIMS, Mode,
-            ShareState, check_token, load, share_id,
+            CLAIM_GRACE, CLAIM_LABEL, CLAIM_LIFETIME, COMPLETED_TAIL, Mode, ShareState, load,
+            share_id,
         },
-        settle_claims,
+        public,
     },
     state::AppState,
     store::BlobStore as _,
@@ -64,23 +64,12 @@ pub(crate) async fn share_info(
         .limiter
         .check("share info", &client.key(), limits::SHARE_INFO_PER_CLIENT)?;
     let id = share_id(&id)?;
-    let now = state.clock.now();
-    state
-        .db
-        .call(move |conn| {
-            settle_claims(conn, Some(&id), now)?;
-            let row = load(conn, &id)?.ok_or(Error::UnknownLink)?;
-            if let Some(refused) = row.refusal(now) {
-                return Err(refused);
-            }
-            Ok(ShareInfo {
-                password: row.argon2.is_some(),
-                salt: B64(row.salt),
-                argon2: row.argon2,
-            })
-        })
-        .await
-        .map(Json)
+    let row = public::info(&state.db, id, state.clock.now()).await?;
+    Ok(Json(ShareInfo {
+        password: row.argon2.is_some(),
+        salt: B64(row.salt),
+        argon2: row.argon2,
+    }))
 }
 
 /// The access token derived from the link's secret (and password).
@@ -137,41 +126,22 @@ pub(crate) async fn open_share(
     let id = share_id(&id)?;
     let token = token_of(&req)?;
     let now = state.clock.now();
-    let result = state
-        .db
-        .call(move |conn| {
-            settle_claims(conn, Some(&id), now)?;
-            let row = load(conn, &id)?.ok_or(Error::UnknownLink)?;
-            check_token(conn, &row, &token, now)?;
-            let files = conn
-                .prepare(
-                    "SELECT sf.idx, f.size, f.metadata, sf.wrapped_key
-                     FROM share_files sf JOIN files f ON f.id = sf.file_id
-                     WHERE sf.share_id = ?1 ORDER BY sf.idx",
-                )?
-                .query_map([&id], |r| {
-                    Ok(SharedFile {
-                        index: r.get(0)?,
-                        size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                        metadata: B64(r.get(2)?),
-                        wrapped_key: B64(r.get(3)?),
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            if files.is_empty() {
-                return Err(Error::Gone {
-                    code: "revoked",
-                    message: "The shared files were deleted by their owner.",
-                });
-            }
-            Ok(SharedFiles {
-                files,
-                mode: row.mode,
-                expires_at: row.expires_at,
-                downloads_left: row.max_downloads.map(|m| (m - row.downloads).max(0)),
-            })
-        })
-        .await;
+    let result = public::open(&state.db, id, token, now)
+        .await
+        .map(|(row, files)| SharedFiles {
+            files: files
+                .into_iter()
+                .map(|f| SharedFile {
+                    index: f.index,
+                    size: f.size,
+                    metadata: B64(f.metadata),
+                    wrapped_key: B64(f.wrapped_key),
+                })
+                .collect(),
+            mode: row.mode,
+            expires_at: row.expires_at,
+            downloads_left: row.max_downloads.map(|m| (m - row.downloads).max(0)),
+        });
     judge(&state, &who, &result);
     result.map(Json)
 }
@@ -230,54 +200,7 @@ pub(crate) async fn claim_share(
     let now = state.clock.now();
     let claim = crate::secret::random32();
     let claim_hash = crate::secret::digest(CLAIM_LABEL, &claim);
-    let result = state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            settle_claims(&tx, Some(&id), now)?;
-            let row = load(&tx, &id)?.ok_or(Error::UnknownLink)?;
-            let checked = check_token(&tx, &row, &token, now);
-            if checked.is_err() {
-                // A wrong attempt is counted even though nothing is claimed.
-                tx.commit()?;
-                return checked;
-            }
-            // Completed claims are already counted in `downloads`.
-            let (live, all): (i64, i64) = tx.query_row(
-                "SELECT COUNT(*) FILTER (WHERE completed = 0), COUNT(*)
-                 FROM share_claims WHERE share_id = ?1",
-                [&id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            if let Some(max) = row.max_downloads
-                && row.downloads + live >= max
-            {
-                return Err(if live > 0 && max == 1 {
-                    Error::Gone {
-                        code: "claimed",
-                        message: "Someone is downloading this one-time link right now; it \
-                                  can be used only once.",
-                    }
-                } else {
-                    Error::Gone {
-                        code: "used",
-                        message: "This link has already been used.",
-                    }
-                });
-            }
-            if all >= MAX_LIVE_CLAIMS {
-                return Err(Error::RateLimited { retry_after: 60 });
-            }
-            tx.execute(
-                "INSERT INTO share_claims
-                     (claim_hash, share_id, created_at, expires_at, served, done)
-                 VALUES (?1, ?2, ?3, ?4, 0, X'')",
-                rusqlite::params![&claim_hash[..], id, now, now + CLAIM_GRACE],
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await;
+    let result = public::claim(&state.db, id, token, claim_hash, now).await;
     judge(&state, &who, &result);
     result?;
     Ok(Json(Claim {
