@@ -4,8 +4,10 @@
 //! "complete downloads + claims in progress <= the limit" holds however many
 //! requests race, because claims are made on the database's one thread.
 
+use rusqlite::OptionalExtension;
+
 use super::{
-    links::{CLAIM_GRACE, MAX_LIVE_CLAIMS, Row, check_token, load},
+    links::{CLAIM_GRACE, CLAIM_LIFETIME, MAX_LIVE_CLAIMS, Row, ShareState, check_token, load},
     settle_claims,
 };
 use crate::{Error, db::Db};
@@ -129,4 +131,92 @@ pub(crate) async fn claim(
         Ok(())
     })
     .await
+}
+
+/// The file a claim asks for, and whether the claim already sent it whole.
+#[derive(Debug)]
+pub(crate) struct ClaimedFile {
+    pub(crate) file_id: String,
+    /// Ciphertext bytes.
+    pub(crate) size: u64,
+    /// SHA-256 of the ciphertext.
+    pub(crate) sha256: Vec<u8>,
+    pub(crate) sent_whole: bool,
+}
+
+/// The file at position `index` of link `share` for the claim hashing to
+/// `claim_hash`, if that claim is alive. A claim already made may finish on
+/// a link locked since (by someone else's guesses) or used up (by itself).
+pub(crate) async fn claimed_file(
+    db: &Db,
+    share: String,
+    index: i64,
+    claim_hash: [u8; 32],
+    now: i64,
+) -> Result<ClaimedFile, Error> {
+    db.call(move |conn| {
+        let claim: Option<(i64, i64, bool, Vec<u8>)> = conn
+            .query_row(
+                "SELECT created_at, expires_at, completed, done FROM share_claims
+                     WHERE claim_hash = ?1 AND share_id = ?2",
+                rusqlite::params![&claim_hash[..], share],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((created, expires, completed, done)) = claim else {
+            return Err(claim_gone());
+        };
+        if expires <= now || created + CLAIM_LIFETIME <= now {
+            return Err(claim_gone());
+        }
+        let row = load(conn, &share)?.ok_or(Error::UnknownLink)?;
+        // A claim already made may finish on a link since locked (by
+        // someone else's guesses) or used up (by this very claim).
+        if let Some(refused) = row.refusal(now)
+            && !matches!(row.state(now), ShareState::Locked | ShareState::Used)
+        {
+            return Err(refused);
+        }
+        let file = conn
+            .query_row(
+                "SELECT f.id, f.size, f.sha256 FROM share_files sf
+                     JOIN files f ON f.id = sf.file_id
+                     WHERE sf.share_id = ?1 AND sf.idx = ?2",
+                rusqlite::params![share, index],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or(Error::NotFound)?;
+        // This file already went out whole under this claim.
+        Ok(ClaimedFile {
+            file_id: file.0,
+            size: file.1,
+            sha256: file.2,
+            sent_whole: completed || is_done(&done, index),
+        })
+    })
+    .await
+}
+
+/// Whether the claim's `done` bits (a bit per position in the link) say
+/// the file at `index` was sent whole.
+pub(crate) fn is_done(done: &[u8], index: i64) -> bool {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
+        .unwrap_or(false)
+}
+
+/// The answer for a claim that is unknown, lapsed or spent.
+pub(crate) fn claim_gone() -> Error {
+    Error::Gone {
+        code: "claim_expired",
+        message: "This download is no longer valid; open the link again.",
+    }
 }

@@ -10,7 +10,6 @@ use axum::{
     http::{HeaderMap, header},
     response::Response,
 };
-use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -21,16 +20,13 @@ use super::{
         wire::{self, Argon2, B64, JsonBody},
     },
     TAG,
-    stream::{Progress, claim_gone, is_done, tracked},
+    stream::{Progress, tracked},
 };
 use crate::{
     Error, limits,
     shares::{
-        links::{
-            CLAIM_GRACE, CLAIM_LABEL, CLAIM_LIFETIME, COMPLETED_TAIL, Mode, ShareState, load,
-            share_id,
-        },
-        public,
+        links::{CLAIM_GRACE, CLAIM_LABEL, COMPLETED_TAIL, Mode, share_id},
+        public::{self, claim_gone},
     },
     state::AppState,
     store::BlobStore as _,
@@ -245,52 +241,13 @@ pub(crate) async fn share_content(
     let index: i64 = index.parse().map_err(|_| Error::NotFound)?;
     let claim_hash = bearer(&headers)?;
     let now = state.clock.now();
-    let share = id.clone();
-    let (file_id, size, sha256, sent_whole) = state
-        .db
-        .call(move |conn| {
-            let claim: Option<(i64, i64, bool, Vec<u8>)> = conn
-                .query_row(
-                    "SELECT created_at, expires_at, completed, done FROM share_claims
-                     WHERE claim_hash = ?1 AND share_id = ?2",
-                    rusqlite::params![&claim_hash[..], share],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-                )
-                .optional()?;
-            let Some((created, expires, completed, done)) = claim else {
-                return Err(claim_gone());
-            };
-            if expires <= now || created + CLAIM_LIFETIME <= now {
-                return Err(claim_gone());
-            }
-            let row = load(conn, &share)?.ok_or(Error::UnknownLink)?;
-            // A claim already made may finish on a link since locked (by
-            // someone else's guesses) or used up (by this very claim).
-            if let Some(refused) = row.refusal(now)
-                && !matches!(row.state(now), ShareState::Locked | ShareState::Used)
-            {
-                return Err(refused);
-            }
-            let file = conn
-                .query_row(
-                    "SELECT f.id, f.size, f.sha256 FROM share_files sf
-                     JOIN files f ON f.id = sf.file_id
-                     WHERE sf.share_id = ?1 AND sf.idx = ?2",
-                    rusqlite::params![share, index],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                            crate::secret::to_hex(&r.get::<_, Vec<u8>>(2)?),
-                        ))
-                    },
-                )
-                .optional()?
-                .ok_or(Error::NotFound)?;
-            // This file already went out whole under this claim.
-            Ok((file.0, file.1, file.2, completed || is_done(&done, index)))
-        })
-        .await?;
+    let public::ClaimedFile {
+        file_id,
+        size,
+        sha256,
+        sent_whole,
+    } = public::claimed_file(&state.db, id.clone(), index, claim_hash, now).await?;
+    let sha256 = crate::secret::to_hex(&sha256);
     let slice = match Wanted::from_headers(&headers, size, &sha256)? {
         Wanted::NotModified(response) => return Ok(response),
         Wanted::Bytes(slice) => slice,

@@ -10,27 +10,12 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::{
     Error,
     db::Db,
+    shares::public::{claim_gone, is_done},
     shares::{
         Streams,
         links::{CLAIM_GRACE, CLAIM_LIFETIME, TOUCH_EVERY},
     },
 };
-
-/// Whether the claim's `done` bits (a bit per position in the link) say
-/// the file at `index` was sent whole.
-pub(super) fn is_done(done: &[u8], index: i64) -> bool {
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
-        .unwrap_or(false)
-}
-
-pub(super) fn claim_gone() -> Error {
-    Error::Gone {
-        code: "claim_expired",
-        message: "This download is no longer valid; open the link again.",
-    }
-}
 
 /// What a claim's download has done, reported to the database as it goes:
 /// bytes sent, and whether this file went out to its last byte.
