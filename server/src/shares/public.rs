@@ -4,7 +4,7 @@
 //! "complete downloads + claims in progress <= the limit" holds however many
 //! requests race, because claims are made on the database's one thread.
 
-use rusqlite::OptionalExtension;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{
     links::{CLAIM_GRACE, CLAIM_LIFETIME, MAX_LIVE_CLAIMS, Row, ShareState, check_token, load},
@@ -219,4 +219,71 @@ pub(crate) fn claim_gone() -> Error {
         code: "claim_expired",
         message: "This download is no longer valid; open the link again.",
     }
+}
+
+/// Records a claim's progress: bytes served, the file done, the grace
+/// restarted from `now` if given (never past the claim's lifetime); when
+/// every file of the link is done, the download counts and the claim is
+/// marked completed. A report for a claim that is gone is an error, which
+/// stops its stream.
+pub(crate) fn record(
+    conn: &mut Connection,
+    claim_hash: &[u8; 32],
+    share: &str,
+    index: i64,
+    served: i64,
+    complete: bool,
+    now: Option<i64>,
+) -> Result<(), Error> {
+    let tx = conn.transaction()?;
+    let Some((mut done, created, completed)) = tx
+        .query_row(
+            "SELECT done, created_at, completed FROM share_claims WHERE claim_hash = ?1",
+            [&claim_hash[..]],
+            |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            },
+        )
+        .optional()?
+    else {
+        return Err(claim_gone()); // revoked, lapsed or spent meanwhile
+    };
+    if complete && let Ok(i) = usize::try_from(index) {
+        // The files a claim sent whole: a bit per position in the link.
+        if done.len() <= i / 8 {
+            done.resize(i / 8 + 1, 0);
+        }
+        done[i / 8] |= 1 << (i % 8);
+    }
+    let held: Vec<i64> = tx
+        .prepare("SELECT idx FROM share_files WHERE share_id = ?1")?
+        .query_map([share], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let completes = !completed && complete && held.iter().all(|&i| is_done(&done, i));
+    let expires = now.map(|t| (t + CLAIM_GRACE).min(created + CLAIM_LIFETIME));
+    tx.execute(
+        "UPDATE share_claims SET served = served + ?2, done = ?3, completed = ?4,
+             expires_at = COALESCE(?5, expires_at)
+         WHERE claim_hash = ?1",
+        rusqlite::params![
+            &claim_hash[..],
+            served,
+            done,
+            completed || completes,
+            expires
+        ],
+    )?;
+    if completes {
+        tx.execute(
+            "UPDATE shares SET downloads = downloads + 1, updated_at = COALESCE(?2, updated_at)
+             WHERE id = ?1",
+            rusqlite::params![share, now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
 }
