@@ -7,7 +7,12 @@ pub(crate) mod uploads;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::{Error, store::BlobId};
+use crate::{
+    Error,
+    accounts::{quota_of, used_bytes},
+    db::{self, Db},
+    store::BlobId,
+};
 
 /// Smallest and largest upload part; 8 MiB unless the client asks otherwise.
 pub(crate) const MIN_PART: u64 = 256 * 1024;
@@ -154,4 +159,71 @@ impl Drop for UploadGuard {
             }
         }
     }
+}
+
+/// An account's files, newest first, with its storage use and quota.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    pub(crate) files: Vec<File>,
+    /// Ciphertext bytes stored or reserved by uploads in progress.
+    pub(crate) used: u64,
+    pub(crate) quota: u64,
+}
+
+/// The account's files; `default_quota` unless it has its own.
+pub(crate) async fn list(db: &Db, account: i64, default_quota: u64) -> Result<Listing, Error> {
+    db.call(move |conn| {
+        let files = conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM files WHERE account_id = ?1 ORDER BY created_at DESC, id"
+            ))?
+            .query_map([account], read)?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Listing {
+            files,
+            used: used_bytes(conn, account)?,
+            quota: quota_of(conn, account, default_quota)?,
+        })
+    })
+    .await
+}
+
+/// The account's file `id`, if it has one.
+pub(crate) async fn get(db: &Db, id: String, account: i64) -> Result<Option<File>, Error> {
+    db.call(move |conn| load(conn, &id, account)).await
+}
+
+/// Replaces the encrypted metadata of the account's file `id` (a rename).
+pub(crate) async fn set_metadata(
+    db: &Db,
+    id: String,
+    account: i64,
+    metadata: Vec<u8>,
+) -> Result<File, Error> {
+    db.call(move |conn| {
+        let n = conn.execute(
+            "UPDATE files SET metadata = ?3, updated_at = ?4 WHERE id = ?1 AND account_id = ?2",
+            rusqlite::params![id, account, metadata, db::now()],
+        )?;
+        if n == 0 {
+            return Err(Error::NotFound);
+        }
+        load(conn, &id, account)?.ok_or(Error::NotFound)
+    })
+    .await
+}
+
+/// Deletes the row of the account's file `id`; `false` if it had none. The
+/// blob is the caller's to delete next: a crash in between leaves a blob
+/// without a row, which the startup check moves aside.
+pub(crate) async fn forget(db: &Db, id: String, account: i64) -> Result<bool, Error> {
+    let gone = db
+        .call(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM files WHERE id = ?1 AND account_id = ?2",
+                rusqlite::params![id, account],
+            )?)
+        })
+        .await?;
+    Ok(gone > 0)
 }

@@ -27,8 +27,6 @@ use super::{
 };
 use crate::{
     Error,
-    accounts::{quota_of, used_bytes},
-    db,
     files::{self, MAX_METADATA, uploads},
     state::AppState,
     store::BlobStore as _,
@@ -140,40 +138,20 @@ pub(crate) async fn list_files(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<FileList>, Error> {
-    let account = session.account_id;
-    let default_quota = state.quota;
-    state
-        .db
-        .call(move |conn| {
-            let files = conn
-                .prepare(&format!(
-                    "SELECT {} FROM files WHERE account_id = ?1 ORDER BY created_at DESC, id",
-                    files::COLUMNS
-                ))?
-                .query_map([account], |r| files::read(r).map(FileView::from))?
-                .collect::<Result<Vec<_>, _>>()?;
-            let quota = quota_of(conn, account, default_quota)?;
-            Ok(FileList {
-                files,
-                used: used_bytes(conn, account)?,
-                quota,
-            })
-        })
-        .await
-        .map(Json)
+    let listing = files::list(&state.db, session.account_id, state.quota).await?;
+    Ok(Json(FileList {
+        files: listing.files.into_iter().map(FileView::from).collect(),
+        used: listing.used,
+        quota: listing.quota,
+    }))
 }
 
 async fn owned_file(state: &AppState, session: &Session, id: &str) -> Result<FileView, Error> {
     let id = blob_id(id)?.to_string();
-    let account = session.account_id;
-    state
-        .db
-        .call(move |conn| {
-            files::load(conn, &id, account)?
-                .map(FileView::from)
-                .ok_or(Error::NotFound)
-        })
-        .await
+    files::get(&state.db, id, session.account_id)
+        .await?
+        .map(FileView::from)
+        .ok_or(Error::NotFound)
 }
 
 /// One file.
@@ -214,10 +192,7 @@ pub(crate) async fn download(
         // Deleted between the row lookup and here: gone, like the row.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let (id, account) = (file.id.clone(), session.account_id);
-            let still_listed = state
-                .db
-                .call(move |conn| Ok(files::load(conn, &id, account)?.is_some()))
-                .await?;
+            let still_listed = files::get(&state.db, id, account).await?.is_some();
             if still_listed {
                 tracing::error!(file = %file.id, "a listed file's blob is missing");
                 return Err(Error::io("open a blob in", "the data directory", e));
@@ -249,23 +224,8 @@ pub(crate) async fn update_file(
 ) -> Result<Json<FileView>, Error> {
     let id = blob_id(&id)?.to_string();
     let metadata = req.metadata.bounded("metadata", 1, MAX_METADATA)?.to_vec();
-    let account = session.account_id;
-    state
-        .db
-        .call(move |conn| {
-            let n = conn.execute(
-                "UPDATE files SET metadata = ?3, updated_at = ?4 WHERE id = ?1 AND account_id = ?2",
-                rusqlite::params![id, account, metadata, db::now()],
-            )?;
-            if n == 0 {
-                return Err(Error::NotFound);
-            }
-            files::load(conn, &id, account)?
-                .map(FileView::from)
-                .ok_or(Error::NotFound)
-        })
-        .await
-        .map(Json)
+    let file = files::set_metadata(&state.db, id, session.account_id, metadata).await?;
+    Ok(Json(FileView::from(file)))
 }
 
 /// Deletes a file: the row first, then the blob. A crash in between leaves
@@ -279,17 +239,7 @@ pub(crate) async fn delete_file(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Error> {
     let blob = blob_id(&id)?;
-    let (row_id, account) = (blob.to_string(), session.account_id);
-    let gone = state
-        .db
-        .call(move |conn| {
-            Ok(conn.execute(
-                "DELETE FROM files WHERE id = ?1 AND account_id = ?2",
-                rusqlite::params![row_id, account],
-            )?)
-        })
-        .await?;
-    if gone == 0 {
+    if !files::forget(&state.db, blob.to_string(), session.account_id).await? {
         return Err(Error::NotFound);
     }
     if let Err(e) = state.blobs.delete(&blob).await {
