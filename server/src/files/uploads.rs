@@ -4,9 +4,11 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{File, UploadGuard};
+use super::{File, MAX_FILES, MAX_OPEN_UPLOADS, UPLOAD_LIFETIME, UploadGuard};
 use crate::{
-    Error, db,
+    Error,
+    accounts::{quota_of, used_bytes},
+    db,
     db::Db,
     store::{BlobId, BlobStore as _, LocalDisk},
 };
@@ -134,7 +136,7 @@ pub(crate) async fn finish(
     if !missing.is_empty() {
         return Err(Error::Conflict {
             code: "parts_missing",
-            message: format!("Parts not received yet: {}", list(&missing)),
+            message: format!("Parts not received yet: {}", numbers(&missing)),
         });
     }
     let actual = blobs
@@ -168,7 +170,7 @@ pub(crate) async fn finish(
             code: "parts_missing",
             message: format!(
                 "Parts not stored intact; send them again: {}",
-                list(&damaged)
+                numbers(&damaged)
             ),
         });
     }
@@ -205,7 +207,7 @@ pub(crate) async fn finish(
     Ok(file)
 }
 
-fn list(indices: &[u64]) -> String {
+fn numbers(indices: &[u64]) -> String {
     let shown: Vec<String> = indices.iter().take(32).map(u64::to_string).collect();
     let more = indices.len().saturating_sub(32);
     if more > 0 {
@@ -228,4 +230,171 @@ mod tests {
         assert_eq!(part_len(25, 10, 3), None);
         assert_eq!(part_len(20, 10, 1), Some(10));
     }
+}
+
+/// A new upload as the front end checked it.
+#[derive(Debug)]
+pub(crate) struct NewUpload {
+    pub(crate) id: String,
+    /// Ciphertext bytes, within the server's file size limit.
+    pub(crate) size: u64,
+    pub(crate) part_size: u64,
+    pub(crate) metadata: Vec<u8>,
+    pub(crate) wrapped_key: Vec<u8>,
+}
+
+/// Creates an upload for `account` if its quota (reserving the whole size
+/// from now on) and its file and upload counts allow; returns when it was
+/// made and when it expires.
+pub(crate) async fn create(
+    db: &Db,
+    account: i64,
+    new: NewUpload,
+    default_quota: u64,
+) -> Result<(i64, i64), Error> {
+    let NewUpload {
+        id: row_id,
+        size,
+        part_size,
+        metadata,
+        wrapped_key,
+    } = new;
+    db.call(move |conn| {
+            let tx = conn.transaction()?;
+            let quota = quota_of(&tx, account, default_quota)?;
+            let used = used_bytes(&tx, account)?;
+            if used.saturating_add(size) > quota {
+                return Err(Error::TooLarge {
+                    code: "quota_exceeded",
+                    message: format!(
+                        "This upload needs {size} bytes; {} of the account's {quota} are left.",
+                        quota.saturating_sub(used)
+                    ),
+                });
+            }
+            let open: i64 =
+                tx.query_row("SELECT COUNT(*) FROM uploads WHERE account_id = ?1", [account], |r| r.get(0))?;
+            let stored: i64 =
+                tx.query_row("SELECT COUNT(*) FROM files WHERE account_id = ?1", [account], |r| r.get(0))?;
+            if stored + open >= MAX_FILES {
+                return Err(Error::TooLarge {
+                    code: "too_many_files",
+                    message: format!("An account holds at most {MAX_FILES} files; delete some first."),
+                });
+            }
+            if open >= MAX_OPEN_UPLOADS {
+                return Err(Error::Conflict {
+                    code: "too_many_uploads",
+                    message: format!("At most {MAX_OPEN_UPLOADS} uploads may be in progress; finish or cancel some."),
+                });
+            }
+            let now = db::now();
+            tx.execute(
+                "INSERT INTO uploads (id, account_id, size, part_size, metadata, wrapped_key, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    row_id,
+                    account,
+                    i64::try_from(size).unwrap_or(i64::MAX),
+                    i64::try_from(part_size).unwrap_or(i64::MAX),
+                    metadata,
+                    wrapped_key,
+                    now,
+                    now + UPLOAD_LIFETIME
+                ],
+            )?;
+            tx.commit()?;
+            Ok((now, now + UPLOAD_LIFETIME))
+        })
+    .await
+}
+
+/// Removes an upload's row alone (its staging file could not be made).
+pub(crate) async fn drop_row(db: &Db, id: String) -> Result<(), Error> {
+    db.call(move |conn| {
+        conn.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
+        Ok(())
+    })
+    .await
+}
+
+/// The declared size and part size of the account's live upload `id`.
+pub(crate) async fn sizes(db: &Db, id: String, account: i64) -> Result<(u64, u64), Error> {
+    db.call(move |conn| {
+        conn.query_row(
+            "SELECT size, part_size FROM uploads WHERE id = ?1 AND account_id = ?2 AND expires_at > ?3",
+            rusqlite::params![id, account, db::now()],
+            |r| {
+                Ok((
+                    u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                    u64::try_from(r.get::<_, i64>(1)?).unwrap_or(1),
+                ))
+            },
+        )
+        .optional()?
+        .ok_or(Error::NotFound)
+    })
+    .await
+}
+
+/// Records that part `index` of upload `id` arrived with this SHA-256. The
+/// upload may have expired or been cancelled meanwhile: then the foreign
+/// key refuses the part, and the answer is `NotFound`.
+pub(crate) async fn record_part(
+    db: &Db,
+    id: String,
+    index: u64,
+    sha256: [u8; 32],
+) -> Result<(), Error> {
+    let index = i64::try_from(index).unwrap_or(i64::MAX);
+    db.call(move |conn| {
+        match conn.execute(
+            "INSERT OR REPLACE INTO upload_parts (upload_id, idx, sha256) VALUES (?1, ?2, ?3)",
+            rusqlite::params![id, index, &sha256[..]],
+        ) {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(Error::NotFound)
+            }
+            Err(e) => Err(e.into()),
+        }
+    })
+    .await
+}
+
+/// The account's upload `id` with its parts, unless it expired.
+pub(crate) async fn get(db: &Db, id: String, account: i64) -> Result<Option<Upload>, Error> {
+    db.call(move |conn| load(conn, &id, account)).await
+}
+
+/// The account's uploads in progress, oldest first.
+pub(crate) async fn list(db: &Db, account: i64) -> Result<Vec<Upload>, Error> {
+    db.call(move |conn| {
+        let ids: Vec<String> = conn
+            .prepare("SELECT id FROM uploads WHERE account_id = ?1 ORDER BY created_at")?
+            .query_map([account], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            out.extend(load(conn, &id, account)?);
+        }
+        Ok(out)
+    })
+    .await
+}
+
+/// Deletes the account's upload `id` (its parts go with it); `false` if it
+/// had none. The staging file is the caller's to discard.
+pub(crate) async fn cancel(db: &Db, id: String, account: i64) -> Result<bool, Error> {
+    let gone = db
+        .call(move |conn| {
+            Ok(conn.execute(
+                "DELETE FROM uploads WHERE id = ?1 AND account_id = ?2",
+                rusqlite::params![id, account],
+            )?)
+        })
+        .await?;
+    Ok(gone > 0)
 }

@@ -9,7 +9,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
 };
 use futures_util::StreamExt;
-use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -20,12 +19,7 @@ use super::{
 };
 use crate::{
     Error,
-    accounts::{quota_of, used_bytes},
-    db,
-    files::{
-        DEFAULT_PART, MAX_FILES, MAX_METADATA, MAX_OPEN_UPLOADS, MAX_PART, MAX_WRAPPED_KEY,
-        MIN_PART, UPLOAD_LIFETIME, uploads,
-    },
+    files::{DEFAULT_PART, MAX_METADATA, MAX_PART, MAX_WRAPPED_KEY, MIN_PART, uploads},
     state::AppState,
     store::{BlobId, BlobStore as _},
 };
@@ -113,66 +107,18 @@ pub(crate) async fn create_upload(
         .to_vec();
     let id = BlobId::random();
     let size = req.size;
-    let account = session.account_id;
-    let default_quota = state.quota;
-    let row_id = id.to_string();
-    let (created_at, expires_at) = state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let quota = quota_of(&tx, account, default_quota)?;
-            let used = used_bytes(&tx, account)?;
-            if used.saturating_add(size) > quota {
-                return Err(Error::TooLarge {
-                    code: "quota_exceeded",
-                    message: format!(
-                        "This upload needs {size} bytes; {} of the account's {quota} are left.",
-                        quota.saturating_sub(used)
-                    ),
-                });
-            }
-            let open: i64 =
-                tx.query_row("SELECT COUNT(*) FROM uploads WHERE account_id = ?1", [account], |r| r.get(0))?;
-            let stored: i64 =
-                tx.query_row("SELECT COUNT(*) FROM files WHERE account_id = ?1", [account], |r| r.get(0))?;
-            if stored + open >= MAX_FILES {
-                return Err(Error::TooLarge {
-                    code: "too_many_files",
-                    message: format!("An account holds at most {MAX_FILES} files; delete some first."),
-                });
-            }
-            if open >= MAX_OPEN_UPLOADS {
-                return Err(Error::Conflict {
-                    code: "too_many_uploads",
-                    message: format!("At most {MAX_OPEN_UPLOADS} uploads may be in progress; finish or cancel some."),
-                });
-            }
-            let now = db::now();
-            tx.execute(
-                "INSERT INTO uploads (id, account_id, size, part_size, metadata, wrapped_key, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                rusqlite::params![
-                    row_id,
-                    account,
-                    i64::try_from(size).unwrap_or(i64::MAX),
-                    i64::try_from(part_size).unwrap_or(i64::MAX),
-                    metadata,
-                    wrapped_key,
-                    now,
-                    now + UPLOAD_LIFETIME
-                ],
-            )?;
-            tx.commit()?;
-            Ok((now, now + UPLOAD_LIFETIME))
-        })
-        .await?;
+    let new = uploads::NewUpload {
+        id: id.to_string(),
+        size,
+        part_size,
+        metadata,
+        wrapped_key,
+    };
+    let (created_at, expires_at) =
+        uploads::create(&state.db, session.account_id, new, state.quota).await?;
     if let Err(e) = state.blobs.stage(&id, size).await {
         // Undo the row so the quota is not held by an upload with no file.
-        let row_id = id.to_string();
-        let _ = state
-            .db
-            .call(move |conn| Ok(conn.execute("DELETE FROM uploads WHERE id = ?1", [row_id])?))
-            .await;
+        let _ = uploads::drop_row(&state.db, id.to_string()).await;
         return Err(Error::io("stage an upload in", "the data directory", e));
     }
     Ok((
@@ -189,36 +135,6 @@ pub(crate) async fn create_upload(
             expires_at,
         }),
     ))
-}
-
-struct UploadRow {
-    size: u64,
-    part_size: u64,
-}
-
-async fn owned_upload(
-    state: &AppState,
-    session: &Session,
-    id: &BlobId,
-) -> Result<UploadRow, Error> {
-    let (id, account) = (id.to_string(), session.account_id);
-    state
-        .db
-        .call(move |conn| {
-            conn.query_row(
-                "SELECT size, part_size FROM uploads WHERE id = ?1 AND account_id = ?2 AND expires_at > ?3",
-                rusqlite::params![id, account, db::now()],
-                |r| {
-                    Ok(UploadRow {
-                        size: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                        part_size: u64::try_from(r.get::<_, i64>(1)?).unwrap_or(1),
-                    })
-                },
-            )
-            .optional()?
-            .ok_or(Error::NotFound)
-        })
-        .await
 }
 
 /// Stores one part at its offset (any order; a retry replaces it). The body
@@ -240,14 +156,14 @@ pub(crate) async fn put_part(
     let index: u64 = index
         .parse()
         .map_err(|_| Error::invalid("invalid_part", "A part number is a whole number from 0."))?;
-    let upload = owned_upload(&state, &session, &id).await?;
+    let (size, part_size) = uploads::sizes(&state.db, id.to_string(), session.account_id).await?;
     let _writing = state.uploads.writer(&id)?;
-    let expected = uploads::part_len(upload.size, upload.part_size, index).ok_or_else(|| {
+    let expected = uploads::part_len(size, part_size, index).ok_or_else(|| {
         Error::invalid(
             "invalid_part",
             format!(
                 "This upload has parts 0 to {}",
-                uploads::part_count(upload.size, upload.part_size) - 1
+                uploads::part_count(size, part_size) - 1
             ),
         )
     })?;
@@ -287,7 +203,7 @@ pub(crate) async fn put_part(
         guard.0.update(&chunk);
         Ok(chunk)
     });
-    let offset = index * upload.part_size;
+    let offset = index * part_size;
     let written = state.blobs.write_at(&id, offset, stream).await;
     let (hash, seen) = {
         let mut guard = hasher
@@ -327,26 +243,7 @@ pub(crate) async fn put_part(
         }
     }
     let row_id = id.to_string();
-    let index_db = i64::try_from(index).unwrap_or(i64::MAX);
-    state
-        .db
-        .call(move |conn| {
-            // The upload may have expired or been cancelled meanwhile: then
-            // the foreign key refuses the part, and the answer is a 404.
-            match conn.execute(
-                "INSERT OR REPLACE INTO upload_parts (upload_id, idx, sha256) VALUES (?1, ?2, ?3)",
-                rusqlite::params![row_id, index_db, &hash[..]],
-            ) {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    Err(Error::NotFound)
-                }
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await?;
+    uploads::record_part(&state.db, row_id, index, hash).await?;
     Ok(Json(PartView {
         index,
         sha256: crate::secret::to_hex(&hash),
@@ -363,16 +260,10 @@ pub(crate) async fn get_upload(
     Path(id): Path<String>,
 ) -> Result<Json<UploadView>, Error> {
     let id = blob_id(&id)?.to_string();
-    let account = session.account_id;
-    state
-        .db
-        .call(move |conn| {
-            uploads::load(conn, &id, account)?
-                .map(UploadView::from)
-                .ok_or(Error::NotFound)
-        })
-        .await
-        .map(Json)
+    uploads::get(&state.db, id, session.account_id)
+        .await?
+        .map(|u| Json(UploadView::from(u)))
+        .ok_or(Error::NotFound)
 }
 
 /// Every upload in progress, to resume after a reload.
@@ -382,22 +273,8 @@ pub(crate) async fn list_uploads(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<Vec<UploadView>>, Error> {
-    let account = session.account_id;
-    state
-        .db
-        .call(move |conn| {
-            let ids: Vec<String> = conn
-                .prepare("SELECT id FROM uploads WHERE account_id = ?1 ORDER BY created_at")?
-                .query_map([account], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut out = Vec::new();
-            for id in ids {
-                out.extend(uploads::load(conn, &id, account)?.map(UploadView::from));
-            }
-            Ok(out)
-        })
-        .await
-        .map(Json)
+    let list = uploads::list(&state.db, session.account_id).await?;
+    Ok(Json(list.into_iter().map(UploadView::from).collect()))
 }
 
 /// Cancels an upload and frees what it held.
@@ -411,17 +288,7 @@ pub(crate) async fn cancel_upload(
 ) -> Result<StatusCode, Error> {
     let id = blob_id(&id)?;
     let _cancelling = state.uploads.exclusive(&id)?;
-    let (row_id, account) = (id.to_string(), session.account_id);
-    let gone = state
-        .db
-        .call(move |conn| {
-            Ok(conn.execute(
-                "DELETE FROM uploads WHERE id = ?1 AND account_id = ?2",
-                rusqlite::params![row_id, account],
-            )?)
-        })
-        .await?;
-    if gone == 0 {
+    if !uploads::cancel(&state.db, id.to_string(), session.account_id).await? {
         return Err(Error::NotFound);
     }
     let _ = state.blobs.discard_staged(&id).await;
