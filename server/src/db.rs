@@ -48,6 +48,13 @@ impl Db {
         Ok(Db { jobs })
     }
 
+    /// Answers once the database does (a trivial query on its thread).
+    pub(crate) async fn ping(&self) -> Result<(), Error> {
+        self.call(|conn| Ok(conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0))?))
+            .await
+            .map(drop)
+    }
+
     /// Runs `f` on the database thread and returns its result.
     pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, Error>
     where

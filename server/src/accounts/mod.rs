@@ -11,6 +11,8 @@ use rusqlite::OptionalExtension;
 
 use crate::{Error, config::Registration, db, db::Db};
 
+use sessions::end_all;
+
 /// Bytes an account holds or has reserved for uploads in progress.
 pub(crate) fn used_bytes(conn: &rusqlite::Connection, account_id: i64) -> Result<u64, Error> {
     let used: i64 = conn.query_row(
@@ -180,6 +182,240 @@ pub(crate) async fn register(
         )?;
         tx.commit()?;
         Ok(first)
+    })
+    .await
+}
+
+/// An account's Argon2id salt and cost, if the name is taken.
+pub(crate) async fn key_params(db: &Db, name: String) -> Result<Option<(Vec<u8>, Argon2)>, Error> {
+    db.call(move |conn| {
+        Ok(conn
+            .query_row(
+                "SELECT salt, argon2_m_kib, argon2_t, argon2_p FROM accounts WHERE username = ?1",
+                [&name],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        Argon2 {
+                            m_kib: r.get(1)?,
+                            t: r.get(2)?,
+                            p: r.get(3)?,
+                        },
+                    ))
+                },
+            )
+            .optional()?)
+    })
+    .await
+}
+
+/// Who logged in: the account and its master key wrapped under the
+/// password's key-encryption key.
+#[derive(Debug)]
+pub(crate) struct Login {
+    pub(crate) id: i64,
+    pub(crate) is_admin: bool,
+    pub(crate) master_by_password: Vec<u8>,
+}
+
+/// Checks the hash of the presented auth key against account `name`'s. A
+/// wrong key and an unknown name are the same `BadCredentials`.
+pub(crate) async fn log_in(db: &Db, name: String, presented: [u8; 32]) -> Result<Login, Error> {
+    let row = db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, is_admin, auth_hash, master_by_password FROM accounts WHERE username = ?1",
+                    [&name],
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, bool>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, Vec<u8>>(3)?,
+                        ))
+                    },
+                )
+                .optional()?)
+        })
+        .await?;
+    match row {
+        Some((id, is_admin, stored, master_by_password))
+            if crate::secret::same(&stored, &presented) =>
+        {
+            Ok(Login {
+                id,
+                is_admin,
+                master_by_password,
+            })
+        }
+        _ => {
+            tracing::info!("login refused: wrong credentials");
+            Err(Error::BadCredentials)
+        }
+    }
+}
+
+/// Checks the hash of a recovery token against account `name`'s; the
+/// account and its master key wrapped under the recovery key.
+pub(crate) async fn check_recovery(
+    db: &Db,
+    name: String,
+    presented: [u8; 32],
+) -> Result<(i64, Vec<u8>), Error> {
+    let row = db
+        .call(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, recovery_hash, master_by_recovery FROM accounts WHERE username = ?1",
+                    [&name],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)),
+                )
+                .optional()?)
+        })
+        .await?;
+    match row {
+        Some((id, stored, wrapped)) if crate::secret::same(&stored, &presented) => {
+            Ok((id, wrapped))
+        }
+        _ => {
+            tracing::info!("recovery refused: wrong recovery key");
+            Err(Error::BadCredentials)
+        }
+    }
+}
+
+/// New password material, checked: salt, cost, the auth key's hash, the
+/// master key wrapped under the new key-encryption key.
+#[derive(Debug)]
+pub(crate) struct PasswordMaterial {
+    pub(crate) salt: Vec<u8>,
+    pub(crate) argon2: Argon2,
+    pub(crate) auth_hash: [u8; 32],
+    pub(crate) wrapped: Vec<u8>,
+}
+
+fn store_password(
+    conn: &mut rusqlite::Connection,
+    id: i64,
+    new: PasswordMaterial,
+) -> Result<(), Error> {
+    let tx = conn.transaction()?;
+    tx.execute(
+        "UPDATE accounts SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
+            auth_hash = ?6, master_by_password = ?7 WHERE id = ?1",
+        rusqlite::params![
+            id,
+            new.salt,
+            new.argon2.m_kib,
+            new.argon2.t,
+            new.argon2.p,
+            &new.auth_hash[..],
+            new.wrapped
+        ],
+    )?;
+    end_all(&tx, id)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Stores new password material and ends every session of the account.
+pub(crate) async fn set_password(db: &Db, id: i64, new: PasswordMaterial) -> Result<(), Error> {
+    db.call(move |conn| store_password(conn, id, new)).await
+}
+
+/// Changes the password of account `id` if `presented` is the hash of its
+/// current auth key; every session ends.
+pub(crate) async fn change_password(
+    db: &Db,
+    id: i64,
+    presented: [u8; 32],
+    new: PasswordMaterial,
+) -> Result<(), Error> {
+    db.call(move |conn| {
+        let stored: Vec<u8> =
+            conn.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+        if !crate::secret::same(&stored, &presented) {
+            return Err(Error::BadCredentials);
+        }
+        store_password(conn, id, new)
+    })
+    .await
+}
+
+/// What the owner of an account sees of it.
+#[derive(Debug)]
+pub(crate) struct Details {
+    pub(crate) username: String,
+    pub(crate) is_admin: bool,
+    pub(crate) salt: Vec<u8>,
+    pub(crate) argon2: Argon2,
+    pub(crate) master_by_password: Vec<u8>,
+    /// Ciphertext bytes stored or reserved by uploads in progress.
+    pub(crate) used: u64,
+    pub(crate) quota: u64,
+}
+
+/// Account `id`'s details; `default_quota` unless it has its own.
+pub(crate) async fn details(db: &Db, id: i64, default_quota: u64) -> Result<Details, Error> {
+    db.call(move |conn| {
+        let used = used_bytes(conn, id)?;
+        Ok(conn.query_row(
+            "SELECT username, is_admin, salt, argon2_m_kib, argon2_t, argon2_p,
+                    master_by_password, quota FROM accounts WHERE id = ?1",
+            [id],
+            |r| {
+                Ok(Details {
+                    username: r.get(0)?,
+                    is_admin: r.get(1)?,
+                    salt: r.get(2)?,
+                    argon2: Argon2 {
+                        m_kib: r.get(3)?,
+                        t: r.get(4)?,
+                        p: r.get(5)?,
+                    },
+                    master_by_password: r.get(6)?,
+                    used,
+                    quota: r
+                        .get::<_, Option<i64>>(7)?
+                        .and_then(|q| u64::try_from(q).ok())
+                        .unwrap_or(default_quota),
+                })
+            },
+        )?)
+    })
+    .await
+}
+
+/// Deletes account `id` if `presented` is the hash of its auth key, with
+/// its sessions, files, uploads and links (the schema cascades); returns
+/// the ids of its files and uploads, whose bytes the caller removes next.
+pub(crate) async fn delete(
+    db: &Db,
+    id: i64,
+    presented: [u8; 32],
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    db.call(move |conn| {
+        let tx = conn.transaction()?;
+        let stored: Vec<u8> =
+            tx.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })?;
+        if !crate::secret::same(&stored, &presented) {
+            return Err(Error::BadCredentials);
+        }
+        let ids = |sql: &str| -> Result<Vec<String>, Error> {
+            let mut stmt = tx.prepare(sql)?;
+            let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let files = ids("SELECT id FROM files WHERE account_id = ?1")?;
+        let uploads = ids("SELECT id FROM uploads WHERE account_id = ?1")?;
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok((files, uploads))
     })
     .await
 }

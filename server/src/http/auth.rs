@@ -15,7 +15,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use hmac::{KeyInit as _, Mac as _};
-use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,7 +25,7 @@ use super::{
 };
 use crate::{
     Error,
-    accounts::{self, NewAccount, invites, used_bytes},
+    accounts::{self, NewAccount, PasswordMaterial, invites},
     limits,
     state::AppState,
 };
@@ -88,28 +87,12 @@ pub(crate) async fn params(
         .limiter
         .check("params", &client.key(), limits::PARAMS_PER_CLIENT)?;
     let name = username(&req.username)?;
-    let lookup = name.clone();
-    let found = state
-        .db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT salt, argon2_m_kib, argon2_t, argon2_p FROM accounts WHERE username = ?1",
-                    [&lookup],
-                    |r| {
-                        Ok(KeyParams {
-                            salt: B64(r.get(0)?),
-                            argon2: Argon2 {
-                                m_kib: r.get(1)?,
-                                t: r.get(2)?,
-                                p: r.get(3)?,
-                            },
-                        })
-                    },
-                )
-                .optional()?)
-        })
-        .await?;
+    let found = accounts::key_params(&state.db, name.clone())
+        .await?
+        .map(|(salt, argon2)| KeyParams {
+            salt: B64(salt),
+            argon2,
+        });
     Ok(Json(found.unwrap_or_else(|| KeyParams {
         salt: B64(fake(&state, "salt", &name)),
         argon2: Argon2::default_params(),
@@ -255,33 +238,11 @@ pub(crate) async fn login(
         .limiter
         .check("login-account", &name, limits::LOGIN_PER_ACCOUNT)?;
     let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
-    let lookup = name.clone();
-    let row = state
-        .db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id, is_admin, auth_hash, master_by_password FROM accounts WHERE username = ?1",
-                    [&lookup],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, bool>(1)?,
-                            r.get::<_, Vec<u8>>(2)?,
-                            r.get::<_, Vec<u8>>(3)?,
-                        ))
-                    },
-                )
-                .optional()?)
-        })
-        .await?;
-    let Some((id, is_admin, stored, wrapped)) = row else {
-        return Err(Error::BadCredentials);
-    };
-    if !crate::secret::same(&stored, &presented) {
-        tracing::info!("login refused: wrong credentials");
-        return Err(Error::BadCredentials);
-    }
+    let accounts::Login {
+        id,
+        is_admin,
+        master_by_password: wrapped,
+    } = accounts::log_in(&state.db, name.clone(), presented).await?;
     let token = session::start(&state, id).await?;
     let body = LoginResponse {
         username: name,
@@ -366,27 +327,7 @@ async fn check_recovery(
         RECOVERY_LABEL,
         recovery_auth.bounded("recovery_auth", 32, 32)?,
     );
-    let row = state
-        .db
-        .call(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT id, recovery_hash, master_by_recovery FROM accounts WHERE username = ?1",
-                    [&name],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)),
-                )
-                .optional()?)
-        })
-        .await?;
-    match row {
-        Some((id, stored, wrapped)) if crate::secret::same(&stored, &presented) => {
-            Ok((id, wrapped))
-        }
-        _ => {
-            tracing::info!("recovery refused: wrong recovery key");
-            Err(Error::BadCredentials)
-        }
-    }
+    accounts::check_recovery(&state.db, name, presented).await
 }
 
 /// New password material: a fresh salt and cost, the new auth key and the
@@ -399,16 +340,9 @@ pub(crate) struct NewPassword {
     master_by_password: B64,
 }
 
-struct CheckedPassword {
-    salt: Vec<u8>,
-    argon2: Argon2,
-    auth_hash: [u8; 32],
-    wrapped: Vec<u8>,
-}
-
 impl NewPassword {
-    fn check(&self) -> Result<CheckedPassword, Error> {
-        Ok(CheckedPassword {
+    fn check(&self) -> Result<PasswordMaterial, Error> {
+        Ok(PasswordMaterial {
             salt: self.salt.bounded("salt", 16, 64)?.to_vec(),
             argon2: self.argon2.check()?,
             auth_hash: crate::secret::digest(
@@ -423,32 +357,6 @@ impl NewPassword {
     }
 }
 
-/// Stores new password material and ends every session of the account.
-fn set_password(
-    conn: &mut rusqlite::Connection,
-    id: i64,
-    new: CheckedPassword,
-) -> Result<(), Error> {
-    let tx = conn.transaction()?;
-    tx.execute(
-        "UPDATE accounts SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
-            auth_hash = ?6, master_by_password = ?7 WHERE id = ?1",
-        rusqlite::params![
-            id,
-            new.salt,
-            new.argon2.m_kib,
-            new.argon2.t,
-            new.argon2.p,
-            &new.auth_hash[..],
-            new.wrapped
-        ],
-    )?;
-    session::end_all(&tx, id)?;
-    tx.commit()?;
-    Ok(())
-}
-
-/// `POST /api/auth/recovery/reset`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub(crate) struct RecoveryResetRequest {
     username: String,
@@ -471,10 +379,7 @@ pub(crate) async fn recovery_reset(
 ) -> Result<StatusCode, Error> {
     let new = req.new.check()?;
     let (id, _) = check_recovery(&state, &client, &req.username, &req.recovery_auth).await?;
-    state
-        .db
-        .call(move |conn| set_password(conn, id, new))
-        .await?;
+    accounts::set_password(&state.db, id, new).await?;
     tracing::info!("password reset with the recovery key");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -500,38 +405,17 @@ pub(crate) async fn account(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<AccountDetails>, Error> {
-    let (quota, max_file_size) = (state.quota, state.max_file_size);
-    let id = session.account_id;
-    let details = state
-        .db
-        .call(move |conn| {
-            let used = used_bytes(conn, id)?;
-            Ok(conn.query_row(
-                "SELECT username, is_admin, salt, argon2_m_kib, argon2_t, argon2_p,
-                        master_by_password, quota FROM accounts WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(AccountDetails {
-                        username: r.get(0)?,
-                        is_admin: r.get(1)?,
-                        salt: B64(r.get(2)?),
-                        argon2: Argon2 {
-                            m_kib: r.get(3)?,
-                            t: r.get(4)?,
-                            p: r.get(5)?,
-                        },
-                        master_by_password: B64(r.get(6)?),
-                        used,
-                        quota: r
-                            .get::<_, Option<i64>>(7)?
-                            .and_then(|q| u64::try_from(q).ok())
-                            .unwrap_or(quota),
-                        max_file_size,
-                    })
-                },
-            )?)
-        })
-        .await?;
+    let d = accounts::details(&state.db, session.account_id, state.quota).await?;
+    let details = AccountDetails {
+        username: d.username,
+        is_admin: d.is_admin,
+        salt: B64(d.salt),
+        argon2: d.argon2,
+        master_by_password: B64(d.master_by_password),
+        used: d.used,
+        quota: d.quota,
+        max_file_size: state.max_file_size,
+    };
     Ok(Json(details))
 }
 
@@ -562,19 +446,7 @@ pub(crate) async fn change_password(
         .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
     let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let new = req.new.check()?;
-    state
-        .db
-        .call(move |conn| {
-            let stored: Vec<u8> =
-                conn.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-            if !crate::secret::same(&stored, &presented) {
-                return Err(Error::BadCredentials);
-            }
-            set_password(conn, id, new)
-        })
-        .await?;
+    accounts::change_password(&state.db, id, presented, new).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, session::cookie(None, state.trust_proxy))],
@@ -605,29 +477,7 @@ pub(crate) async fn delete_account(
         .limiter
         .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
     let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
-    let (files, uploads) = state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            let stored: Vec<u8> =
-                tx.query_row("SELECT auth_hash FROM accounts WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })?;
-            if !crate::secret::same(&stored, &presented) {
-                return Err(Error::BadCredentials);
-            }
-            let ids = |sql: &str| -> Result<Vec<String>, Error> {
-                let mut stmt = tx.prepare(sql)?;
-                let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            };
-            let files = ids("SELECT id FROM files WHERE account_id = ?1")?;
-            let uploads = ids("SELECT id FROM uploads WHERE account_id = ?1")?;
-            tx.execute("DELETE FROM accounts WHERE id = ?1", [id])?;
-            tx.commit()?;
-            Ok((files, uploads))
-        })
-        .await?;
+    let (files, uploads) = accounts::delete(&state.db, id, presented).await?;
     for id in files.iter().filter_map(|f| BlobId::parse(f)) {
         if let Err(e) = state.blobs.delete(&id).await {
             tracing::warn!(error = %e, "a deleted account's blob stays until the next startup check");

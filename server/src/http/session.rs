@@ -10,19 +10,15 @@ use axum::{
     extract::FromRequestParts,
     http::{HeaderMap, HeaderValue, Method, header, request::Parts},
 };
-use rusqlite::OptionalExtension;
 
 use crate::state::AppState;
 use crate::{
     Error,
-    accounts::sessions::{ABSOLUTE, alive},
-    db,
+    accounts::sessions::{self, ABSOLUTE},
 };
 
 /// The cookie's name.
 pub(crate) const COOKIE: &str = "nocturne_session";
-/// `last_seen` is written at most this often (seconds), so reads stay reads.
-const TOUCH_EVERY: i64 = 60;
 const LABEL: &str = "nocturne session";
 
 /// A logged-in caller.
@@ -36,14 +32,7 @@ pub(crate) struct Session {
 impl Session {
     /// Ends this session.
     pub(crate) async fn end(&self, state: &AppState) -> Result<(), Error> {
-        let hash = self.token_hash;
-        state
-            .db
-            .call(move |conn| {
-                conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]])?;
-                Ok(())
-            })
-            .await
+        sessions::end(&state.db, self.token_hash).await
     }
 }
 
@@ -52,25 +41,8 @@ pub(crate) async fn start(state: &AppState, account_id: i64) -> Result<String, E
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
     let token = crate::secret::random32();
     let hash = crate::secret::digest(LABEL, &token);
-    state
-        .db
-        .call(move |conn| {
-            let now = db::now();
-            conn.execute(
-                "INSERT INTO sessions (token_hash, account_id, created_at, last_seen)
-                 VALUES (?1, ?2, ?3, ?3)",
-                rusqlite::params![&hash[..], account_id, now],
-            )?;
-            Ok(())
-        })
-        .await?;
+    sessions::create(&state.db, account_id, hash).await?;
     Ok(URL_SAFE_NO_PAD.encode(token))
-}
-
-/// Ends every session of an account.
-pub(crate) fn end_all(conn: &rusqlite::Connection, account_id: i64) -> Result<(), Error> {
-    conn.execute("DELETE FROM sessions WHERE account_id = ?1", [account_id])?;
-    Ok(())
 }
 
 /// The `Set-Cookie` value that installs `token` (or, with `None`, removes
@@ -135,46 +107,12 @@ impl FromRequestParts<AppState> for Session {
             .decode(token.as_bytes())
             .map_err(|_| Error::Unauthorized)?;
         let hash = crate::secret::digest(LABEL, &token);
-        state
-            .db
-            .call(move |conn| {
-                let now = db::now();
-                let row = conn
-                    .query_row(
-                        "SELECT s.account_id, s.created_at, s.last_seen, a.is_admin
-                         FROM sessions s JOIN accounts a ON a.id = s.account_id
-                         WHERE s.token_hash = ?1",
-                        [&hash[..]],
-                        |r| {
-                            Ok((
-                                r.get::<_, i64>(0)?,
-                                r.get::<_, i64>(1)?,
-                                r.get::<_, i64>(2)?,
-                                r.get::<_, bool>(3)?,
-                            ))
-                        },
-                    )
-                    .optional()?;
-                let Some((account_id, created, last_seen, is_admin)) = row else {
-                    return Err(Error::Unauthorized);
-                };
-                if !alive(created, last_seen, now) {
-                    conn.execute("DELETE FROM sessions WHERE token_hash = ?1", [&hash[..]])?;
-                    return Err(Error::Unauthorized);
-                }
-                if now - last_seen >= TOUCH_EVERY {
-                    conn.execute(
-                        "UPDATE sessions SET last_seen = ?2 WHERE token_hash = ?1",
-                        rusqlite::params![&hash[..], now],
-                    )?;
-                }
-                Ok(Session {
-                    account_id,
-                    is_admin,
-                    token_hash: hash,
-                })
-            })
-            .await
+        let found = sessions::find(&state.db, hash).await?;
+        Ok(Session {
+            account_id: found.account_id,
+            is_admin: found.is_admin,
+            token_hash: hash,
+        })
     }
 }
 
