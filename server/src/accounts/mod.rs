@@ -5,8 +5,6 @@
 pub(crate) mod invites;
 pub(crate) mod sessions;
 
-use serde::{Deserialize, Serialize};
-
 use rusqlite::OptionalExtension;
 
 use crate::{Error, config::Registration, db, db::Db};
@@ -38,20 +36,20 @@ pub(crate) fn quota_of(
     Ok(own.and_then(|q| u64::try_from(q).ok()).unwrap_or(default))
 }
 
-/// Argon2id parameters: an account's password cost, and a share link's.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub(crate) struct Argon2 {
-    /// Memory in KiB.
-    pub(crate) m_kib: u32,
-    /// Passes.
-    pub(crate) t: u32,
-    /// Lanes.
-    pub(crate) p: u32,
+pub(crate) use api::accounts::Argon2;
+
+/// What the server holds Argon2id parameters to.
+pub(crate) trait Argon2Rules: Sized {
+    /// The defaults (RFC 9106's second recommendation: t=3, 64 MiB, p=4).
+    fn default_params() -> Self;
+    /// Refuses parameters too weak to protect a password (below 19 MiB or
+    /// t=1 at that memory, OWASP's floor) or too heavy for a browser.
+    fn check(self) -> Result<Self, Error>;
 }
 
-impl Argon2 {
+impl Argon2Rules for Argon2 {
     /// The defaults (RFC 9106's second recommendation: t=3, 64 MiB, p=4).
-    pub(crate) fn default_params() -> Self {
+    fn default_params() -> Self {
         let d = noctis::keys::DEFAULT_ARGON2;
         Argon2 {
             m_kib: d.m_kib,
@@ -62,7 +60,7 @@ impl Argon2 {
 
     /// Refuses parameters too weak to protect a password (below 19 MiB or
     /// t=1 at that memory, OWASP's floor) or too heavy for a browser.
-    pub(crate) fn check(self) -> Result<Self, Error> {
+    fn check(self) -> Result<Self, Error> {
         let max = noctis::keys::MAX_ARGON2;
         let ok = (19 * 1024..=max.m_kib).contains(&self.m_kib)
             && (1..=max.t).contains(&self.t)

@@ -4,9 +4,9 @@
 //! `/api/openapi.json` is generated from the same list the router is built
 //! from and cannot drift from it.
 
+use api::Health;
 use axum::{Json, Router, extract::State, routing::get};
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{AppState, auth, files, invites, shares, uploads};
@@ -77,22 +77,13 @@ pub(super) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (router, doc)
 }
 
-/// The answer of `GET /api/health`.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Health {
-    /// `"ok"` when the server can reach its database.
-    status: &'static str,
-    /// The server's version (the workspace version).
-    version: &'static str,
-}
-
 /// Liveness and readiness in one: answers only once the database answers.
 #[utoipa::path(get, path = "/health", tag = "server",
     responses((status = 200, body = Health), (status = 503, body = crate::error::ErrorBody)))]
 pub(crate) async fn health(State(state): State<AppState>) -> Result<Json<Health>, Error> {
     state.db.ping().await?;
     Ok(Json(Health {
-        status: "ok",
-        version: env!("CARGO_PKG_VERSION"),
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
     }))
 }

@@ -8,6 +8,13 @@
 //! recovery auth token derived from it, of which the server also keeps only
 //! a hash. Nothing stored here decrypts anything.
 
+use crate::accounts::Argon2Rules as _;
+use crate::http::wire::Bounded as _;
+use api::accounts::{
+    AccountDetails, AccountView, ChangePasswordRequest, DeleteAccountRequest, KeyParams,
+    LoginRequest, LoginResponse, NewPassword, ParamsRequest, RecoveryKeyRequest,
+    RecoveryKeyResponse, RecoveryResetRequest, RegisterRequest,
+};
 use axum::{
     Json,
     extract::State,
@@ -15,8 +22,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use hmac::{KeyInit as _, Mac as _};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{
     client::ClientAddr,
@@ -56,21 +61,6 @@ pub(crate) fn username(raw: &str) -> Result<String, Error> {
     }
 }
 
-/// What the browser needs to derive an account's keys.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub(crate) struct KeyParams {
-    /// The Argon2id salt.
-    pub(crate) salt: B64,
-    /// The Argon2id cost.
-    pub(crate) argon2: Argon2,
-}
-
-/// `POST /api/auth/params`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct ParamsRequest {
-    username: String,
-}
-
 /// The Argon2id salt and cost for an account. An unknown username gets a
 /// salt derived from the server secret and the name, stable across calls,
 /// so the answer does not reveal whether the account exists.
@@ -108,33 +98,6 @@ fn fake(state: &AppState, what: &str, name: &str) -> Vec<u8> {
     mac.update(&[0]);
     mac.update(name.as_bytes());
     mac.finalize().into_bytes().to_vec()
-}
-
-/// `POST /api/auth/register`. Everything here is public or wrapped.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct RegisterRequest {
-    username: String,
-    /// An invite code, when the server requires one.
-    #[serde(default)]
-    invite: Option<String>,
-    /// The Argon2id salt the browser chose (16–64 random bytes).
-    salt: B64,
-    argon2: Argon2,
-    /// The auth half of Argon2id's output (32 bytes).
-    auth_key: B64,
-    /// The master key wrapped under the password's key-encryption key.
-    master_by_password: B64,
-    /// The master key wrapped under the recovery key.
-    master_by_recovery: B64,
-    /// A token derived from the recovery key that authorises a reset (32 bytes).
-    recovery_auth: B64,
-}
-
-/// An account as its owner sees it.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct AccountView {
-    username: String,
-    is_admin: bool,
 }
 
 /// Creates an account. The first account on a server becomes its
@@ -193,30 +156,6 @@ pub(crate) async fn register(
             is_admin,
         }),
     ))
-}
-
-/// `POST /api/auth/login`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct LoginRequest {
-    username: String,
-    /// The auth half of Argon2id's output (32 bytes).
-    auth_key: B64,
-    /// `true`: return a bearer token in the body (for programs) instead of
-    /// setting the browser's HttpOnly cookie.
-    #[serde(default)]
-    token: bool,
-}
-
-/// A successful login.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct LoginResponse {
-    username: String,
-    is_admin: bool,
-    /// The master key, wrapped under the password's key-encryption key.
-    master_by_password: B64,
-    /// A bearer token, only when the request asked for one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
 }
 
 /// Checks the auth key and starts a session: a cookie, or a bearer token
@@ -279,20 +218,6 @@ pub(crate) async fn logout(
         .into_response())
 }
 
-/// `POST /api/auth/recovery/key`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct RecoveryKeyRequest {
-    username: String,
-    /// The token derived from the recovery key (32 bytes).
-    recovery_auth: B64,
-}
-
-/// The master key wrapped under the recovery key.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct RecoveryKeyResponse {
-    master_by_recovery: B64,
-}
-
 /// Checks the recovery auth token and returns the recovery-wrapped master
 /// key, which only the recovery key unwraps.
 #[utoipa::path(post, path = "/auth/recovery/key", tag = TAG,
@@ -330,39 +255,18 @@ async fn check_recovery(
     accounts::check_recovery(&state.db, name, presented).await
 }
 
-/// New password material: a fresh salt and cost, the new auth key and the
-/// master key wrapped under the new key-encryption key.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct NewPassword {
-    salt: B64,
-    argon2: Argon2,
-    auth_key: B64,
-    master_by_password: B64,
-}
-
-impl NewPassword {
-    fn check(&self) -> Result<PasswordMaterial, Error> {
-        Ok(PasswordMaterial {
-            salt: self.salt.bounded("salt", 16, 64)?.to_vec(),
-            argon2: self.argon2.check()?,
-            auth_hash: crate::secret::digest(
-                AUTH_LABEL,
-                self.auth_key.bounded("auth_key", 32, 32)?,
-            ),
-            wrapped: self
-                .master_by_password
-                .bounded("master_by_password", noctis::keys::WRAPPED_LEN, 256)?
-                .to_vec(),
-        })
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct RecoveryResetRequest {
-    username: String,
-    recovery_auth: B64,
-    /// The new password's material.
-    new: NewPassword,
+/// New password material as the server keeps it: checked sizes and cost,
+/// the auth key hashed.
+fn checked(new: &NewPassword) -> Result<PasswordMaterial, Error> {
+    Ok(PasswordMaterial {
+        salt: new.salt.bounded("salt", 16, 64)?.to_vec(),
+        argon2: new.argon2.check()?,
+        auth_hash: crate::secret::digest(AUTH_LABEL, new.auth_key.bounded("auth_key", 32, 32)?),
+        wrapped: new
+            .master_by_password
+            .bounded("master_by_password", noctis::keys::WRAPPED_LEN, 256)?
+            .to_vec(),
+    })
 }
 
 /// Sets a new password with the recovery key: the browser unwrapped the
@@ -377,25 +281,11 @@ pub(crate) async fn recovery_reset(
     client: ClientAddr,
     JsonBody(req): JsonBody<RecoveryResetRequest>,
 ) -> Result<StatusCode, Error> {
-    let new = req.new.check()?;
+    let new = checked(&req.new)?;
     let (id, _) = check_recovery(&state, &client, &req.username, &req.recovery_auth).await?;
     accounts::set_password(&state.db, id, new).await?;
     tracing::info!("password reset with the recovery key");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The caller's account, with what the browser needs to unlock it.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct AccountDetails {
-    username: String,
-    is_admin: bool,
-    salt: B64,
-    argon2: Argon2,
-    master_by_password: B64,
-    /// Ciphertext bytes stored, uploads in progress included.
-    used: u64,
-    quota: u64,
-    max_file_size: u64,
 }
 
 /// The caller's account.
@@ -419,15 +309,6 @@ pub(crate) async fn account(
     Ok(Json(details))
 }
 
-/// `POST /api/account/password`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct ChangePasswordRequest {
-    /// The current password's auth key (32 bytes).
-    auth_key: B64,
-    /// The new password's material.
-    new: NewPassword,
-}
-
 /// Changes the password. Every session of the account ends, this one
 /// included: log in again with the new password.
 #[utoipa::path(post, path = "/account/password", tag = TAG,
@@ -445,20 +326,13 @@ pub(crate) async fn change_password(
         .limiter
         .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
     let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
-    let new = req.new.check()?;
+    let new = checked(&req.new)?;
     accounts::change_password(&state.db, id, presented, new).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, session::cookie(None, state.trust_proxy))],
     )
         .into_response())
-}
-
-/// `DELETE /api/account`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct DeleteAccountRequest {
-    /// The current password's auth key (32 bytes), to confirm.
-    auth_key: B64,
 }
 
 /// Deletes the account, its sessions and every file. Rows go first, then

@@ -10,6 +10,8 @@
 //! part against its record and the whole against the client's hash, then
 //! commits the blob (fsync, rename) before the database row appears.
 
+use crate::http::wire::Bounded as _;
+use api::files::{FileList, FileView, FinishUpload, UpdateFile};
 use axum::{
     Json,
     body::Body,
@@ -17,8 +19,6 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::Response,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::{
     range::Wanted,
@@ -45,29 +45,6 @@ fn hex32(text: &str) -> Result<[u8; 32], Error> {
             .map_err(|_| bad())?;
     }
     Ok(out)
-}
-
-/// `POST /api/uploads/{id}/finish`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct FinishUpload {
-    /// The ciphertext's total length (must equal the declared size).
-    size: u64,
-    /// SHA-256 of the whole ciphertext, hex.
-    sha256: String,
-}
-
-/// A stored file: public sizes and times, encrypted metadata, wrapped key.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct FileView {
-    id: String,
-    /// Ciphertext bytes.
-    size: u64,
-    /// SHA-256 of the ciphertext, hex (also the download's ETag).
-    sha256: String,
-    metadata: B64,
-    wrapped_key: B64,
-    created_at: i64,
-    updated_at: i64,
 }
 
 impl From<files::File> for FileView {
@@ -120,15 +97,6 @@ pub(crate) async fn finish_upload(
         )
     })??;
     Ok((StatusCode::CREATED, Json(FileView::from(file))))
-}
-
-/// The caller's files and storage use.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct FileList {
-    files: Vec<FileView>,
-    /// Bytes stored, uploads in progress included.
-    used: u64,
-    quota: u64,
 }
 
 /// Lists the caller's files, newest first.
@@ -202,13 +170,6 @@ pub(crate) async fn download(
         Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
     };
     slice.respond(blob, Body::from_stream).await
-}
-
-/// `PATCH /api/files/{id}`.
-#[derive(Debug, Deserialize, ToSchema, IntoParams)]
-pub(crate) struct UpdateFile {
-    /// New encrypted metadata (a rename is new metadata).
-    metadata: B64,
 }
 
 /// Replaces a file's encrypted metadata (rename).

@@ -1,28 +1,18 @@
 //! Invites under `/api/invites`, for administrators only: create one (its
 //! code shown once), list the pending ones, revoke one.
 
+use api::accounts::{Invite, PendingInvite};
 use axum::{
     Json,
     extract::{Path, State},
     http::StatusCode,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::session::Session;
 use crate::{Error, accounts::invites, state::AppState};
 
 /// Invites are documented with the accounts they admit.
 const TAG: &str = "accounts";
-
-/// A new invite code, shown once.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Invite {
-    /// 128 random bits as 32 hex digits; single use.
-    code: String,
-    /// Unix seconds after which the code no longer works.
-    expires_at: i64,
-}
 
 /// Creates an invite code (administrators only). The server keeps only its
 /// hash; it works once, for seven days.
@@ -48,18 +38,6 @@ fn require_admin(session: &Session) -> Result<(), Error> {
             message: "Only an administrator can manage invites.",
         })
     }
-}
-
-/// An invite not yet used or expired. The code itself is not kept, so it
-/// cannot be shown again; the id is the hash the server keeps of it.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PendingInvite {
-    /// 64 hex digits; names the invite for revoking.
-    id: String,
-    /// Unix seconds.
-    created_at: i64,
-    /// Unix seconds after which the code no longer works.
-    expires_at: i64,
 }
 
 /// The pending invites, newest first (administrators only).

@@ -2,6 +2,8 @@
 //! first), send its parts in any order, see what the server holds (to
 //! resume), cancel. Finishing one makes a file (`http::files`).
 
+use crate::http::wire::Bounded as _;
+use api::files::{CreateUpload, PartView, UploadView};
 use axum::{
     Json,
     body::Body,
@@ -9,9 +11,7 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
 };
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use super::{
     session::Session,
@@ -26,45 +26,6 @@ use crate::{
 
 /// Uploads are documented with the files they become.
 const TAG: &str = "files";
-
-/// `POST /api/uploads`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct CreateUpload {
-    /// The ciphertext's total length in bytes.
-    size: u64,
-    /// Bytes per part (256 KiB to 16 MiB; default 8 MiB).
-    #[serde(default)]
-    part_size: Option<u64>,
-    /// The file's encrypted metadata (at most 8 KiB).
-    metadata: B64,
-    /// The file's data key wrapped under the master key (at most 256 bytes).
-    wrapped_key: B64,
-}
-
-/// One received part.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct PartView {
-    index: u64,
-    /// SHA-256 of the part as the server received it (hex).
-    sha256: String,
-}
-
-/// An upload in progress.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct UploadView {
-    id: String,
-    size: u64,
-    part_size: u64,
-    /// How many parts make up the whole.
-    parts: u64,
-    /// The parts the server holds, with their hashes, so a client can
-    /// resume and check its re-encryption matches.
-    received: Vec<PartView>,
-    metadata: B64,
-    wrapped_key: B64,
-    created_at: i64,
-    expires_at: i64,
-}
 
 /// Starts an upload: checks the file size limit and the quota against the
 /// declared size (413 beyond them) before anything is stored.

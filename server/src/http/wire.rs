@@ -1,8 +1,5 @@
 //! Small pieces of the JSON API's wire format shared by several routes.
 
-use base64::{Engine as _, engine::general_purpose::STANDARD};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::Error;
 
 /// A JSON request body whose rejections (no JSON content type, malformed
@@ -41,43 +38,17 @@ where
     }
 }
 
-/// Bytes carried as standard base64 (with padding, as `btoa` makes).
-#[derive(Clone, PartialEq, Eq, Default, utoipa::ToSchema)]
-#[schema(value_type = String, format = Byte)]
-pub(crate) struct B64(pub(crate) Vec<u8>);
+pub(crate) use api::{B64, accounts::Argon2};
 
-impl std::fmt::Debug for B64 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Some of these are keys or auth tokens: never print the bytes.
-        write!(f, "B64({} bytes)", self.0.len())
-    }
-}
-
-impl Serialize for B64 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for B64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        STANDARD
-            .decode(text.as_bytes())
-            .map(B64)
-            .map_err(|_| serde::de::Error::custom("not valid base64"))
-    }
-}
-
-impl B64 {
+/// Bytes from the API with a length rule.
+pub(crate) trait Bounded {
     /// The bytes, if there are between `min` and `max` of them; otherwise a
     /// 400 naming the field.
-    pub(crate) fn bounded(
-        &self,
-        field: &'static str,
-        min: usize,
-        max: usize,
-    ) -> Result<&[u8], Error> {
+    fn bounded(&self, field: &'static str, min: usize, max: usize) -> Result<&[u8], Error>;
+}
+
+impl Bounded for B64 {
+    fn bounded(&self, field: &'static str, min: usize, max: usize) -> Result<&[u8], Error> {
         let n = self.0.len();
         if n < min || n > max {
             let want = if min == max {
@@ -93,9 +64,6 @@ impl B64 {
         Ok(&self.0)
     }
 }
-
-/// Argon2id parameters, as accounts and share links store them.
-pub(crate) use crate::accounts::Argon2;
 
 /// An upload or file id from a URL; anything else names nothing here.
 pub(crate) fn blob_id(raw: &str) -> Result<crate::store::BlobId, Error> {

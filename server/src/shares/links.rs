@@ -6,8 +6,6 @@
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::{Error, accounts::Argon2, limits, store::BlobId};
 
@@ -38,20 +36,16 @@ pub(crate) const MAX_LIFETIME: i64 = 10 * 365 * 24 * 60 * 60;
 pub(crate) const TOKEN_LABEL: &str = "nocturne share token";
 pub(crate) const CLAIM_LABEL: &str = "nocturne share claim";
 
-/// How a link is meant to be used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Mode {
-    /// Until revoked (or its download count runs out).
-    Persistent,
-    /// Until `expires_at`.
-    Expiring,
-    /// For exactly one complete download.
-    OneTime,
+pub(crate) use api::shares::{Mode, ShareState};
+
+/// How a mode is written in the `shares` table.
+pub(crate) trait ModeColumn: Sized {
+    fn column(self) -> &'static str;
+    fn parse(text: &str) -> Self;
 }
 
-impl Mode {
-    pub(crate) fn as_str(self) -> &'static str {
+impl ModeColumn for Mode {
+    fn column(self) -> &'static str {
         match self {
             Mode::Persistent => "persistent",
             Mode::Expiring => "expiring",
@@ -59,26 +53,13 @@ impl Mode {
         }
     }
 
-    pub(crate) fn parse(text: &str) -> Mode {
+    fn parse(text: &str) -> Mode {
         match text {
             "expiring" => Mode::Expiring,
             "one_time" => Mode::OneTime,
             _ => Mode::Persistent,
         }
     }
-}
-
-/// Where a link stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ShareState {
-    Active,
-    Expired,
-    Revoked,
-    /// Its downloads have run out (a one-time link after its download).
-    Used,
-    /// Too many wrong passwords; the owner can unlock it.
-    Locked,
 }
 
 /// A share row as stored.

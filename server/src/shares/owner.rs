@@ -1,6 +1,7 @@
 //! The owner's side of share links: create one for some of the account's
 //! files, list them with their state and counts, revoke one.
 
+use super::links::ModeColumn as _;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{
@@ -141,7 +142,7 @@ pub(crate) async fn create(
                 t,
                 p,
                 &token_hash[..],
-                mode.as_str(),
+                mode.column(),
                 expires_at,
                 max_downloads,
                 now
@@ -232,7 +233,7 @@ pub(crate) async fn update(
             check_expiry(mode, expires_at, now)?;
             tx.execute(
                 "UPDATE shares SET mode = ?2, expires_at = ?3, updated_at = ?4 WHERE id = ?1",
-                rusqlite::params![id, mode.as_str(), expires_at, now],
+                rusqlite::params![id, mode.column(), expires_at, now],
             )?;
         }
         if let Some(Rewrap {

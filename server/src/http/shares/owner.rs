@@ -1,13 +1,14 @@
 //! The owner's side of share links, under `/api/shares`: create, list,
 //! change expiry or password, unlock, revoke.
 
+use crate::accounts::Argon2Rules as _;
+use crate::http::wire::Bounded as _;
+use api::shares::{CreateShare, LinkFile, ShareList, ShareView, UpdateShare};
 use axum::{
     Json,
     extract::{Path, State},
     http::StatusCode,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{
     super::{
@@ -19,77 +20,12 @@ use super::{
 use crate::{
     Error,
     shares::{
-        links::{MAX_SHARE_FILES, Mode, ShareState, TOKEN_LABEL, check_expiry, share_id},
+        links::{MAX_SHARE_FILES, TOKEN_LABEL, check_expiry, share_id},
         owner::{self, NewShare},
     },
     state::AppState,
     store::BlobId,
 };
-
-/// One file of a new share.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct ShareFileKey {
-    /// The file's id (one of the caller's files).
-    file_id: String,
-    /// The file's data key wrapped under the link key (60 bytes).
-    wrapped_key: B64,
-}
-
-/// `POST /api/shares`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct CreateShare {
-    /// The files, in the order the link lists them (1 to 256).
-    files: Vec<ShareFileKey>,
-    /// 16 random bytes from which the owner's browser derives the link's
-    /// secret with the master key; the server cannot.
-    seed: B64,
-    /// 16 random bytes: the link's Argon2id and HKDF salt.
-    salt: B64,
-    /// The password's Argon2id cost; absent for a link without password.
-    #[serde(default)]
-    argon2: Option<Argon2>,
-    /// The access token (32 bytes); the server keeps a hash.
-    token: B64,
-    mode: Mode,
-    /// Unix time after which the link is refused (required for `expiring`).
-    #[serde(default)]
-    expires_at: Option<i64>,
-    /// Complete downloads allowed (1 for `one_time`; none means unlimited).
-    #[serde(default)]
-    max_downloads: Option<i64>,
-}
-
-/// A file of a link, for its owner.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct LinkFile {
-    /// Its position in the link (what a re-wrap names).
-    index: i64,
-    file_id: String,
-}
-
-/// A link as its owner sees it.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ShareView {
-    id: String,
-    /// What the owner's browser derives the link's secret from.
-    seed: B64,
-    salt: B64,
-    argon2: Option<Argon2>,
-    mode: Mode,
-    expires_at: Option<i64>,
-    max_downloads: Option<i64>,
-    /// Complete downloads so far.
-    downloads: i64,
-    /// Downloads in progress (live claims).
-    in_progress: i64,
-    /// Consecutive wrong attempts.
-    failures: i64,
-    state: ShareState,
-    /// The shared files, in the link's order (deleted files drop out, so
-    /// positions can have gaps).
-    files: Vec<LinkFile>,
-    created_at: i64,
-}
 
 impl From<owner::Described> for ShareView {
     fn from(d: owner::Described) -> Self {
@@ -178,12 +114,6 @@ pub(crate) async fn create_share(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// The caller's links.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ShareList {
-    shares: Vec<ShareView>,
-}
-
 /// Lists the caller's links, newest first, with their state and counts.
 #[utoipa::path(get, path = "/shares", tag = TAG,
     responses((status = 200, body = ShareList), (status = 401, body = crate::error::ErrorBody)))]
@@ -197,43 +127,6 @@ pub(crate) async fn list_shares(
         .map(ShareView::from)
         .collect();
     Ok(Json(ShareList { shares }))
-}
-
-/// A file's data key re-wrapped under a link's new key.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct RewrappedKey {
-    /// The file's position in the link (as listed, counting from 0).
-    index: i64,
-    wrapped_key: B64,
-}
-
-/// A new password (or none): new salt, cost, token and wrapped keys.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct Rewrap {
-    salt: B64,
-    #[serde(default)]
-    argon2: Option<Argon2>,
-    token: B64,
-    /// Every file still in the link, re-wrapped.
-    files: Vec<RewrappedKey>,
-}
-
-/// A new expiry: a Unix time, or `null` for none.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct ExpiryChange {
-    expires_at: Option<i64>,
-}
-
-/// `PATCH /api/shares/{id}`: any of the three.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct UpdateShare {
-    #[serde(default)]
-    expiry: Option<ExpiryChange>,
-    #[serde(default)]
-    password: Option<Rewrap>,
-    /// Clears the wrong-attempt count and the lock.
-    #[serde(default)]
-    unlock: bool,
 }
 
 /// Changes a link's expiry or password, or unlocks it.

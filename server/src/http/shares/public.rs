@@ -1,6 +1,8 @@
 //! The public side of share links, under `/api/s/{id}`: how to derive the
 //! keys, open with the access token, claim a download, stream a file.
 
+use crate::http::wire::Bounded as _;
+use api::shares::{Claim, ShareInfo, ShareToken, SharedFile, SharedFiles};
 use std::time::Instant;
 
 use axum::{
@@ -10,14 +12,12 @@ use axum::{
     http::{HeaderMap, header},
     response::Response,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::{
     super::{
         client::ClientAddr,
         range::Wanted,
-        wire::{self, Argon2, B64, JsonBody},
+        wire::{self, B64, JsonBody},
     },
     TAG,
     stream::{Progress, tracked},
@@ -25,23 +25,12 @@ use super::{
 use crate::{
     Error, limits,
     shares::{
-        links::{CLAIM_GRACE, CLAIM_LABEL, COMPLETED_TAIL, Mode, share_id},
+        links::{CLAIM_GRACE, CLAIM_LABEL, COMPLETED_TAIL, share_id},
         public::{self, claim_gone},
     },
     state::AppState,
     store::BlobStore as _,
 };
-
-/// What anyone with the link may learn before the password: how to derive
-/// the keys. Nothing about the files.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ShareInfo {
-    /// Whether a password is needed.
-    password: bool,
-    salt: B64,
-    /// The password's Argon2id cost, when there is one.
-    argon2: Option<Argon2>,
-}
 
 /// How to derive a link's keys; 410 says whether it expired, was revoked or
 /// was used, 423 that it is locked.
@@ -66,36 +55,6 @@ pub(crate) async fn share_info(
         salt: B64(row.salt),
         argon2: row.argon2,
     }))
-}
-
-/// The access token derived from the link's secret (and password).
-#[derive(Debug, Deserialize, ToSchema)]
-pub(crate) struct ShareToken {
-    /// 32 bytes.
-    token: B64,
-}
-
-/// One shared file, for the opener.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SharedFile {
-    /// Its position in the link.
-    index: i64,
-    /// Ciphertext bytes.
-    size: u64,
-    /// The file's encrypted metadata (sealed under its data key).
-    metadata: B64,
-    /// The data key wrapped under the link key.
-    wrapped_key: B64,
-}
-
-/// What a correct token opens.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct SharedFiles {
-    files: Vec<SharedFile>,
-    mode: Mode,
-    expires_at: Option<i64>,
-    /// Complete downloads still allowed; none means unlimited.
-    downloads_left: Option<i64>,
 }
 
 fn token_of(req: &ShareToken) -> Result<Vec<u8>, Error> {
@@ -161,15 +120,6 @@ fn judge<T>(state: &AppState, who: &str, result: &Result<T, Error>) {
         Ok(_) => state.penalties.succeeded(who),
         Err(_) => {}
     }
-}
-
-/// A download claim.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Claim {
-    /// Send as `Authorization: Bearer <claim>` with each content request.
-    claim: String,
-    /// Seconds the claim survives without use.
-    grace: i64,
 }
 
 /// Checks the token and claims one download. On a link with a download

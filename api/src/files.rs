@@ -1,0 +1,90 @@
+//! Files and uploads.
+
+use serde::{Deserialize, Serialize};
+
+use crate::B64;
+
+/// `POST /api/uploads/{id}/finish`.
+#[derive(Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FinishUpload {
+    /// The ciphertext's total length (must equal the declared size).
+    pub size: u64,
+    /// SHA-256 of the whole ciphertext, hex.
+    pub sha256: String,
+}
+
+/// A stored file: public sizes and times, encrypted metadata, wrapped key.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileView {
+    pub id: String,
+    /// Ciphertext bytes.
+    pub size: u64,
+    /// SHA-256 of the ciphertext, hex (also the download's ETag).
+    pub sha256: String,
+    pub metadata: B64,
+    pub wrapped_key: B64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The caller's files and storage use.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileList {
+    pub files: Vec<FileView>,
+    /// Bytes stored, uploads in progress included.
+    pub used: u64,
+    pub quota: u64,
+}
+
+/// `PATCH /api/files/{id}`.
+#[derive(Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateFile {
+    /// New encrypted metadata (a rename is new metadata).
+    pub metadata: B64,
+}
+
+/// `POST /api/uploads`.
+#[derive(Debug, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateUpload {
+    /// The ciphertext's total length in bytes.
+    pub size: u64,
+    /// Bytes per part (256 KiB to 16 MiB; default 8 MiB).
+    #[serde(default)]
+    pub part_size: Option<u64>,
+    /// The file's encrypted metadata (at most 8 KiB).
+    pub metadata: B64,
+    /// The file's data key wrapped under the master key (at most 256 bytes).
+    pub wrapped_key: B64,
+}
+
+/// One received part.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PartView {
+    pub index: u64,
+    /// SHA-256 of the part as the server received it (hex).
+    pub sha256: String,
+}
+
+/// An upload in progress.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadView {
+    pub id: String,
+    pub size: u64,
+    pub part_size: u64,
+    /// How many parts make up the whole.
+    pub parts: u64,
+    /// The parts the server holds, with their hashes, so a client can
+    /// resume and check its re-encryption matches.
+    pub received: Vec<PartView>,
+    pub metadata: B64,
+    pub wrapped_key: B64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
