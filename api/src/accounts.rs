@@ -18,7 +18,7 @@ pub struct Argon2 {
 }
 
 /// What the browser needs to derive an account's keys.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KeyParams {
     /// The Argon2id salt.
@@ -28,14 +28,14 @@ pub struct KeyParams {
 }
 
 /// `POST /api/auth/params`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ParamsRequest {
     pub username: String,
 }
 
 /// `POST /api/auth/register`. Everything here is public or wrapped.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterRequest {
     pub username: String,
@@ -56,7 +56,7 @@ pub struct RegisterRequest {
 }
 
 /// An account as its owner sees it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountView {
     pub username: String,
@@ -64,7 +64,7 @@ pub struct AccountView {
 }
 
 /// `POST /api/auth/login`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
@@ -77,7 +77,7 @@ pub struct LoginRequest {
 }
 
 /// A successful login.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub username: String,
@@ -90,7 +90,7 @@ pub struct LoginResponse {
 }
 
 /// `POST /api/auth/recovery/key`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryKeyRequest {
     pub username: String,
@@ -99,7 +99,7 @@ pub struct RecoveryKeyRequest {
 }
 
 /// The master key wrapped under the recovery key.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryKeyResponse {
     pub master_by_recovery: B64,
@@ -107,7 +107,7 @@ pub struct RecoveryKeyResponse {
 
 /// New password material: a fresh salt and cost, the new auth key and the
 /// master key wrapped under the new key-encryption key.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPassword {
     pub salt: B64,
@@ -116,7 +116,7 @@ pub struct NewPassword {
     pub master_by_password: B64,
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecoveryResetRequest {
     pub username: String,
@@ -126,7 +126,7 @@ pub struct RecoveryResetRequest {
 }
 
 /// The caller's account, with what the browser needs to unlock it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountDetails {
     pub username: String,
@@ -141,7 +141,7 @@ pub struct AccountDetails {
 }
 
 /// `POST /api/account/password`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePasswordRequest {
     /// The current password's auth key (32 bytes).
@@ -151,7 +151,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// `DELETE /api/account`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteAccountRequest {
     /// The current password's auth key (32 bytes), to confirm.
@@ -159,7 +159,7 @@ pub struct DeleteAccountRequest {
 }
 
 /// A new invite code, shown once.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Invite {
     /// 128 random bits as 32 hex digits; single use.
@@ -170,7 +170,7 @@ pub struct Invite {
 
 /// An invite not yet used or expired. The code itself is not kept, so it
 /// cannot be shown again; the id is the hash the server keeps of it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingInvite {
     /// 64 hex digits; names the invite for revoking.

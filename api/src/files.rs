@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::B64;
 
 /// `POST /api/uploads/{id}/finish`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FinishUpload {
     /// The ciphertext's total length (must equal the declared size).
@@ -15,7 +15,7 @@ pub struct FinishUpload {
 }
 
 /// A stored file: public sizes and times, encrypted metadata, wrapped key.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileView {
     pub id: String,
@@ -30,7 +30,7 @@ pub struct FileView {
 }
 
 /// The caller's files and storage use.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileList {
     pub files: Vec<FileView>,
@@ -40,7 +40,7 @@ pub struct FileList {
 }
 
 /// `PATCH /api/files/{id}`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateFile {
     /// New encrypted metadata (a rename is new metadata).
@@ -48,7 +48,7 @@ pub struct UpdateFile {
 }
 
 /// `POST /api/uploads`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateUpload {
     /// The ciphertext's total length in bytes.
@@ -63,7 +63,7 @@ pub struct CreateUpload {
 }
 
 /// One received part.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartView {
     pub index: u64,
@@ -72,7 +72,7 @@ pub struct PartView {
 }
 
 /// An upload in progress.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadView {
     pub id: String,

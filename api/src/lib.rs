@@ -21,7 +21,7 @@ pub use b64::B64;
 use serde::{Deserialize, Serialize};
 
 /// The answer of `GET /api/health`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     /// `"ok"` when the server can reach its database.

@@ -33,7 +33,7 @@ pub enum ShareState {
 }
 
 /// One file of a new share.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareFileKey {
     /// The file's id (one of the caller's files).
@@ -43,7 +43,7 @@ pub struct ShareFileKey {
 }
 
 /// `POST /api/shares`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateShare {
     /// The files, in the order the link lists them (1 to 256).
@@ -68,7 +68,7 @@ pub struct CreateShare {
 }
 
 /// A file of a link, for its owner.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LinkFile {
     /// Its position in the link (what a re-wrap names).
@@ -77,7 +77,7 @@ pub struct LinkFile {
 }
 
 /// A link as its owner sees it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareView {
     pub id: String,
@@ -102,14 +102,14 @@ pub struct ShareView {
 }
 
 /// The caller's links.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareList {
     pub shares: Vec<ShareView>,
 }
 
 /// A file's data key re-wrapped under a link's new key.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RewrappedKey {
     /// The file's position in the link (as listed, counting from 0).
@@ -118,7 +118,7 @@ pub struct RewrappedKey {
 }
 
 /// A new password (or none): new salt, cost, token and wrapped keys.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Rewrap {
     pub salt: B64,
@@ -130,14 +130,14 @@ pub struct Rewrap {
 }
 
 /// A new expiry: a Unix time, or `null` for none.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExpiryChange {
     pub expires_at: Option<i64>,
 }
 
 /// `PATCH /api/shares/{id}`: any of the three.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateShare {
     #[serde(default)]
@@ -151,7 +151,7 @@ pub struct UpdateShare {
 
 /// What anyone with the link may learn before the password: how to derive
 /// the keys. Nothing about the files.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareInfo {
     /// Whether a password is needed.
@@ -162,7 +162,7 @@ pub struct ShareInfo {
 }
 
 /// The access token derived from the link's secret (and password).
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareToken {
     /// 32 bytes.
@@ -170,7 +170,7 @@ pub struct ShareToken {
 }
 
 /// One shared file, for the opener.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedFile {
     /// Its position in the link.
@@ -184,7 +184,7 @@ pub struct SharedFile {
 }
 
 /// What a correct token opens.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SharedFiles {
     pub files: Vec<SharedFile>,
@@ -195,7 +195,7 @@ pub struct SharedFiles {
 }
 
 /// A download claim.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claim {
     /// Send as `Authorization: Bearer <claim>` with each content request.

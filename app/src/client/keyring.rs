@@ -2,8 +2,11 @@
 //! never storage), provided once by the app and read by every page. Logging
 //! in or unlocking fills it; logging out or a reload empties it.
 
+use ::api::{
+    B64,
+    accounts::{LoginRequest, LoginResponse, ParamsRequest},
+};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use super::{
     api,
@@ -18,38 +21,26 @@ pub(crate) fn unlocked() -> Option<Keyring> {
     expect_context::<KeyringSignal>().get_untracked()
 }
 
-#[derive(Debug, Serialize)]
-pub(crate) struct LoginRequest<'a> {
-    pub(crate) username: &'a str,
-    pub(crate) auth_key: &'a str,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct LoginResponse {
-    pub(crate) username: String,
-    pub(crate) master_by_password: String,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct UsernameOnly<'a> {
-    pub(crate) username: &'a str,
-}
-
 /// Derives the keys for `password` and logs in (cookie session); returns
 /// the unlocked keyring.
 pub(crate) async fn log_in(username: &str, password: &str) -> Result<Keyring, String> {
     let name = username.trim().to_ascii_lowercase();
-    let params: KeyParams = api::post("/api/auth/params", &UsernameOnly { username: &name })
-        .await
-        .map_err(|e| e.message)?;
+    let params: KeyParams = api::post(
+        "/api/auth/params",
+        &ParamsRequest {
+            username: name.clone(),
+        },
+    )
+    .await
+    .map_err(|e| e.message)?;
     let derived = keys::password_keys(password, &params).await?;
-    let auth_key = keys::b64(&derived.auth);
     let body = LoginRequest {
-        username: &name,
-        auth_key: &auth_key,
+        username: name,
+        auth_key: B64(derived.auth.to_vec()),
+        token: false,
     };
     let answer: LoginResponse = api::post("/api/auth/login", &body)
         .await
         .map_err(|e| e.message)?;
-    keys::unlock(&answer.username, &derived, &answer.master_by_password)
+    keys::unlock(&answer.username, &derived, &answer.master_by_password.0)
 }

@@ -6,6 +6,10 @@
 
 use std::sync::Arc;
 
+use ::api::{
+    B64,
+    accounts::{NewPassword, RegisterRequest},
+};
 use base64::{Engine as _, engine::general_purpose::STANDARD};
 use noctis::{
     account::{self, FILE_KEY, MASTER_BY_PASSWORD, MASTER_BY_RECOVERY},
@@ -36,29 +40,15 @@ pub(crate) fn unb64(text: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| "The server sent malformed data.".to_owned())
 }
 
-/// Argon2id parameters as the API carries them.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub(crate) struct Argon2 {
-    pub(crate) m_kib: u32,
-    pub(crate) t: u32,
-    pub(crate) p: u32,
-}
+pub(crate) use ::api::accounts::{Argon2, KeyParams};
 
-impl From<Argon2> for Argon2Params {
-    fn from(a: Argon2) -> Self {
-        Argon2Params {
-            m_kib: a.m_kib,
-            t: a.t,
-            p: a.p,
-        }
+/// The API's Argon2id parameters as `noctis` takes them.
+pub(crate) fn argon2_params(a: Argon2) -> Argon2Params {
+    Argon2Params {
+        m_kib: a.m_kib,
+        t: a.t,
+        p: a.p,
     }
-}
-
-/// An account's key-derivation parameters (`/api/auth/params`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct KeyParams {
-    pub(crate) salt: String,
-    pub(crate) argon2: Argon2,
 }
 
 /// The unlocked master key, held in memory for this tab only; gone on
@@ -170,40 +160,23 @@ pub(crate) fn new_header(cipher: noctis::format::CipherId) -> Option<noctis::for
     .ok()
 }
 
-/// New password material for the server, and what stays in the browser.
-#[derive(Debug, Serialize)]
-pub(crate) struct PasswordMaterial {
-    salt: String,
-    argon2: Argon2,
-    auth_key: String,
-    master_by_password: String,
-}
-
-async fn password_material(password: &str, master: &[u8; 32]) -> Result<PasswordMaterial, String> {
+/// New password material for the server: a fresh salt, the default cost,
+/// the auth key and the master key wrapped under the new key-encryption key.
+async fn password_material(password: &str, master: &[u8; 32]) -> Result<NewPassword, String> {
     let salt = random32();
     let keys = super::worker::account_keys(password, &*salt, DEFAULT_ARGON2).await?;
-    Ok(PasswordMaterial {
-        salt: b64(&*salt),
+    Ok(NewPassword {
+        salt: B64(salt.to_vec()),
         argon2: Argon2 {
             m_kib: DEFAULT_ARGON2.m_kib,
             t: DEFAULT_ARGON2.t,
             p: DEFAULT_ARGON2.p,
         },
-        auth_key: b64(&keys.auth),
-        master_by_password: b64(&wrap_key(&mut rng(), &keys.kek, master, MASTER_BY_PASSWORD)),
+        auth_key: B64(keys.auth.to_vec()),
+        master_by_password: B64(
+            wrap_key(&mut rng(), &keys.kek, master, MASTER_BY_PASSWORD).to_vec()
+        ),
     })
-}
-
-/// `POST /api/auth/register`.
-#[derive(Debug, Serialize)]
-pub(crate) struct RegisterRequest {
-    username: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invite: Option<String>,
-    #[serde(flatten)]
-    material: PasswordMaterial,
-    master_by_recovery: String,
-    recovery_auth: String,
 }
 
 /// What registration leaves in the browser: the recovery key to show once,
@@ -212,7 +185,7 @@ pub(crate) struct NewAccount {
     pub(crate) request: RegisterRequest,
     pub(crate) recovery_hex: Zeroizing<String>,
     pub(crate) recovery_words: Zeroizing<String>,
-    pub(crate) auth_key: String,
+    pub(crate) auth_key: B64,
     pub(crate) keyring: Keyring,
 }
 
@@ -232,9 +205,14 @@ pub(crate) async fn new_account(
         request: RegisterRequest {
             username: username.to_owned(),
             invite,
-            material,
-            master_by_recovery: b64(&wrap_key(&mut rng(), &r.kek, &master, MASTER_BY_RECOVERY)),
-            recovery_auth: b64(&r.auth),
+            salt: material.salt,
+            argon2: material.argon2,
+            auth_key: material.auth_key,
+            master_by_password: material.master_by_password,
+            master_by_recovery: B64(
+                wrap_key(&mut rng(), &r.kek, &master, MASTER_BY_RECOVERY).to_vec()
+            ),
+            recovery_auth: B64(r.auth.to_vec()),
         },
         recovery_hex: noctis::recovery::to_hex(&recovery),
         recovery_words: noctis::recovery::to_words(&recovery),
@@ -251,7 +229,7 @@ pub(crate) async fn password_keys(
     password: &str,
     params: &KeyParams,
 ) -> Result<noctis::keys::AccountKeys, String> {
-    let salt = unb64(&params.salt)?;
+    let salt = &params.salt.0;
     // The same floor the server enforces at sign-up: a server (or database)
     // that hands out a cheaper cost would make the auth key, and through it
     // the password, cheap to brute-force.
@@ -264,16 +242,16 @@ pub(crate) async fn password_keys(
                 .to_owned(),
         );
     }
-    super::worker::account_keys(password, &salt, params.argon2.into()).await
+    super::worker::account_keys(password, salt, argon2_params(params.argon2)).await
 }
 
 /// Unwraps the master key a login returned.
 pub(crate) fn unlock(
     username: &str,
     keys: &noctis::keys::AccountKeys,
-    master_by_password: &str,
+    master_by_password: &[u8],
 ) -> Result<Keyring, String> {
-    let master = unwrap_key(&keys.kek, &unb64(master_by_password)?, MASTER_BY_PASSWORD)
+    let master = unwrap_key(&keys.kek, master_by_password, MASTER_BY_PASSWORD)
         .map_err(|_| "The password is wrong.".to_owned())?;
     Ok(Keyring {
         username: username.to_owned(),
@@ -296,19 +274,19 @@ pub(crate) fn parse_recovery(text: &str) -> Result<Zeroizing<[u8; 32]>, String> 
 }
 
 /// The recovery token to show the server (which keeps its hash).
-pub(crate) fn recovery_auth(recovery: &[u8; 32]) -> String {
-    b64(&account::recovery_keys(recovery).auth)
+pub(crate) fn recovery_auth(recovery: &[u8; 32]) -> B64 {
+    B64(account::recovery_keys(recovery).auth.to_vec())
 }
 
 /// Unwraps the master key with the recovery key and wraps it under a new
 /// password.
 pub(crate) async fn reset_material(
     recovery: &[u8; 32],
-    master_by_recovery: &str,
+    master_by_recovery: &[u8],
     new_password: &str,
-) -> Result<PasswordMaterial, String> {
+) -> Result<NewPassword, String> {
     let r = account::recovery_keys(recovery);
-    let master = unwrap_key(&r.kek, &unb64(master_by_recovery)?, MASTER_BY_RECOVERY)
+    let master = unwrap_key(&r.kek, master_by_recovery, MASTER_BY_RECOVERY)
         .map_err(|_| "This recovery key does not open this account.".to_owned())?;
     password_material(new_password, &master).await
 }

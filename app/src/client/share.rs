@@ -11,52 +11,36 @@ use noctis::{
     keys::{AccountKeys, DEFAULT_ARGON2},
     share::{LinkKeys, link_keys, unwrap_file_key, wrap_file_key},
 };
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::{
     api::{self, ApiError},
-    keys::{Argon2, Keyring, b64, random32, rng, unb64},
+    keys::{Argon2, Keyring, random32, rng},
     worker,
 };
 
-/// How a link is meant to be used (the API's `mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Mode {
-    Persistent,
-    Expiring,
-    OneTime,
+pub(crate) use ::api::shares::{Mode, ShareState, ShareView as LinkView, SharedFile};
+use ::api::{
+    B64,
+    shares::{
+        Claim, CreateShare, Rewrap, RewrappedKey, ShareFileKey, ShareInfo, ShareList, ShareToken,
+        SharedFiles, UpdateShare,
+    },
+};
+
+/// A link's state as the page names it (the API's own words).
+pub(crate) fn state_name(state: ShareState) -> &'static str {
+    match state {
+        ShareState::Active => "active",
+        ShareState::Expired => "expired",
+        ShareState::Revoked => "revoked",
+        ShareState::Used => "used",
+        ShareState::Locked => "locked",
+    }
 }
 
-/// A link as its owner lists it (`GET /api/shares`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub(crate) struct LinkView {
-    pub(crate) id: String,
-    pub(crate) seed: String,
-    pub(crate) mode: Mode,
-    pub(crate) expires_at: Option<i64>,
-    pub(crate) max_downloads: Option<i64>,
-    pub(crate) downloads: i64,
-    pub(crate) in_progress: i64,
-    pub(crate) failures: i64,
-    pub(crate) state: String,
-    pub(crate) files: Vec<LinkFile>,
-    pub(crate) argon2: Option<Argon2>,
-}
-
-/// A file of a link: its position (with gaps once files are deleted).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub(crate) struct LinkFile {
-    pub(crate) index: i64,
-    pub(crate) file_id: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct LinkList {
-    shares: Vec<LinkView>,
-}
+/// `GET /api/s/{id}`: how to derive the keys.
+pub(crate) type LinkInfo = ShareInfo;
 
 /// What the dialog asks for.
 #[derive(Debug, Clone)]
@@ -93,25 +77,28 @@ pub(crate) fn link_url(id: &str, secret: &[u8; 32]) -> String {
 }
 
 /// Each file's data key (from the owner's keyring) wrapped for `keys`.
-fn wrap_all(keyring: &Keyring, keys: &LinkKeys, wrapped: &[String]) -> Result<Vec<String>, String> {
+fn wrap_all(keyring: &Keyring, keys: &LinkKeys, wrapped: &[String]) -> Result<Vec<B64>, String> {
     wrapped
         .iter()
         .map(|w| {
             let key = keyring
                 .data_key(w)
                 .ok_or("A file's key cannot be opened with your keys.")?;
-            Ok(b64(&wrap_file_key(&mut rng(), keys, &key)))
+            Ok(B64(wrap_file_key(&mut rng(), keys, &key).to_vec()))
         })
         .collect()
 }
 
-fn argon_json(password: bool) -> serde_json::Value {
-    if password {
+/// The Argon2id cost a link's password is derived with, if it has one.
+fn link_argon2(password: bool) -> Option<Argon2> {
+    password.then(|| {
         let d = DEFAULT_ARGON2;
-        json!({"m_kib": d.m_kib, "t": d.t, "p": d.p})
-    } else {
-        serde_json::Value::Null
-    }
+        Argon2 {
+            m_kib: d.m_kib,
+            t: d.t,
+            p: d.p,
+        }
+    })
 }
 
 /// Creates a link for `files` (id, the owner's wrapped key); returns its URL.
@@ -126,21 +113,24 @@ pub(crate) async fn create(
     let argon = password_keys(new.password.as_deref(), &salt, DEFAULT_ARGON2).await?;
     let keys = link_keys(&secret, argon.as_ref(), &salt);
     let wrapped: Vec<String> = files.iter().map(|(_, w)| w.clone()).collect();
-    let entries: Vec<serde_json::Value> = files
+    let entries: Vec<ShareFileKey> = files
         .iter()
         .zip(wrap_all(keyring, &keys, &wrapped)?)
-        .map(|((id, _), key)| json!({"file_id": id, "wrapped_key": key}))
+        .map(|((id, _), key)| ShareFileKey {
+            file_id: id.clone(),
+            wrapped_key: key,
+        })
         .collect();
-    let body = json!({
-        "files": entries,
-        "seed": b64(&seed),
-        "salt": b64(&salt),
-        "argon2": argon_json(new.password.is_some()),
-        "token": b64(&keys.token),
-        "mode": new.mode,
-        "expires_at": new.expires_at,
-        "max_downloads": new.max_downloads,
-    });
+    let body = CreateShare {
+        files: entries,
+        seed: B64(seed),
+        salt: B64(salt),
+        argon2: link_argon2(new.password.is_some()),
+        token: B64(keys.token.to_vec()),
+        mode: new.mode,
+        expires_at: new.expires_at,
+        max_downloads: new.max_downloads,
+    };
     let view: LinkView = api::post("/api/shares", &body)
         .await
         .map_err(|e| e.message)?;
@@ -149,7 +139,7 @@ pub(crate) async fn create(
 
 /// The caller's links.
 pub(crate) async fn list() -> Result<Vec<LinkView>, ApiError> {
-    api::get::<LinkList>("/api/shares").await.map(|l| l.shares)
+    api::get::<ShareList>("/api/shares").await.map(|l| l.shares)
 }
 
 /// Sets a new password (or none) on `link`, re-wrapping each file's key in
@@ -161,23 +151,30 @@ pub(crate) async fn change_password(
     wrapped: &[(i64, String)],
     password: Option<String>,
 ) -> Result<(), String> {
-    let seed = unb64(&link.seed)?;
-    let secret = keyring.link_secret(&seed);
+    let seed = &link.seed.0;
+    let secret = keyring.link_secret(seed);
     let salt = random16();
     let argon = password_keys(password.as_deref(), &salt, DEFAULT_ARGON2).await?;
     let keys = link_keys(&secret, argon.as_ref(), &salt);
     let owner_keys: Vec<String> = wrapped.iter().map(|(_, w)| w.clone()).collect();
-    let files: Vec<serde_json::Value> = wrapped
+    let files: Vec<RewrappedKey> = wrapped
         .iter()
         .zip(wrap_all(keyring, &keys, &owner_keys)?)
-        .map(|((index, _), key)| json!({"index": index, "wrapped_key": key}))
+        .map(|((index, _), key)| RewrappedKey {
+            index: *index,
+            wrapped_key: key,
+        })
         .collect();
-    let body = json!({"password": {
-        "salt": b64(&salt),
-        "argon2": argon_json(password.is_some()),
-        "token": b64(&keys.token),
-        "files": files,
-    }});
+    let body = UpdateShare {
+        expiry: None,
+        password: Some(Rewrap {
+            salt: B64(salt),
+            argon2: link_argon2(password.is_some()),
+            token: B64(keys.token.to_vec()),
+            files,
+        }),
+        unlock: false,
+    };
     api::patch::<_, serde_json::Value>(&format!("/api/shares/{}", link.id), &body)
         .await
         .map(|_| ())
@@ -185,34 +182,6 @@ pub(crate) async fn change_password(
 }
 
 // ------------------------------------------------------------------ opener
-
-/// `GET /api/s/{id}`: how to derive the keys.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct LinkInfo {
-    pub(crate) password: bool,
-    pub(crate) salt: String,
-    pub(crate) argon2: Option<Argon2>,
-}
-
-/// One shared file as the opener receives it.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct SharedFile {
-    pub(crate) index: u64,
-    pub(crate) size: u64,
-    pub(crate) metadata: String,
-    pub(crate) wrapped_key: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Opened {
-    files: Vec<SharedFile>,
-    mode: Mode,
-}
-
-#[derive(Debug, Deserialize)]
-struct Claim {
-    claim: String,
-}
 
 /// The fragment secret from `location.hash`, if it is one.
 pub(crate) fn secret_from_fragment(hash: &str) -> Option<Zeroizing<[u8; 32]>> {
@@ -245,27 +214,28 @@ pub(crate) async fn open(
         code: "local".into(),
         message,
     };
-    let salt = unb64(&info.salt).map_err(local)?;
+    let salt = info.salt.0.clone();
     let argon = match (info.argon2, password) {
         (Some(a), Some(p)) => Some(
-            worker::account_keys(p, &salt, a.into())
+            worker::account_keys(p, &salt, super::keys::argon2_params(a))
                 .await
                 .map_err(local)?,
         ),
         _ => None,
     };
     let keys = link_keys(secret, argon.as_ref(), &salt);
-    let opened: Opened = api::post(
+    let opened: SharedFiles = api::post(
         &format!("/api/s/{id}/open"),
-        &json!({"token": b64(&keys.token)}),
+        &ShareToken {
+            token: B64(keys.token.to_vec()),
+        },
     )
     .await?;
     let mut files = Vec::new();
     for f in opened.files {
-        let meta = unb64(&f.wrapped_key)
+        let meta = unwrap_file_key(&keys, &f.wrapped_key.0)
             .ok()
-            .and_then(|w| unwrap_file_key(&keys, &w).ok())
-            .and_then(|k| noctis::account::open_metadata(&k, &unb64(&f.metadata).ok()?).ok())
+            .and_then(|k| noctis::account::open_metadata(&k, &f.metadata.0).ok())
             .and_then(|m| serde_json::from_slice(&m).ok())
             .ok_or_else(|| {
                 local("This link's files cannot be decrypted: the link is damaged.".into())
@@ -284,7 +254,9 @@ impl OpenLink {
     pub(crate) async fn claim(&self, id: &str) -> Result<String, ApiError> {
         let c: Claim = api::post(
             &format!("/api/s/{id}/claim"),
-            &json!({"token": b64(&self.keys.token)}),
+            &ShareToken {
+                token: B64(self.keys.token.to_vec()),
+            },
         )
         .await?;
         Ok(c.claim)
@@ -292,7 +264,7 @@ impl OpenLink {
 
     /// A shared file's data key.
     pub(crate) fn data_key(&self, file: &SharedFile) -> Option<Zeroizing<[u8; 32]>> {
-        unwrap_file_key(&self.keys, &unb64(&file.wrapped_key).ok()?).ok()
+        unwrap_file_key(&self.keys, &file.wrapped_key.0).ok()
     }
 }
 

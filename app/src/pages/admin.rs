@@ -7,34 +7,13 @@
 //! expiry, and revokes them. Anyone else who opens the page is told it is
 //! not theirs; the server refuses them whatever the page shows.
 
+use ::api::accounts::{AccountDetails, Invite, PendingInvite};
 use leptos::{prelude::*, task::spawn_local};
-use serde::Deserialize;
 
 use crate::{
     client::{api, copy_text, local_time},
     components::Header,
 };
-
-#[derive(Debug, Clone, Deserialize)]
-struct Me {
-    #[serde(default)]
-    is_admin: bool,
-}
-
-/// A new invite, as `POST /api/invites` answers.
-#[derive(Debug, Clone, Deserialize)]
-struct NewInvite {
-    code: String,
-    expires_at: i64,
-}
-
-/// An invite waiting to be used, as `GET /api/invites` lists it.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-struct Pending {
-    id: String,
-    created_at: i64,
-    expires_at: i64,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Access {
@@ -56,8 +35,8 @@ fn signup_link(code: &str) -> String {
 #[component]
 pub(crate) fn AdminPage() -> impl IntoView {
     let access = RwSignal::new(Access::Checking);
-    let pending = RwSignal::new(Vec::<Pending>::new());
-    let created = RwSignal::new(None::<(String, NewInvite)>);
+    let pending = RwSignal::new(Vec::<PendingInvite>::new());
+    let created = RwSignal::new(None::<(String, Invite)>);
     let copied = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -68,7 +47,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
         hydrated.set(true);
         crate::client::mark_hydrated();
         spawn_local(async move {
-            match api::get::<Me>("/api/account").await {
+            match api::get::<AccountDetails>("/api/account").await {
                 Ok(me) if me.is_admin => access.set(Access::Admin),
                 Ok(_) => access.set(Access::NotAdmin),
                 Err(e) if e.status == 401 => access.set(Access::SignedOut),
@@ -82,7 +61,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
             return;
         }
         spawn_local(async move {
-            match api::get::<Vec<Pending>>("/api/invites").await {
+            match api::get::<Vec<PendingInvite>>("/api/invites").await {
                 Ok(list) => pending.set(list),
                 Err(e) => error.set(Some(e.message)),
             }
@@ -94,7 +73,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
         error.set(None);
         copied.set(false);
         spawn_local(async move {
-            match api::post::<_, NewInvite>("/api/invites", &serde_json::json!({})).await {
+            match api::post::<_, Invite>("/api/invites", &serde_json::json!({})).await {
                 Ok(invite) => {
                     created.set(Some((signup_link(&invite.code), invite)));
                     reload.update(|n| *n += 1);

@@ -8,14 +8,19 @@
 //! WASM has hydrated the page, so a form can never be submitted the plain
 //! HTML way, which would put the password in a request to the server.
 
+use ::api::{
+    B64,
+    accounts::{
+        LoginRequest, LoginResponse, RecoveryKeyRequest, RecoveryKeyResponse, RecoveryResetRequest,
+    },
+};
 use leptos::{prelude::*, task::spawn_local};
 use leptos_router::hooks::use_navigate;
-use serde::{Deserialize, Serialize};
 
 use crate::{
     client::{
         api,
-        keyring::{KeyringSignal, LoginRequest, LoginResponse, log_in},
+        keyring::{KeyringSignal, log_in},
         keys::{self, Keyring},
     },
     components::Header,
@@ -82,7 +87,7 @@ fn hydrated_marker() -> RwSignal<bool> {
 struct Shown {
     hex: String,
     words: String,
-    auth_key: String,
+    auth_key: B64,
     keyring: Keyring,
 }
 
@@ -202,8 +207,9 @@ fn RecoveryStep(
         busy.set(true);
         spawn_local(async move {
             let body = LoginRequest {
-                username: &s.keyring.username,
-                auth_key: &s.auth_key,
+                username: s.keyring.username.clone(),
+                auth_key: s.auth_key.clone(),
+                token: false,
             };
             match api::post::<_, LoginResponse>("/api/auth/login", &body).await {
                 Ok(_) => {
@@ -307,24 +313,6 @@ pub(crate) fn Login() -> impl IntoView {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct RecoveryKeyRequest<'a> {
-    username: &'a str,
-    recovery_auth: &'a str,
-}
-
-#[derive(Debug, Deserialize)]
-struct RecoveryKeyResponse {
-    master_by_recovery: String,
-}
-
-#[derive(Debug, Serialize)]
-struct ResetRequest<'a> {
-    username: &'a str,
-    recovery_auth: &'a str,
-    new: keys::PasswordMaterial,
-}
-
 /// `/recover`: the recovery key unwraps the master key here, which is
 /// wrapped again under a new password; every file stays readable.
 #[component]
@@ -366,8 +354,8 @@ pub(crate) fn Recover() -> impl IntoView {
                 let wrapped: RecoveryKeyResponse = api::post(
                     "/api/auth/recovery/key",
                     &RecoveryKeyRequest {
-                        username: &u,
-                        recovery_auth: &auth,
+                        username: u.clone(),
+                        recovery_auth: auth.clone(),
                     },
                 )
                 .await
@@ -378,12 +366,12 @@ pub(crate) fn Recover() -> impl IntoView {
                         e.message
                     }
                 })?;
-                let new = keys::reset_material(&key, &wrapped.master_by_recovery, &p).await?;
+                let new = keys::reset_material(&key, &wrapped.master_by_recovery.0, &p).await?;
                 api::post::<_, serde_json::Value>(
                     "/api/auth/recovery/reset",
-                    &ResetRequest {
-                        username: &u,
-                        recovery_auth: &auth,
+                    &RecoveryResetRequest {
+                        username: u,
+                        recovery_auth: auth,
                         new,
                     },
                 )

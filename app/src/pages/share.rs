@@ -43,7 +43,7 @@ pub(crate) fn SharePage() -> impl IntoView {
     let opened = StoredValue::new_local(None::<Rc<OpenLink>>);
     // The current claim and the files already started under it: a claim
     // serves each file once, so downloading a file again takes a new one.
-    let claim = StoredValue::new_local(None::<(String, Vec<u64>)>);
+    let claim = StoredValue::new_local(None::<(String, Vec<i64>)>);
     let claiming = RwSignal::new(false);
     // A one-time link is spent by the claim that starts its download; the
     // page then says so instead of offering a click that can only fail.
@@ -120,7 +120,7 @@ pub(crate) fn SharePage() -> impl IntoView {
         let link_id = id();
         async move {
             let link = link.ok_or("Open the link first.")?;
-            let indices: Vec<u64> = files.iter().map(|(f, _)| f.index).collect();
+            let indices: Vec<i64> = files.iter().map(|(f, _)| f.index).collect();
             let reusable = claim
                 .get_value()
                 .filter(|(_, used)| !indices.iter().any(|i| used.contains(i)));

@@ -24,7 +24,6 @@ use std::{cell::RefCell, collections::HashMap};
 
 use leptos::prelude::*;
 use noctis::format::{CipherId, HEADER_LEN, Header, ciphertext_len};
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use zeroize::Zeroizing;
 
@@ -92,28 +91,11 @@ impl Transfer {
 }
 
 /// An upload the server holds unfinished (for example after a reload).
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct PendingUpload {
-    pub(crate) id: String,
-    pub(crate) size: u64,
-    pub(crate) part_size: u64,
-    pub(crate) parts: u64,
-    pub(crate) received: Vec<ReceivedPart>,
-    pub(crate) metadata: String,
-    pub(crate) wrapped_key: String,
-}
-
-/// A part the server already has, with its hash.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
-pub(crate) struct ReceivedPart {
-    pub(crate) index: u64,
-    pub(crate) sha256: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct CreatedUpload {
-    id: String,
-}
+pub(crate) use ::api::files::UploadView as PendingUpload;
+use ::api::{
+    B64,
+    files::{CreateUpload, PartView as ReceivedPart, UploadView},
+};
 
 /// The transfers of this tab, and a counter bumped whenever an upload
 /// finishes (the file list reloads on it).
@@ -395,16 +377,16 @@ impl Transfers {
         };
         let new = keyring.new_file(&meta);
         let job = self.add(Direction::Upload, name, size, None);
-        let created: Result<CreatedUpload, _> = api::post(
-            "/api/uploads",
-            &serde_json::json!({
-                "size": size,
-                "part_size": PART_SIZE,
-                "metadata": new.metadata,
-                "wrapped_key": new.wrapped_key,
-            }),
-        )
-        .await;
+        let body = match (unb64(&new.metadata), unb64(&new.wrapped_key)) {
+            (Ok(metadata), Ok(wrapped_key)) => CreateUpload {
+                size,
+                part_size: Some(PART_SIZE),
+                metadata: B64(metadata),
+                wrapped_key: B64(wrapped_key),
+            },
+            _ => return self.fail(job, "This file could not be prepared for upload.".into()),
+        };
+        let created: Result<UploadView, _> = api::post("/api/uploads", &body).await;
         let id = match created {
             Ok(c) => c.id,
             Err(e) => return self.fail(job, e.message),
@@ -418,7 +400,7 @@ impl Transfers {
     /// checks each part the server holds against its hash, so a different
     /// file is refused rather than spliced in.
     pub(crate) fn resume(&self, keyring: &Keyring, pending: &PendingUpload, file: web_sys::File) {
-        let opened = keyring.open_file(&pending.wrapped_key, &pending.metadata);
+        let opened = keyring.open_file(&b64(&pending.wrapped_key.0), &b64(&pending.metadata.0));
         let name = opened
             .as_ref()
             .map(|(_, m)| m.name.clone())

@@ -6,6 +6,8 @@
 
 use leptos::{prelude::*, task::spawn_local};
 
+use ::api::shares::{ExpiryChange, UpdateShare};
+
 use crate::client::{
     api, keyring,
     share::{self, LinkView, Mode, NewLink},
@@ -297,7 +299,7 @@ pub(crate) fn LinksPanel(
         });
     });
     let changed = move || links_changed.update(|n| *n += 1);
-    let patch = move |id: String, body: serde_json::Value| {
+    let patch = move |id: String, body: UpdateShare| {
         spawn_local(async move {
             match api::patch::<_, serde_json::Value>(&format!("/api/shares/{id}"), &body).await {
                 Ok(_) => error.set(None),
@@ -327,17 +329,18 @@ pub(crate) fn LinksPanel(
                         let mode = match link.mode { Mode::Persistent => "until revoked", Mode::Expiring => "expiring", Mode::OneTime => "one-time" };
                         let expiry = link.expires_at.map_or_else(|| "never expires".to_owned(), |t| format!("expires {}", crate::client::local_time(t)));
                         let downloads = match link.max_downloads { Some(m) => format!("{} of {m} downloads", link.downloads), None => format!("{} downloads", link.downloads) };
-                        let active = matches!(link.state.as_str(), "active" | "locked");
-                        let locked = link.state == "locked";
+                        let state = share::state_name(link.state);
+                        let active = matches!(state, "active" | "locked");
+                        let locked = state == "locked";
                         let new_expiry = RwSignal::new("604800".to_owned());
                         let new_password = RwSignal::new(String::new());
                         let busy = RwSignal::new(false);
                         let revoke = { let id = id.clone(); move |_| { let id = id.clone(); spawn_local(async move { if let Err(e) = api::delete(&format!("/api/shares/{id}")).await { error.set(Some(e.message)); } changed(); }); } };
-                        let unlock = { let id = id.clone(); move |_| patch(id.clone(), serde_json::json!({"unlock": true})) };
+                        let unlock = { let id = id.clone(); move |_| patch(id.clone(), UpdateShare { expiry: None, password: None, unlock: true }) };
                         let set_expiry = { let id = id.clone(); move |_| {
                             let choice = new_expiry.get_untracked();
                             let at = if choice == "never" { None } else { choice.parse::<i64>().ok().map(|s| now() + s) };
-                            patch(id.clone(), serde_json::json!({"expiry": {"expires_at": at}}));
+                            patch(id.clone(), UpdateShare { expiry: Some(ExpiryChange { expires_at: at }), password: None, unlock: false });
                         } };
                         let view_link = link.clone();
                         let set_password = move |_| {
@@ -360,10 +363,10 @@ pub(crate) fn LinksPanel(
                             });
                         };
                         view! {
-                            <li class="link-row" data-id=id.clone() data-state=link.state.clone()>
+                            <li class="link-row" data-id=id.clone() data-state=state>
                                 <div class="link-summary">
                                     <span class="link-files">{shown.join(", ")}</span>
-                                    <span class=format!("link-state badge {}", link.state)>{link.state.clone()}</span>
+                                    <span class=format!("link-state badge {state}")>{state}</span>
                                 </div>
                                 <div class="link-details muted">
                                     {mode}" · "{expiry}" · "

@@ -12,14 +12,17 @@ mod links;
 mod table;
 mod uploader;
 
+use ::api::{
+    accounts::AccountDetails,
+    files::{FileList, FileView},
+};
 use leptos::{prelude::*, task::spawn_local};
-use serde::Deserialize;
 
 use crate::{
     client::{
         api,
         keyring::{KeyringSignal, log_in},
-        keys::Keyring,
+        keys::{self, Keyring},
         share::LinkView,
         transfer::{self, PendingUpload, Phase, Transfers},
     },
@@ -28,31 +31,6 @@ use crate::{
 use links::{LinksPanel, ShareDialog, Shareable};
 use table::{FileTable, Row};
 use uploader::{Interrupted, InterruptedList, Uploader};
-
-#[derive(Debug, Clone, Deserialize)]
-struct Account {
-    username: String,
-    #[serde(default)]
-    is_admin: bool,
-    used: u64,
-    quota: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct FileEntry {
-    id: String,
-    size: u64,
-    metadata: String,
-    wrapped_key: String,
-    created_at: i64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct FileList {
-    files: Vec<FileEntry>,
-    used: u64,
-    quota: u64,
-}
 
 #[derive(Debug, Clone, PartialEq)]
 enum State {
@@ -98,7 +76,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
         crate::client::mark_hydrated();
         transfer::register_service_worker();
         spawn_local(async move {
-            match api::get::<Account>("/api/account").await {
+            match api::get::<AccountDetails>("/api/account").await {
                 Ok(a) => {
                     usage.set(Some((a.used, a.quota)));
                     state.set(State::SignedIn {
@@ -147,7 +125,10 @@ pub(crate) fn Dashboard() -> impl IntoView {
                             .filter(|p| !running.contains(&p.id))
                             .map(|upload| Interrupted {
                                 name: k
-                                    .file_name(&upload.wrapped_key, &upload.metadata)
+                                    .file_name(
+                                        &keys::b64(&upload.wrapped_key.0),
+                                        &keys::b64(&upload.metadata.0),
+                                    )
                                     .unwrap_or_else(|| "(cannot be decrypted)".into()),
                                 upload,
                             })
@@ -225,17 +206,21 @@ pub(crate) fn Dashboard() -> impl IntoView {
     }
 }
 
-fn open_rows(keyring: &Keyring, files: Vec<FileEntry>) -> Vec<Row> {
+fn open_rows(keyring: &Keyring, files: Vec<FileView>) -> Vec<Row> {
     files
         .into_iter()
-        .map(|f| Row {
-            meta: keyring
-                .open_file(&f.wrapped_key, &f.metadata)
-                .map(|(_, m)| m),
-            id: f.id,
-            size: f.size,
-            created_at: f.created_at,
-            wrapped_key: f.wrapped_key,
+        .map(|f| {
+            // The keyring takes wrapped keys and sealed metadata as base64.
+            let wrapped_key = keys::b64(&f.wrapped_key.0);
+            Row {
+                meta: keyring
+                    .open_file(&wrapped_key, &keys::b64(&f.metadata.0))
+                    .map(|(_, m)| m),
+                id: f.id,
+                size: f.size,
+                created_at: f.created_at,
+                wrapped_key,
+            }
         })
         .collect()
 }

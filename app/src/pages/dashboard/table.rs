@@ -2,14 +2,15 @@
 //! filter, rename, delete (one or several, after a confirmation), share
 //! and download. A table on a wide screen, a card per file on a phone.
 
+use ::api::{B64, files::UpdateFile};
 use leptos::{prelude::*, task::spawn_local};
 
 use super::links::Shareable;
 use crate::{
     client::{
         api, keyring,
-        keys::FileMeta,
-        share::LinkView,
+        keys::{self, FileMeta},
+        share::{LinkView, ShareState},
         transfer::{self, FileRef, Transfers},
     },
     components::human_size,
@@ -170,13 +171,14 @@ pub(super) fn FileTable(
         let Some(sealed) = keyring.reseal(&row.wrapped_key, &meta) else {
             return;
         };
+        let Ok(metadata) = keys::unb64(&sealed) else {
+            return;
+        };
+        let body = UpdateFile {
+            metadata: B64(metadata),
+        };
         spawn_local(async move {
-            match api::patch::<_, serde_json::Value>(
-                &format!("/api/files/{id}"),
-                &serde_json::json!({ "metadata": sealed }),
-            )
-            .await
-            {
+            match api::patch::<_, serde_json::Value>(&format!("/api/files/{id}"), &body).await {
                 Ok(_) => reload.update(|n| *n += 1),
                 Err(e) => error.set(Some(e.message)),
             }
@@ -296,7 +298,7 @@ pub(super) fn FileTable(
                                             {
                                                 let id = id.clone();
                                                 move || {
-                                                    let n = links.with(|l| l.iter().filter(|k| k.state == "active" && k.files.iter().any(|f| f.file_id == id)).count());
+                                                    let n = links.with(|l| l.iter().filter(|k| k.state == ShareState::Active && k.files.iter().any(|f| f.file_id == id)).count());
                                                     (n > 0).then(|| view! {
                                                         <a class="link-count muted" href="#links" rel="external">{if n == 1 { "1 link".to_owned() } else { format!("{n} links") }}</a>
                                                     })
