@@ -54,6 +54,14 @@ pub(crate) fn allowed_downloads(mode: Mode, requested: Option<i64>) -> Result<Op
     }
 }
 
+/// A link's Argon2id cost as its three nullable columns (none: no password).
+fn argon2_columns(argon2: Option<Argon2>) -> (Option<u32>, Option<u32>, Option<u32>) {
+    match argon2 {
+        Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
+        None => (None, None, None),
+    }
+}
+
 /// `row` with its files, claims in progress and state at `now`.
 pub(crate) fn describe(conn: &Connection, row: Row, now: i64) -> Result<Described, Error> {
     let files = conn
@@ -125,10 +133,7 @@ pub(crate) async fn create(
             }
         }
         let id = BlobId::random().as_str().to_owned();
-        let (m, t, p) = match argon2 {
-            Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
-            None => (None, None, None),
-        };
+        let (m, t, p) = argon2_columns(argon2);
         tx.execute(
             "INSERT INTO shares (id, account_id, seed, salt, argon2_m_kib, argon2_t, argon2_p,
                      token_hash, mode, expires_at, max_downloads, created_at, updated_at)
@@ -256,10 +261,7 @@ pub(crate) async fn update(
                     "A new password must re-wrap every file of the link, once each.",
                 ));
             }
-            let (m, t, p) = match argon2 {
-                Some(a) => (Some(a.m_kib), Some(a.t), Some(a.p)),
-                None => (None, None, None),
-            };
+            let (m, t, p) = argon2_columns(argon2);
             tx.execute(
                 "UPDATE shares SET salt = ?2, argon2_m_kib = ?3, argon2_t = ?4, argon2_p = ?5,
                          token_hash = ?6, failures = 0, next_attempt_at = 0, locked = 0,
