@@ -27,6 +27,10 @@ pub struct FileView {
     pub wrapped_key: B64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Its fragments on the storage mesh; `null` when it is not there (the
+    /// mesh is off, or the file waits for enough nodes).
+    #[serde(default)]
+    pub mesh: Option<crate::mesh::MeshHealth>,
 }
 
 /// The caller's files and storage use.

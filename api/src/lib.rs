@@ -6,7 +6,8 @@
 //! - [`accounts`]: key parameters, registration, log-in, recovery, the
 //!   account, invites;
 //! - [`files`]: files and uploads;
-//! - [`shares`]: share links, the owner's side and the public side.
+//! - [`shares`]: share links, the owner's side and the public side;
+//! - [`mesh`]: the storage mesh, a file's health and the nodes.
 //!
 //! Types only, with serde: the rules (sizes, limits, who may do what) are
 //! the server's, and keys appear here only wrapped.
@@ -14,6 +15,7 @@
 pub mod accounts;
 mod b64;
 pub mod files;
+pub mod mesh;
 pub mod shares;
 
 pub use b64::B64;

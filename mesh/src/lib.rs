@@ -20,4 +20,4 @@ pub mod storage;
 mod error;
 
 pub use error::Error;
-pub use libp2p::{Multiaddr, PeerId};
+pub use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};

@@ -13,9 +13,13 @@ use std::{
 use clap::{Args, Parser, Subcommand, builder::BoolishValueParser};
 use tokio::net::TcpListener;
 
+use std::time::Duration;
+
+use mesh::storage::erasure::Coding;
+
 use crate::{
-    Config, Error,
-    config::{Registration, parse_size},
+    Config, Error, MeshConfig, MeshMode,
+    config::{Registration, parse_duration, parse_size},
     crypt, http,
 };
 
@@ -87,6 +91,43 @@ struct ServeArgs {
     /// Storage per account (ciphertext, uploads in progress included), e.g. `100GiB`.
     #[arg(long, env = "NOCTURNE_QUOTA", default_value = "100GiB", value_parser = parse_size)]
     quota: u64,
+    /// The storage mesh: `off`, `replicate` (files also go to the mesh) or
+    /// `offload` (files go to the mesh and the local copy is dropped).
+    #[arg(long, env = "NOCTURNE_MESH", value_enum, default_value = "off")]
+    mesh: MeshMode,
+    /// Where the mesh peer listens, comma-separated multiaddrs; each TCP
+    /// address also listens over QUIC on the same port.
+    #[arg(
+        long,
+        env = "NOCTURNE_MESH_LISTEN",
+        default_value = "/ip4/0.0.0.0/tcp/4001"
+    )]
+    mesh_listen: String,
+    /// Reed-Solomon coding, k data + m parity fragments, e.g. 4+2 or 10+4.
+    #[arg(long, env = "NOCTURNE_MESH_CODING", default_value = "4+2")]
+    mesh_coding: Coding,
+    /// How long a node may be gone before its fragments are rebuilt elsewhere.
+    #[arg(long, env = "NOCTURNE_MESH_GRACE", default_value = "1h", value_parser = parse_duration)]
+    mesh_grace: Duration,
+    /// How often fragments are audited.
+    #[arg(long, env = "NOCTURNE_MESH_AUDIT_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    mesh_audit_interval: Duration,
+    /// How often placement and repair look for work.
+    #[arg(long, env = "NOCTURNE_MESH_REPAIR_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    mesh_repair_interval: Duration,
+    /// Files repaired at once.
+    #[arg(long, env = "NOCTURNE_MESH_REPAIR_PARALLELISM", default_value_t = 2)]
+    mesh_repair_parallelism: usize,
+    /// Repair bandwidth per second, e.g. 50MiB.
+    #[arg(long, env = "NOCTURNE_MESH_REPAIR_RATE", default_value = "50MiB", value_parser = parse_size)]
+    mesh_repair_rate: u64,
+    /// Repair at once, without waiting out the grace period, when fewer than
+    /// this many fragments of a file are reachable (default k+1).
+    #[arg(long, env = "NOCTURNE_MESH_REPAIR_THRESHOLD")]
+    mesh_repair_threshold: Option<usize>,
+    /// Bytes per shard (a stripe is k shards): even, at most 256KiB.
+    #[arg(long, env = "NOCTURNE_MESH_SHARD_SIZE", default_value = "256KiB", value_parser = parse_size, hide = true)]
+    mesh_shard_size: u64,
     /// Tests only: a file whose number is added (in seconds) to the clock
     /// share links are judged by.
     #[arg(long, env = "NOCTURNE_TEST_CLOCK_FILE", hide = true)]
@@ -95,19 +136,42 @@ struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 enum NodeCommand {
-    /// Join the storage mesh and offer up to --max-storage of disk.
+    /// Join the storage mesh and offer up to --max-storage of disk; runs
+    /// until Ctrl-C, SIGTERM or `nocturne node disconnect`.
     Connect {
         /// How much disk to offer, such as 10GB or 500MiB.
-        #[arg(long)]
-        max_storage: String,
-        /// The tracker (bootstrap peer) to join through.
+        #[arg(long, value_parser = parse_size)]
+        max_storage: u64,
+        /// The tracker to join through: a multiaddr ending in /p2p/<id>, or
+        /// host:port of a Nocturne server's mesh listener.
         #[arg(long, env = "NOCTURNE_TRACKER")]
         tracker: Option<String>,
+        /// Addresses to listen on (none needed: the node is served over the
+        /// connection it makes). Repeatable.
+        #[arg(long)]
+        listen: Vec<String>,
+        /// Where the node keeps its key and fragments.
+        #[arg(long, env = "NOCTURNE_NODE_DIR", default_value = crate::node::default_dir().as_os_str())]
+        data_dir: PathBuf,
     },
-    /// Show this node's fragments, space and peers.
-    Status,
-    /// Hand fragments on to other nodes, then leave the mesh.
-    Disconnect,
+    /// Show the running node's peers, fragments, space and audits.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The running node's data directory.
+        #[arg(long, env = "NOCTURNE_NODE_DIR", default_value = crate::node::default_dir().as_os_str())]
+        data_dir: PathBuf,
+    },
+    /// Hand every fragment on to other nodes, then stop the running node.
+    Disconnect {
+        /// Leave at once, deleting fragments without handing them on.
+        #[arg(long)]
+        force: bool,
+        /// The running node's data directory.
+        #[arg(long, env = "NOCTURNE_NODE_DIR", default_value = crate::node::default_dir().as_os_str())]
+        data_dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,7 +277,7 @@ fn canonical_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Node(_) => Err(Error::NotImplemented("node")),
+        Command::Node(command) => node(command),
         Command::Agent(_) => Err(Error::NotImplemented("agent")),
         Command::Encrypt(args) => crypt::encrypt(args.into_job()),
         Command::Decrypt(args) => crypt::decrypt(args.into_job()),
@@ -222,7 +286,9 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
 
 fn serve(args: ServeArgs) -> Result<(), Error> {
     init_logging();
+    let mesh = mesh_config(&args)?;
     let mut config = Config::new(args.data_dir).with_secret_from_env()?;
+    config.mesh = mesh;
     config.trust_proxy = args.trust_proxy;
     config.registration = args.registration;
     config.max_file_size = args.max_file_size;
@@ -239,7 +305,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
             addr: addr.to_string(),
             source,
         })?;
-        let router = http::router(&config).await?;
+        let (router, mesh_addrs) = http::app(&config).await?;
         let local = listener.local_addr().map_err(|source| Error::Listen {
             addr: addr.to_string(),
             source,
@@ -247,14 +313,118 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
         tracing::info!(data_dir = %config.data_dir.display(), "nocturne {} ready", env!("CARGO_PKG_VERSION"));
         // One line on stdout with the real address: people read it, and
         // tests started with PORT=0 learn the port from it.
-        #[expect(clippy::print_stdout, reason = "the one line of normal output")]
+        #[expect(clippy::print_stdout, reason = "the lines of normal output")]
         {
+            if let Some(tracker) = tracker_line(&mesh_addrs) {
+                println!("nocturne mesh tracker at {tracker}");
+            }
             println!("nocturne listening on http://{local}");
         }
         http::serve(listener, router, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The mesh settings, or `None` with the mesh off.
+fn mesh_config(args: &ServeArgs) -> Result<Option<MeshConfig>, Error> {
+    if args.mesh == MeshMode::Off {
+        return Ok(None);
+    }
+    let mut listen = Vec::new();
+    for text in args
+        .mesh_listen
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let addr: mesh::Multiaddr = text.parse().map_err(|_| {
+            Error::Config(format!("NOCTURNE_MESH_LISTEN: `{text}` is not a multiaddr"))
+        })?;
+        let quic = quic_twin(&addr);
+        listen.push(addr);
+        listen.extend(quic);
+    }
+    let shard = args.mesh_shard_size;
+    if shard < 2 || shard % 2 != 0 || shard > u64::from(mesh::storage::wire::MAX_CHUNK) {
+        return Err(Error::Config(
+            "NOCTURNE_MESH_SHARD_SIZE must be even and at most 256KiB".into(),
+        ));
+    }
+    Ok(Some(MeshConfig {
+        mode: args.mesh,
+        listen,
+        coding: args.mesh_coding,
+        shard_size: shard as u32,
+        grace: args.mesh_grace,
+        audit_interval: args.mesh_audit_interval.max(Duration::from_millis(100)),
+        repair_interval: args.mesh_repair_interval.max(Duration::from_millis(100)),
+        repair_parallelism: args.mesh_repair_parallelism.clamp(1, 16),
+        repair_rate: args.mesh_repair_rate.max(1),
+        repair_threshold: args.mesh_repair_threshold,
+    }))
+}
+
+/// `/ip4/A/tcp/P` → `/ip4/A/udp/P/quic-v1`.
+fn quic_twin(addr: &mesh::Multiaddr) -> Option<mesh::Multiaddr> {
+    use mesh::Protocol;
+    let mut parts = addr.iter();
+    let ip = parts.next()?;
+    let Some(Protocol::Tcp(port)) = parts.next() else {
+        return None;
+    };
+    if parts.next().is_some() || !matches!(ip, Protocol::Ip4(_) | Protocol::Ip6(_)) {
+        return None;
+    }
+    Some(
+        mesh::Multiaddr::empty()
+            .with(ip)
+            .with(Protocol::Udp(port))
+            .with(Protocol::QuicV1),
+    )
+}
+
+/// The tracker address to print: a TCP one, not loopback if there is another.
+fn tracker_line(addrs: &[mesh::Multiaddr]) -> Option<String> {
+    let tcp: Vec<&mesh::Multiaddr> = addrs
+        .iter()
+        .filter(|a| !a.to_string().contains("/udp/"))
+        .collect();
+    tcp.iter()
+        .find(|a| {
+            !a.to_string().starts_with("/ip4/127.") && !a.to_string().starts_with("/ip6/::1/")
+        })
+        .or(tcp.first())
+        .map(|a| a.to_string())
+}
+
+fn node(command: NodeCommand) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))?;
+    match command {
+        NodeCommand::Connect {
+            max_storage,
+            tracker,
+            listen,
+            data_dir,
+        } => {
+            init_logging();
+            runtime.block_on(crate::node::connect(crate::node::Connect {
+                data_dir,
+                max_storage,
+                tracker,
+                listen,
+            }))
+        }
+        NodeCommand::Status { json, data_dir } => {
+            runtime.block_on(crate::node::status(&data_dir, json))
+        }
+        NodeCommand::Disconnect { force, data_dir } => {
+            runtime.block_on(crate::node::disconnect(&data_dir, force))
+        }
+    }
 }
 
 /// Structured logs on stderr; the level comes from `RUST_LOG` (default
@@ -270,7 +440,7 @@ fn init_logging() {
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(term) => term,

@@ -50,6 +50,8 @@ pub struct Config {
     /// (expiry, claims, lockout delays), so tests move time instead of
     /// sleeping.
     pub test_clock_file: Option<PathBuf>,
+    /// The storage mesh (`NOCTURNE_MESH` other than `off`).
+    pub mesh: Option<crate::replication::MeshConfig>,
 }
 
 impl Config {
@@ -64,6 +66,7 @@ impl Config {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             quota: DEFAULT_QUOTA,
             test_clock_file: None,
+            mesh: None,
         }
     }
 
@@ -101,6 +104,7 @@ impl fmt::Debug for Config {
             .field("registration", &self.registration)
             .field("max_file_size", &self.max_file_size)
             .field("quota", &self.quota)
+            .field("mesh", &self.mesh)
             .finish()
     }
 }
@@ -138,6 +142,29 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// Parses a duration: a number with `ms`, `s`, `m`, `h` or `d` (`90s`,
+/// `10m`, `1h`); a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("`{text}` is not a duration (try 30s, 10m or 1h)");
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let ms = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(ms)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +178,17 @@ mod tests {
         assert!(parse_size("ten").is_err());
         assert!(parse_size("5 parsecs").is_err());
         assert!(parse_size("99999999999TiB").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 fortnights").is_err());
     }
 
     #[test]

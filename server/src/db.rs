@@ -197,6 +197,52 @@ const MIGRATIONS: &[&str] = &[
         completed INTEGER NOT NULL DEFAULT 0
     ) STRICT;
     CREATE INDEX share_claims_by_share ON share_claims(share_id);",
+    // 3: the storage mesh. A file's manifest (coding, stripe shape, and per
+    // fragment its node, hashes and state) sits beside its row and goes with
+    // it (cascade); every fragment row that goes, or moves to another node,
+    // leaves its old place in `mesh_trash` for the node to be told.
+    "CREATE TABLE mesh_files (
+        file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+        data_shards INTEGER NOT NULL,
+        parity_shards INTEGER NOT NULL,
+        shard_size INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        local INTEGER NOT NULL,
+        placed_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE mesh_fragments (
+        file_id TEXT NOT NULL REFERENCES mesh_files(file_id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        fragment_id BLOB NOT NULL,
+        peer TEXT NOT NULL,
+        hash BLOB NOT NULL,
+        shard_hashes BLOB NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('healthy', 'lost', 'leaving')),
+        audited_at INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (file_id, idx)
+    ) STRICT;
+    CREATE INDEX mesh_fragments_by_peer ON mesh_fragments(peer);
+    CREATE TABLE mesh_nodes (
+        peer TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        capacity INTEGER NOT NULL DEFAULT 0,
+        used INTEGER NOT NULL DEFAULT 0,
+        audits_passed INTEGER NOT NULL DEFAULT 0,
+        audits_failed INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    CREATE TABLE mesh_trash (
+        peer TEXT NOT NULL,
+        fragment_id BLOB NOT NULL,
+        PRIMARY KEY (peer, fragment_id)
+    ) STRICT;
+    CREATE TRIGGER mesh_fragment_gone AFTER DELETE ON mesh_fragments BEGIN
+        INSERT OR IGNORE INTO mesh_trash (peer, fragment_id) VALUES (OLD.peer, OLD.fragment_id);
+    END;
+    CREATE TRIGGER mesh_fragment_moved AFTER UPDATE OF fragment_id ON mesh_fragments
+    WHEN OLD.fragment_id != NEW.fragment_id BEGIN
+        INSERT OR IGNORE INTO mesh_trash (peer, fragment_id) VALUES (OLD.peer, OLD.fragment_id);
+    END;",
 ];
 
 /// Brings the schema up to date. A database from a newer Nocturne is

@@ -42,6 +42,10 @@ pub enum Error {
     /// The database thread is gone (the server is shutting down).
     #[error("the database is not available")]
     DatabaseUnavailable,
+    /// The storage mesh cannot do this now: too few nodes reachable or with
+    /// room. Says how many, never which file.
+    #[error("the storage mesh is unavailable: {0}")]
+    MeshUnavailable(String),
     /// The requested resource does not exist, or does not belong to the
     /// caller (the two are deliberately indistinguishable).
     #[error("not found")]
@@ -253,6 +257,15 @@ impl IntoResponse for Error {
                 "unavailable",
                 "The server is not ready; try again shortly.".into(),
             ),
+            Error::MeshUnavailable(ref why) => {
+                tracing::warn!(reason = %why, "a read from the storage mesh failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "mesh_unavailable",
+                    "Too few storage nodes are reachable to read this file now; try again later."
+                        .into(),
+                )
+            }
             ref internal => {
                 // The detail goes to the operator's log, never to the client.
                 tracing::error!(error = %internal, "request failed");

@@ -28,10 +28,13 @@ mod files;
 pub mod http;
 mod limits;
 mod maintenance;
+mod node;
+mod replication;
 mod secret;
 mod shares;
 mod state;
 mod store;
 
-pub use config::{Config, Registration, parse_size};
+pub use config::{Config, Registration, parse_duration, parse_size};
 pub use error::Error;
+pub use replication::{MeshConfig, MeshMode};

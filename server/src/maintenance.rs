@@ -118,7 +118,15 @@ pub(crate) async fn startup_check(state: &AppState) -> Result<Report, Error> {
             .map_err(|e| Error::io("remove an orphaned upload in", "the data directory", e))?;
         report.orphan_staged += 1;
     }
-    report.rows_without_blob = files.difference(&on_disk).count();
+    // Files offloaded to the storage mesh have no local blob by design.
+    let offloaded = state
+        .db
+        .call(|conn| crate::replication::offloaded(conn))
+        .await?;
+    report.rows_without_blob = files
+        .difference(&on_disk)
+        .filter(|id| !offloaded.contains(*id))
+        .count();
     let lost_uploads: Vec<String> = uploads
         .iter()
         .filter(|u| !staged_on_disk.contains(*u) && !on_disk.contains(*u))

@@ -31,6 +31,8 @@ pub(crate) struct AppState {
     pub(crate) max_file_size: u64,
     /// The clock share links are judged by (movable in tests).
     pub(crate) clock: crate::clock::Clock,
+    /// The storage mesh, when `NOCTURNE_MESH` is on.
+    pub(crate) mesh: Option<crate::replication::Mesh>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
                 quota: config.quota,
                 max_file_size: config.max_file_size,
                 clock: crate::clock::Clock::new(config.test_clock_file.clone()),
+                mesh: None,
             })
         })
         .await

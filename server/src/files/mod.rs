@@ -11,7 +11,8 @@ use crate::{
     Error,
     accounts::{quota_of, used_bytes},
     db::{self, Db},
-    store::BlobId,
+    replication::{Mesh, read::ByteStream},
+    store::{BlobId, BlobStore as _, LocalDisk},
 };
 
 /// Smallest and largest upload part; 8 MiB unless the client asks otherwise.
@@ -158,6 +159,40 @@ impl Drop for UploadGuard {
                 table.remove(&self.id);
             }
         }
+    }
+}
+
+/// The ciphertext of blob `id`, `len` bytes from `start`: read from the
+/// local blob store, or rebuilt from the storage mesh when the local blob
+/// was offloaded. `None` when neither has it (the file was deleted).
+pub(crate) async fn content(
+    blobs: &LocalDisk,
+    mesh: Option<&Mesh>,
+    id: &BlobId,
+    start: u64,
+    len: u64,
+) -> Result<Option<ByteStream>, Error> {
+    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+    match blobs.open(id).await {
+        Ok(mut blob) => {
+            if start > 0 {
+                blob.seek(std::io::SeekFrom::Start(start))
+                    .await
+                    .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
+            }
+            let stream = tokio_util::io::ReaderStream::with_capacity(blob.take(len), 256 * 1024);
+            Ok(Some(Box::pin(stream)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let Some(mesh) = mesh else { return Ok(None) };
+            match mesh.manifest(id.to_string()).await? {
+                Some(manifest) if !manifest.local => {
+                    mesh.read(manifest, start, len).await.map(Some)
+                }
+                _ => Ok(None),
+            }
+        }
+        Err(e) => Err(Error::io("open a blob in", "the data directory", e)),
     }
 }
 

@@ -9,7 +9,7 @@ use axum::{Json, Router, extract::State, routing::get};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, auth, files, invites, shares, uploads};
+use super::{AppState, auth, files, invites, mesh, shares, uploads};
 use crate::Error;
 
 #[derive(OpenApi)]
@@ -58,6 +58,7 @@ pub(super) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             files::delete_file
         ))
         .routes(routes!(files::download))
+        .routes(routes!(mesh::mesh_view))
         .routes(routes!(shares::create_share, shares::list_shares))
         .routes(routes!(shares::update_share, shares::revoke_share))
         .routes(routes!(shares::share_info))

@@ -11,7 +11,10 @@
 //! commits the blob (fsync, rename) before the database row appears.
 
 use crate::http::wire::Bounded as _;
-use api::files::{FileList, FileView, FinishUpload, UpdateFile};
+use api::{
+    files::{FileList, FileView, FinishUpload, UpdateFile},
+    mesh::MeshHealth,
+};
 use axum::{
     Json,
     body::Body,
@@ -57,6 +60,7 @@ impl From<files::File> for FileView {
             wrapped_key: B64(f.wrapped_key),
             created_at: f.created_at,
             updated_at: f.updated_at,
+            mesh: None,
         }
     }
 }
@@ -96,6 +100,9 @@ pub(crate) async fn finish_upload(
             std::io::Error::other("the finishing task failed"),
         )
     })??;
+    if let Some(mesh) = &state.mesh {
+        mesh.wake();
+    }
     Ok((StatusCode::CREATED, Json(FileView::from(file))))
 }
 
@@ -107,8 +114,28 @@ pub(crate) async fn list_files(
     session: Session,
 ) -> Result<Json<FileList>, Error> {
     let listing = files::list(&state.db, session.account_id, state.quota).await?;
+    let health = match &state.mesh {
+        Some(mesh) => mesh.health(session.account_id).await?,
+        None => Default::default(),
+    };
     Ok(Json(FileList {
-        files: listing.files.into_iter().map(FileView::from).collect(),
+        files: listing
+            .files
+            .into_iter()
+            .map(|f| {
+                let mesh = health
+                    .get(&f.id)
+                    .map(|&(healthy, total, local)| MeshHealth {
+                        healthy,
+                        total,
+                        local,
+                    });
+                FileView {
+                    mesh,
+                    ..FileView::from(f)
+                }
+            })
+            .collect(),
         used: listing.used,
         quota: listing.quota,
     }))
@@ -155,21 +182,28 @@ pub(crate) async fn download(
         Wanted::Bytes(slice) => slice,
     };
     let blob_id = blob_id(&file.id)?;
-    let blob = match state.blobs.open(&blob_id).await {
-        Ok(blob) => blob,
+    let content = files::content(
+        &state.blobs,
+        state.mesh.as_ref(),
+        &blob_id,
+        slice.start,
+        slice.len,
+    )
+    .await?;
+    let Some(stream) = content else {
         // Deleted between the row lookup and here: gone, like the row.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let (id, account) = (file.id.clone(), session.account_id);
-            let still_listed = files::get(&state.db, id, account).await?.is_some();
-            if still_listed {
-                tracing::error!(file = %file.id, "a listed file's blob is missing");
-                return Err(Error::io("open a blob in", "the data directory", e));
-            }
-            return Err(Error::NotFound);
+        let (id, account) = (file.id.clone(), session.account_id);
+        if files::get(&state.db, id, account).await?.is_some() {
+            tracing::error!(file = %file.id, "a listed file's content is missing");
+            return Err(Error::io(
+                "open a blob in",
+                "the data directory",
+                std::io::ErrorKind::NotFound.into(),
+            ));
         }
-        Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
+        return Err(Error::NotFound);
     };
-    slice.respond(blob, Body::from_stream).await
+    slice.respond(stream, Body::from_stream)
 }
 
 /// Replaces a file's encrypted metadata (rename).

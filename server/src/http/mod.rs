@@ -13,6 +13,7 @@ mod conn;
 mod files;
 mod headers;
 mod invites;
+mod mesh;
 mod range;
 pub(crate) mod session;
 mod shares;
@@ -60,9 +61,27 @@ pub fn openapi_json() -> String {
 /// Opens everything under `config.data_dir`, checks the storage for
 /// leftovers of a crash, and returns the full router.
 pub async fn router(config: &Config) -> Result<Router, Error> {
-    let state = AppState::open(config).await?;
+    app(config).await.map(|(router, _)| router)
+}
+
+/// [`router`], and with the mesh on, starts the mesh peer and returns the
+/// addresses it listens on (nodes use one as their tracker).
+pub async fn app(config: &Config) -> Result<(Router, Vec<::mesh::Multiaddr>), Error> {
+    let mut state = AppState::open(config).await?;
     assets::check_embedded();
     crate::maintenance::startup_check(&state).await?;
+    let mut mesh_addrs = Vec::new();
+    if let Some(mesh_config) = &config.mesh {
+        let (mesh, addrs) = crate::replication::Mesh::start(
+            mesh_config.clone(),
+            &config.data_dir,
+            state.db.clone(),
+            state.blobs.clone(),
+        )
+        .await?;
+        state.mesh = Some(mesh);
+        mesh_addrs = addrs;
+    }
     let sweeper = state.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(crate::maintenance::SWEEP_EVERY);
@@ -94,7 +113,7 @@ pub async fn router(config: &Config) -> Result<Router, Error> {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
-    Ok(router)
+    Ok((router, mesh_addrs))
 }
 
 /// Answers 408 (as JSON, like every API error) when a request takes longer

@@ -7,8 +7,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-
 use crate::Error;
 
 /// The bytes of a blob a download asks for (its `Range`, `If-Range`), or a
@@ -28,7 +26,7 @@ pub(super) struct Slice {
 }
 
 /// The ciphertext stream a download sends, before it becomes a body.
-pub(super) type BlobStream = tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>;
+pub(super) type BlobStream = crate::replication::read::ByteStream;
 
 impl Wanted {
     pub(super) fn from_headers(
@@ -71,11 +69,11 @@ impl Wanted {
 }
 
 impl Slice {
-    /// Streams the slice of `blob`; `body` turns the stream into the
+    /// Sends `stream` (the slice's bytes); `body` turns the stream into the
     /// response body (a share download wraps it to follow its progress).
-    pub(super) async fn respond(
+    pub(super) fn respond(
         self,
-        mut blob: tokio::fs::File,
+        stream: BlobStream,
         body: impl FnOnce(BlobStream) -> Body,
     ) -> Result<Response, Error> {
         let Slice {
@@ -85,12 +83,6 @@ impl Slice {
             size,
             etag,
         } = self;
-        if start > 0 {
-            blob.seek(std::io::SeekFrom::Start(start))
-                .await
-                .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
-        }
-        let stream = tokio_util::io::ReaderStream::with_capacity(blob.take(len), 256 * 1024);
         let mut response = Response::new(body(stream));
         *response.status_mut() = status;
         let h = response.headers_mut();

@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod client;
 pub mod look;
+pub mod mesh;
 
 use std::{
     path::{Path, PathBuf},
@@ -58,6 +59,19 @@ impl Server {
     /// Starts `binary` in `cwd` with `envs` on top of a clean environment
     /// (only PATH is kept) and port 0 on loopback; logs go to a file.
     pub async fn start(binary: &Path, cwd: &Path, envs: &[(&str, &str)]) -> Server {
+        Server::start_after(binary, cwd, envs, 0).await.0
+    }
+
+    /// Like [`Server::start`], for a server that prints `preamble` lines
+    /// before the one with its address (with the storage mesh on, the mesh
+    /// tracker's address); returns the lines it printed before that one
+    /// (fewer than `preamble` if the address came early).
+    pub async fn start_after(
+        binary: &Path,
+        cwd: &Path,
+        envs: &[(&str, &str)],
+        preamble: usize,
+    ) -> (Server, Vec<String>) {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let mut command = Command::new(binary);
         command
@@ -76,17 +90,32 @@ impl Server {
         let mut child = command.spawn().expect("start nocturne");
         let stdout = child.stdout.take().expect("stdout piped");
         let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(STARTUP_LIMIT, lines.next_line())
-            .await
-            .expect("nocturne did not report its address in time")
-            .expect("read stdout")
-            .expect("nocturne exited before listening");
+        let mut before = Vec::with_capacity(preamble);
+        let line = tokio::time::timeout(STARTUP_LIMIT, async {
+            loop {
+                let line = lines.next_line().await.expect("read stdout");
+                let line = line.unwrap_or_else(|| {
+                    panic!(
+                        "nocturne exited before listening; its log:\n{}",
+                        std::fs::read_to_string(log.path()).unwrap_or_default()
+                    )
+                });
+                // The address line ends the preamble early, so a missing
+                // preamble line shows as such rather than as a timeout.
+                if before.len() == preamble || line.starts_with("nocturne listening on ") {
+                    return line;
+                }
+                before.push(line);
+            }
+        })
+        .await
+        .expect("nocturne did not report its address in time");
         let base = line
             .strip_prefix("nocturne listening on ")
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .to_owned();
         assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-        Server { child, base, log }
+        (Server { child, base, log }, before)
     }
 
     /// Everything the server has logged so far.

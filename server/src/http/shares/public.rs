@@ -29,7 +29,6 @@ use crate::{
         public::{self, claim_gone},
     },
     state::AppState,
-    store::BlobStore as _,
 };
 
 /// How to derive a link's keys; 410 says whether it expired, was revoked or
@@ -210,11 +209,16 @@ pub(crate) async fn share_content(
             message: "This link has already been used.",
         });
     }
-    let blob = match state.blobs.open(&wire::blob_id(&file_id)?).await {
-        Ok(blob) => blob,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotFound),
-        Err(e) => return Err(Error::io("open a blob in", "the data directory", e)),
-    };
+    let blob = wire::blob_id(&file_id)?;
+    let stream = crate::files::content(
+        &state.blobs,
+        state.mesh.as_ref(),
+        &blob,
+        slice.start,
+        slice.len,
+    )
+    .await?
+    .ok_or(Error::NotFound)?;
     let progress = Progress {
         db: state.db.clone(),
         clock: state.clock.clone(),
@@ -230,9 +234,7 @@ pub(crate) async fn share_content(
         last_touch: Instant::now(),
         finished: false,
     };
-    slice
-        .respond(blob, move |stream| {
-            Body::from_stream(tracked(stream, progress))
-        })
-        .await
+    slice.respond(stream, move |stream| {
+        Body::from_stream(tracked(stream, progress))
+    })
 }
