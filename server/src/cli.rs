@@ -346,7 +346,7 @@ fn mesh_config(args: &ServeArgs) -> Result<Option<MeshConfig>, Error> {
         listen.extend(quic);
     }
     let shard = args.mesh_shard_size;
-    if shard < 2 || shard % 2 != 0 || shard > u64::from(mesh::storage::wire::MAX_CHUNK) {
+    if shard < 2 || !shard.is_multiple_of(2) || shard > u64::from(mesh::storage::wire::MAX_CHUNK) {
         return Err(Error::Config(
             "NOCTURNE_MESH_SHARD_SIZE must be even and at most 256KiB".into(),
         ));

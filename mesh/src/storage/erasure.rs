@@ -151,8 +151,8 @@ pub fn decode_stripe(
             .map_err(|e| Error::Coding(e.to_string()))?
     };
     let mut out = Vec::with_capacity(k * shard_size as usize);
-    for i in 0..k {
-        match (&shards[i], restored.get(&i)) {
+    for (i, shard) in shards.iter().enumerate().take(k) {
+        match (shard, restored.get(&i)) {
             (Some(s), _) | (None, Some(s)) => out.extend_from_slice(s),
             (None, None) => return Err(Error::Coding(format!("shard {i} was not restored"))),
         }

@@ -58,8 +58,10 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_connections: 256,
-            requests_per_second: 400,
-            burst: 800,
+            // 2000 chunks of 256 KiB a second is 500 MiB/s per peer: far
+            // above what an honest owner sends one node, far below a flood.
+            requests_per_second: 2000,
+            burst: 4000,
             max_inflight: 64,
             max_pending: 4096,
         }
@@ -362,18 +364,16 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
-            } => {
-                if endpoint.is_dialer() {
-                    let addr = endpoint.get_remote_address();
-                    for (tracker, peer, _) in &mut self.trackers {
-                        let same = tracker == addr
-                            || tracker.iter().find_map(|p| match p {
-                                Protocol::P2p(id) => Some(id),
-                                _ => None,
-                            }) == Some(peer_id);
-                        if same {
-                            *peer = Some(peer_id);
-                        }
+            } if endpoint.is_dialer() => {
+                let addr = endpoint.get_remote_address();
+                for (tracker, peer, _) in &mut self.trackers {
+                    let same = tracker == addr
+                        || tracker.iter().find_map(|p| match p {
+                            Protocol::P2p(id) => Some(id),
+                            _ => None,
+                        }) == Some(peer_id);
+                    if same {
+                        *peer = Some(peer_id);
                     }
                 }
             }

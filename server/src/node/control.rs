@@ -158,7 +158,7 @@ async fn ask(dir: &Path, request: serde_json::Value) -> Result<BufReader<UnixStr
     stream
         .write_all(format!("{request}\n").as_bytes())
         .await
-        .map_err(|e| Error::io("talk to the node through", &socket(dir), e))?;
+        .map_err(|e| Error::io("talk to the node through", socket(dir), e))?;
     Ok(BufReader::new(stream))
 }
 
@@ -169,7 +169,7 @@ pub(crate) async fn status(dir: &Path, json: bool) -> Result<(), Error> {
     reader
         .read_line(&mut line)
         .await
-        .map_err(|e| Error::io("read the node's answer from", &socket(dir), e))?;
+        .map_err(|e| Error::io("read the node's answer from", socket(dir), e))?;
     let value: serde_json::Value = serde_json::from_str(line.trim())
         .map_err(|_| Error::Usage("the node gave an unreadable answer".into()))?;
     let text = if json {
@@ -234,7 +234,7 @@ pub(crate) async fn disconnect(dir: &Path, force: bool) -> Result<(), Error> {
     while let Some(line) = lines
         .next_line()
         .await
-        .map_err(|e| Error::io("read the node's answer from", &socket(dir), e))?
+        .map_err(|e| Error::io("read the node's answer from", socket(dir), e))?
     {
         let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if let Some(p) = value.get("progress").and_then(serde_json::Value::as_str) {

@@ -5,7 +5,7 @@ use std::{collections::HashSet, time::Duration};
 
 use mesh::{
     PeerId,
-    storage::{FragmentId, Request, erasure},
+    storage::{FragmentId, Refusal, Request, erasure},
 };
 use tokio::io::AsyncReadExt;
 
@@ -106,17 +106,35 @@ impl Mesh {
             let (client, peer, id) = (self.inner.client.clone(), t.peer, t.id);
             let offset = stripe * u64::from(shard_size);
             async move {
-                match tokio::time::timeout(
-                    STEP_TIMEOUT,
-                    client.done(peer, Request::Write { id, offset, data }),
-                )
-                .await
-                {
-                    Ok(result) => result.map_err(|e| Error::MeshUnavailable(e.to_string())),
-                    Err(_) => Err(Error::MeshUnavailable(format!(
-                        "peer {peer} did not answer a write"
-                    ))),
+                // A busy node (its rate or concurrency limit) is asked again
+                // a little later, a few times, before the placement gives up.
+                for attempt in 0u64..8 {
+                    let write = client.done(
+                        peer,
+                        Request::Write {
+                            id,
+                            offset,
+                            data: data.clone(),
+                        },
+                    );
+                    match tokio::time::timeout(STEP_TIMEOUT, write).await {
+                        Ok(Err(mesh::Error::Refused {
+                            refusal: Refusal::Busy,
+                            ..
+                        })) => {
+                            tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                        }
+                        Ok(result) => {
+                            return result.map_err(|e| Error::MeshUnavailable(e.to_string()));
+                        }
+                        Err(_) => {
+                            return Err(Error::MeshUnavailable(format!(
+                                "peer {peer} did not answer a write"
+                            )));
+                        }
+                    }
                 }
+                Err(Error::MeshUnavailable(format!("peer {peer} stayed busy")))
             }
         });
         futures_util::future::try_join_all(writes).await.map(drop)

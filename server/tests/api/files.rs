@@ -516,6 +516,7 @@ async fn the_openapi_document_lists_every_api_route() {
         ("/api/files/{id}", "patch"),
         ("/api/files/{id}", "delete"),
         ("/api/files/{id}/content", "get"),
+        ("/api/mesh", "get"),
         ("/api/shares", "post"),
         ("/api/shares", "get"),
         ("/api/shares/{id}", "patch"),

@@ -53,29 +53,85 @@ async fn help_lists_every_command() {
 
 #[tokio::test]
 async fn unbuilt_commands_say_so_and_fail() {
-    for args in [
-        &["node", "connect", "--max-storage", "10GB"][..],
-        &["node", "status"],
-        &["agent", "setup"],
+    let output = nocturne(&["agent", "setup"], &[]).await;
+    assert!(!output.status.success(), "agent setup must fail");
+    assert!(output.stdout.is_empty(), "agent setup printed output");
+    let err = stderr(&output);
+    assert!(err.contains("not implemented"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+}
+
+/// The node's commands without a node, or without what a node needs: one
+/// readable line and a non-zero exit, never a panic.
+#[tokio::test]
+async fn node_commands_without_a_node_fail_with_one_line() {
+    for (args, says) in [
+        (
+            &["node", "status", "--data-dir", "no-such-node"][..],
+            "no node is running",
+        ),
+        (
+            &["node", "disconnect", "--data-dir", "no-such-node"],
+            "no node is running",
+        ),
+        (
+            &[
+                "node",
+                "connect",
+                "--max-storage",
+                "10GB",
+                "--data-dir",
+                "n",
+            ],
+            "needs a tracker",
+        ),
+        (
+            &[
+                "node",
+                "connect",
+                "--max-storage",
+                "lots",
+                "--tracker",
+                "/ip4/127.0.0.1/tcp/1",
+            ],
+            "not a size",
+        ),
+        (
+            &[
+                "node",
+                "connect",
+                "--max-storage",
+                "1GB",
+                "--tracker",
+                "nowhere at all",
+                "--data-dir",
+                "n",
+            ],
+            "--tracker",
+        ),
     ] {
         let output = nocturne(args, &[]).await;
         assert!(!output.status.success(), "{args:?} must fail");
         assert!(output.stdout.is_empty(), "{args:?} printed output");
         let err = stderr(&output);
-        assert!(err.contains("not implemented"), "{args:?}: {err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
 
 #[tokio::test]
 async fn server_settings_do_not_break_other_commands() {
     let output = nocturne(
-        &["node", "status"],
-        &[("PORT", "eighty"), ("NOCTURNE_TRUST_PROXY", "maybe")],
+        &["node", "status", "--data-dir", "no-such-node"],
+        &[
+            ("PORT", "eighty"),
+            ("NOCTURNE_TRUST_PROXY", "maybe"),
+            ("NOCTURNE_MESH", "sideways"),
+        ],
     )
     .await;
     assert!(
-        stderr(&output).contains("not implemented"),
+        stderr(&output).contains("no node is running"),
         "{}",
         stderr(&output)
     );
@@ -99,10 +155,10 @@ async fn the_old_binary_names_still_work() {
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("nocturne-node");
     std::os::unix::fs::symlink(crate::common::binary(), &link).expect("symlink");
-    let output = run(&link, &["status"], &[]).await;
+    let output = run(&link, &["status", "--data-dir", "no-such-node"], &[]).await;
     assert!(!output.status.success());
     assert!(
-        stderr(&output).contains("`nocturne node` is not implemented"),
+        stderr(&output).contains("no node is running on no-such-node"),
         "{}",
         stderr(&output)
     );
