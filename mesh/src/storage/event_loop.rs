@@ -473,6 +473,11 @@ impl EventLoop {
             (None, _) | (Some(_), Request::Leave { .. }) => {
                 self.refuse(peer, channel, Refusal::Unsupported, true);
             }
+            // A node lends its disk to the owner it joined through, not to
+            // whoever dials it: new fragments come only from its trackers.
+            (Some(_), Request::Reserve { .. }) if !self.is_tracker(peer) => {
+                self.refuse(peer, channel, Refusal::Unsupported, true);
+            }
             (Some(store), request) => {
                 let Ok(permit) = Arc::clone(&self.inflight).try_acquire_owned() else {
                     return self.refuse(peer, channel, Refusal::Busy, false);
@@ -493,6 +498,11 @@ impl EventLoop {
                 });
             }
         }
+    }
+
+    /// Whether `peer` answered at one of our tracker addresses.
+    fn is_tracker(&self, peer: PeerId) -> bool {
+        self.trackers.iter().any(|(_, p, _)| *p == Some(peer))
     }
 
     /// Answers with a refusal; `drop_peer` also closes the connection once

@@ -27,10 +27,10 @@ use crate::common::{
     release_binary,
 };
 
-const PASSWORD: &str = "a browser password, long enough";
+pub(super) const PASSWORD: &str = "a browser password, long enough";
 
 /// Bytes that do not compress and differ per seed.
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
+pub(super) fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
@@ -43,13 +43,13 @@ fn pattern(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-struct Sample {
-    name: String,
-    bytes: Vec<u8>,
-    path: PathBuf,
+pub(super) struct Sample {
+    pub(super) name: String,
+    pub(super) bytes: Vec<u8>,
+    pub(super) path: PathBuf,
 }
 
-fn sample(dir: &Path, name: &str, bytes: Vec<u8>) -> Sample {
+pub(super) fn sample(dir: &Path, name: &str, bytes: Vec<u8>) -> Sample {
     let path = dir.join(name);
     std::fs::write(&path, &bytes).expect("write sample");
     Sample {
@@ -78,7 +78,11 @@ async fn clear_transfers(browser: &Client) -> Result<(), String> {
     Ok(())
 }
 
-async fn log_in(browser: &Client, server: &Server, username: &str) -> Result<(), String> {
+pub(super) async fn log_in(
+    browser: &Client,
+    server: &Server,
+    username: &str,
+) -> Result<(), String> {
     open(browser, server, "/login").await?;
     fill(browser, "username", username).await?;
     fill(browser, "password", PASSWORD).await?;
@@ -92,7 +96,7 @@ async fn log_in(browser: &Client, server: &Server, username: &str) -> Result<(),
     Ok(())
 }
 
-async fn reload_and_unlock(browser: &Client) -> Result<(), String> {
+pub(super) async fn reload_and_unlock(browser: &Client) -> Result<(), String> {
     browser.refresh().await.map_err(|e| e.to_string())?;
     wait_for(
         browser,
@@ -106,7 +110,7 @@ async fn reload_and_unlock(browser: &Client) -> Result<(), String> {
     Ok(())
 }
 
-async fn pick(browser: &Client, css: &str, paths: &[&Path]) -> Result<(), String> {
+pub(super) async fn pick(browser: &Client, css: &str, paths: &[&Path]) -> Result<(), String> {
     let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
     browser
         .find(Locator::Css(css))
@@ -123,7 +127,7 @@ fn row_button(name: &str, class: &str) -> String {
     )
 }
 
-async fn row_click(browser: &Client, name: &str, class: &str) -> Result<(), String> {
+pub(super) async fn row_click(browser: &Client, name: &str, class: &str) -> Result<(), String> {
     // The list re-renders when a transfer ends; a row found just before can
     // be replaced before the click lands, so look it up again then.
     let mut attempts = 0;
@@ -154,7 +158,7 @@ async fn listed_names(browser: &Client) -> Result<Vec<String>, String> {
 }
 
 /// Takes the File System Access API away: downloads go through the service worker.
-async fn no_save_dialog(browser: &Client) -> Result<(), String> {
+pub(super) async fn no_save_dialog(browser: &Client) -> Result<(), String> {
     browser
         .execute("window.showSaveFilePicker = undefined;", vec![])
         .await
@@ -163,7 +167,7 @@ async fn no_save_dialog(browser: &Client) -> Result<(), String> {
 }
 
 /// Waits until `dir/name` is complete (no `.crdownload` beside it).
-async fn downloaded(dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, String> {
+pub(super) async fn downloaded(dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, String> {
     let deadline = Instant::now() + TRANSFER_LIMIT;
     let path = dir.join(name);
     loop {
@@ -194,14 +198,14 @@ async fn downloaded(dir: &Path, name: &str, len: usize) -> Result<Vec<u8>, Strin
     }
 }
 
-struct Session {
+pub(super) struct Session {
     _driver: tokio::process::Child,
-    browser: Client,
+    pub(super) browser: Client,
     _profile: tempfile::TempDir,
-    downloads: tempfile::TempDir,
+    pub(super) downloads: tempfile::TempDir,
 }
 
-async fn session() -> Session {
+pub(super) async fn session() -> Session {
     let (driver, port) = start_chromedriver().await;
     let profile = tempfile::tempdir().expect("profile dir");
     let downloads = tempfile::tempdir().expect("downloads dir");

@@ -2,8 +2,9 @@
 //! release binary: every page and state (sign-up and its recovery key, the
 //! locked dashboard, the dashboard empty and with files, one with a long
 //! unicode name, a transfer under way, the share dialog, the links panel,
-//! the invites page, the public share page before and after its password,
-//! used, expired, revoked and incomplete links, log in, recover, not found)
+//! the invites page (the storage mesh off), the public share page before
+//! and after its password, used, expired, revoked and incomplete links,
+//! log in, recover, not found)
 //! looked at 1280×800 and 390×844 (`crate::common::look`): a screenshot of each
 //! under `target/screenshots/`, layout facts checked in the page, and
 //! axe-core with no serious or critical violation.
@@ -303,6 +304,8 @@ async fn invites(owner: &mut Looker, server: &Server) -> Result<String, String> 
     let b = owner.browser.clone();
     click(&b, "go-admin").await?;
     wait_for(&b, Locator::Id("no-invites"), "the invites page, empty").await?;
+    // This server runs without the mesh: its section says so in one line.
+    wait_for(&b, Locator::Id("mesh-off"), "the storage mesh said to be off").await?;
     owner.look("admin-invites-empty", None).await?;
     click(&b, "invite-create").await?;
     wait_for(

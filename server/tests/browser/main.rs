@@ -6,4 +6,5 @@ mod common;
 mod dashboard;
 mod hydration;
 mod look;
+mod mesh;
 mod sharing;

@@ -383,6 +383,13 @@ impl Client {
             .expect("download")
     }
 
+    pub async fn delete_file(&self, id: &str) -> reqwest::Response {
+        self.req(reqwest::Method::DELETE, &format!("/api/files/{id}"))
+            .send()
+            .await
+            .expect("delete")
+    }
+
     /// Opens a listed file as the dashboard does: unwrap its key, open its
     /// metadata, download and decrypt. Returns (name, plaintext).
     pub async fn open(&self, file: &Value) -> (String, Vec<u8>) {

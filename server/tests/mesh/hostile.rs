@@ -261,6 +261,26 @@ async fn hostile_peer_is_refused_and_node_keeps_serving() {
     let kept = std::fs::read(&path).unwrap_or_default();
     assert!(kept == fragment, "the fragment is still there, unchanged");
 
+    // (b') Storing on the node: it lends its disk to its tracker only.
+    let used_before = status["bytes_used"].clone();
+    let reserve = request_once(
+        CborCodec::default(),
+        peer,
+        addr.clone(),
+        Request::Reserve {
+            id: FragmentId([7; 16]),
+            len: 1024,
+        },
+    )
+    .await;
+    eprintln!("reservation by a stranger: {reserve:?}");
+    assert!(
+        matches!(reserve, Outcome::Answered(Response::Refused(_))),
+        "a stranger's reservation must be refused, got {reserve:?}"
+    );
+    let after = m.nodes[h].status().await;
+    assert_eq!(after["bytes_used"], used_before, "{after}");
+
     // (c) Oversized and malformed requests, each from a fresh stranger.
     let oversized = request_once(RawCodec, peer, addr.clone(), random_bytes(8 * MIB)).await;
     assert_rejected(oversized, "8 MiB of garbage").await;

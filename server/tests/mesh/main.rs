@@ -386,3 +386,52 @@ async fn restarts_keep_identity_fragments_and_manifests() {
     .await;
     assert_downloads(&m.admin, &id, &ct, "after the server's restart").await;
 }
+
+/// A deleted file's fragments are deleted on the nodes too (none is left
+/// behind on anyone's disk), and `replicate` keeps the local copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn replicate_keeps_the_blob_and_deletes_reach_the_nodes() {
+    let _serial = SERIAL.lock().await;
+    let server = common::mesh::MeshServer::start("replicate", &[]).await;
+    let nodes = common::mesh::start_nodes(&server.tracker, &[BIG; 6]).await;
+    let m = Mesh::with(server, nodes).await;
+    let (id, ct) = m.upload("kept.bin", &random_bytes(3 * MIB + 1)).await;
+    wait_until("the file is on six nodes", PLACE, async || {
+        match m.health(&id).await? {
+            Some(h) if h.healthy == 6 && h.total == 6 => Ok(h),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    let health = m.health(&id).await.expect("health").expect("on the mesh");
+    assert!(health.local, "replicate keeps the local copy: {health:?}");
+    assert!(
+        m.server.blob_path(&id).exists(),
+        "the local blob is still there"
+    );
+    let holders = m.holders().await;
+    assert_eq!(holders.len(), 6);
+    m.assert_fragments_on_disk(&holders, ct.len());
+    assert_downloads(&m.admin, &id, &ct, "replicated").await;
+
+    assert_eq!(m.admin.delete_file(&id).await.status(), 204);
+    wait_until("every node has deleted its fragment", PLACE, async || {
+        let counts = m.counts().await?;
+        let left: Vec<usize> = holders
+            .iter()
+            .copied()
+            .filter(|&i| !m.nodes[i].fragment_files().is_empty())
+            .collect();
+        if counts.iter().all(|&(_, n)| n == 0) && left.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "status counts {counts:?}, fragment files left on {left:?}"
+            ))
+        }
+    })
+    .await;
+    let view = m.view().await;
+    assert_eq!(view["files"]["total"], 0, "{view}");
+    assert_eq!(view["files"]["placed"], 0, "{view}");
+}
