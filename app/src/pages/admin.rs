@@ -1,18 +1,24 @@
-//! `/admin`: the administrator invites people.
+//! `/admin`: the administrator invites people and watches the storage mesh.
 //!
 //! With the default `invite` registration a server admits a second person
 //! only with an invite code. This page creates one (shown once, as a
 //! sign-up link that carries the code in its fragment, so the code never
 //! reaches a server log or a `Referer`), lists the pending ones with their
-//! expiry, and revokes them. Anyone else who opens the page is told it is
-//! not theirs; the server refuses them whatever the page shows.
+//! expiry, and revokes them. Below, the storage mesh (`GET /api/mesh`): its
+//! mode and coding, how many files are on it, waiting or degraded, and each
+//! storage node with its space and audits; or how to turn it on. Anyone
+//! else who opens the page is told it is not theirs; the server refuses
+//! them whatever the page shows.
 
-use ::api::accounts::{AccountDetails, Invite, PendingInvite};
+use ::api::{
+    accounts::{AccountDetails, Invite, PendingInvite},
+    mesh::{MeshNode, MeshView},
+};
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
     client::{api, copy_text, local_time},
-    components::Header,
+    components::{Header, human_size},
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +38,38 @@ fn signup_link(code: &str) -> String {
     format!("{origin}/register#invite={code}")
 }
 
+/// A peer id shortened in the middle: the ends tell nodes apart, and the
+/// whole id (52 characters) would make the table scroll even on a laptop.
+fn short_peer(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 16 {
+        return id.to_owned();
+    }
+    let head: String = chars[..8].iter().collect();
+    let tail: String = chars[chars.len() - 6..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// How long ago `then` was, coarsely (a node's last contact); past a month,
+/// the date.
+fn ago(now: i64, then: i64) -> String {
+    let s = now.saturating_sub(then).max(0);
+    if s < 60 {
+        "just now".into()
+    } else if s < 3600 {
+        format!("{} min ago", s / 60)
+    } else if s < 86_400 {
+        format!("{} h ago", s / 3600)
+    } else if s < 2 * 86_400 {
+        "yesterday".into()
+    } else if s < 30 * 86_400 {
+        format!("{} days ago", s / 86_400)
+    } else {
+        let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(then as f64 * 1000.0));
+        String::from(d.to_locale_date_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+    }
+}
+
 #[component]
 pub(crate) fn AdminPage() -> impl IntoView {
     let access = RwSignal::new(Access::Checking);
@@ -42,6 +80,8 @@ pub(crate) fn AdminPage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let reload = RwSignal::new(0u32);
     let hydrated = RwSignal::new(false);
+    // `None` while it loads; its own error, apart from the invites'.
+    let mesh = RwSignal::new(None::<Result<MeshView, String>>);
 
     Effect::new(move |_| {
         hydrated.set(true);
@@ -65,6 +105,16 @@ pub(crate) fn AdminPage() -> impl IntoView {
                 Ok(list) => pending.set(list),
                 Err(e) => error.set(Some(e.message)),
             }
+        });
+    });
+
+    Effect::new(move |_| {
+        if access.get() != Access::Admin {
+            return;
+        }
+        spawn_local(async move {
+            let answer = api::get::<MeshView>("/api/mesh").await;
+            mesh.set(Some(answer.map_err(|e| e.message)));
         });
     });
 
@@ -179,9 +229,154 @@ pub(crate) fn AdminPage() -> impl IntoView {
                                 }.into_any()
                             }}
                         </section>
+                        <MeshPanel mesh/>
                     }.into_any(),
                 }}
             </main>
         </div>
+    }
+}
+
+/// The storage mesh as the server reports it: one line when it is off,
+/// else its figures and its nodes.
+#[component]
+fn MeshPanel(mesh: RwSignal<Option<Result<MeshView, String>>>) -> impl IntoView {
+    view! {
+        <section id="mesh" class="mesh-panel" aria-labelledby="mesh-title">
+            <h2 id="mesh-title">"Storage mesh"</h2>
+            {move || match mesh.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Err(message)) => view! {
+                    <p id="mesh-error" class="form-error" role="alert">{message}</p>
+                }.into_any(),
+                Some(Ok(m)) if m.mode == "off" => view! {
+                    <p id="mesh-off" class="muted">
+                        "The storage mesh is off: every file is kept on this server only. "
+                        "To spread files over storage nodes, start the server with "
+                        <code class="code">"NOCTURNE_MESH=offload"</code>
+                        " (the nodes hold them, the server drops its copy) or "
+                        <code class="code">"NOCTURNE_MESH=replicate"</code>
+                        " (the server keeps its copy too)."
+                    </p>
+                }.into_any(),
+                Some(Ok(m)) => mesh_details(m).into_any(),
+            }}
+        </section>
+    }
+}
+
+/// The figures, then the nodes: a table that scrolls sideways inside its
+/// own box on a phone rather than widening the page.
+fn mesh_details(m: MeshView) -> impl IntoView {
+    let f = m.files;
+    let coding = m.coding.split_once('+').map(|(k, parity)| {
+        format!(
+            "Each file is cut into {k} data and {parity} parity fragments, \
+             each on a different node; any {k} of them rebuild it."
+        )
+    });
+    let stats = [
+        ("mesh-mode", "Mode", m.mode, false),
+        ("mesh-coding", "Coding", m.coding, false),
+        ("mesh-files-total", "Files", f.total.to_string(), false),
+        (
+            "mesh-files-placed",
+            "On the mesh",
+            f.placed.to_string(),
+            false,
+        ),
+        (
+            "mesh-files-pending",
+            "Waiting",
+            f.pending.to_string(),
+            false,
+        ),
+        (
+            "mesh-files-degraded",
+            "Degraded",
+            f.degraded.to_string(),
+            f.degraded > 0,
+        ),
+    ];
+    let nodes = if m.nodes.is_empty() {
+        view! {
+            <p id="mesh-no-nodes" class="muted">
+                "No storage nodes yet. Start one with "
+                <code class="code">"nocturne node connect --max-storage 10GB --tracker <address>"</code>
+                " (the server prints its tracker address when it starts)."
+            </p>
+        }
+        .into_any()
+    } else {
+        let now = (js_sys::Date::now() / 1000.0) as i64;
+        view! {
+            <div class="mesh-nodes-scroll" role="region" aria-labelledby="mesh-nodes-title" tabindex="0">
+                <table id="mesh-nodes" class="mesh-nodes" aria-labelledby="mesh-nodes-title">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Node"</th>
+                            <th scope="col">"Status"</th>
+                            <th scope="col" class="num">"Fragments"</th>
+                            <th scope="col">"Space used"</th>
+                            <th scope="col">"Audits"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {m.nodes.into_iter().map(|n| node_row(n, now)).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <dl class="mesh-stats">
+            {stats.into_iter().map(|(id, label, value, warn)| view! {
+                <div class="mesh-stat">
+                    <dt class="label">{label}</dt>
+                    <dd id=id class:mesh-warn=warn>{value}</dd>
+                </div>
+            }).collect_view()}
+        </dl>
+        {coding.map(|text| view! { <p class="muted">{text}</p> })}
+        <h3 id="mesh-nodes-title">"Storage nodes"</h3>
+        {nodes}
+    }
+}
+
+/// One node: its id, whether it is there, what it holds and its audits.
+fn node_row(n: MeshNode, now: i64) -> impl IntoView {
+    let status = if n.connected {
+        "Connected".to_owned()
+    } else {
+        format!("Last seen {}", ago(now, n.last_seen))
+    };
+    let space = if n.max_storage == 0 {
+        human_size(n.bytes_used)
+    } else {
+        format!(
+            "{} of {}",
+            human_size(n.bytes_used),
+            human_size(n.max_storage)
+        )
+    };
+    let audits = format!("{} passed · {} failed", n.audits_passed, n.audits_failed);
+    let failing = n.audits_failed > 0;
+    let (state, status_class) = if n.connected {
+        ("connected", "mesh-online")
+    } else {
+        ("away", "muted")
+    };
+    let seen = format!("Last seen {}", local_time(n.last_seen));
+    let short = short_peer(&n.peer_id);
+    let full = n.peer_id.clone();
+    view! {
+        <tr class="mesh-node" data-peer=n.peer_id data-state=state>
+            <td><code class="code" title=full>{short}</code></td>
+            <td class=status_class title=seen>{status}</td>
+            <td class="num">{n.fragments.to_string()}</td>
+            <td>{space}</td>
+            <td class:mesh-warn=failing>{audits}</td>
+        </tr>
     }
 }

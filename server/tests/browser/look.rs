@@ -305,7 +305,12 @@ async fn invites(owner: &mut Looker, server: &Server) -> Result<String, String> 
     click(&b, "go-admin").await?;
     wait_for(&b, Locator::Id("no-invites"), "the invites page, empty").await?;
     // This server runs without the mesh: its section says so in one line.
-    wait_for(&b, Locator::Id("mesh-off"), "the storage mesh said to be off").await?;
+    wait_for(
+        &b,
+        Locator::Id("mesh-off"),
+        "the storage mesh said to be off",
+    )
+    .await?;
     owner.look("admin-invites-empty", None).await?;
     click(&b, "invite-create").await?;
     wait_for(

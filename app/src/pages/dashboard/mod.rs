@@ -220,6 +220,7 @@ fn open_rows(keyring: &Keyring, files: Vec<FileView>) -> Vec<Row> {
                 size: f.size,
                 created_at: f.created_at,
                 wrapped_key,
+                mesh: f.mesh,
             }
         })
         .collect()

@@ -2,7 +2,7 @@
 //! filter, rename, delete (one or several, after a confirmation), share
 //! and download. A table on a wide screen, a card per file on a phone.
 
-use ::api::{B64, files::UpdateFile};
+use ::api::{B64, files::UpdateFile, mesh::MeshHealth};
 use leptos::{prelude::*, task::spawn_local};
 
 use super::links::Shareable;
@@ -25,6 +25,8 @@ pub(super) struct Row {
     pub(super) size: u64,
     pub(super) created_at: i64,
     pub(super) wrapped_key: String,
+    /// Its fragments on the storage mesh (`None`: not on the mesh).
+    pub(super) mesh: Option<MeshHealth>,
 }
 
 impl Row {
@@ -65,6 +67,29 @@ impl Row {
             bearer: None,
         }
     }
+}
+
+/// A file's fragments on the storage mesh, a short label under its name (a
+/// cell of its own would squeeze the name column); the title says what the
+/// numbers mean and whether the server still keeps a copy of its own.
+fn mesh_badge(health: Option<MeshHealth>) -> Option<impl IntoView> {
+    health.map(|h| {
+        let copy = if h.local {
+            "a local copy is kept too"
+        } else {
+            "the server keeps no local copy"
+        };
+        let title = format!(
+            "{} of {} fragments healthy on the storage mesh; {copy}",
+            h.healthy, h.total
+        );
+        let degraded = h.healthy < h.total;
+        view! {
+            <span class="mesh-health" class:mesh-degraded=degraded title=title>
+                {format!("mesh {}/{}", h.healthy, h.total)}
+            </span>
+        }
+    })
 }
 
 /// How the list is ordered.
@@ -285,6 +310,7 @@ pub(super) fn FileTable(
                             let del = { let id = id.clone(); move |_| confirm.set(Some(vec![id.clone()])) };
                             let dl_row = row.clone();
                             let share_row = row.shareable();
+                            let mesh = row.mesh;
                             view! {
                                 <tr class="file-row" data-id=id.clone()>
                                     <td class="check-cell">
@@ -295,6 +321,7 @@ pub(super) fn FileTable(
                                     <td class="name">
                                         <Show when=is_editing.clone() fallback={ let name = name.clone(); let id = id.clone(); move || view! {
                                             <span class="file-name" class:unreadable=unreadable title=name.clone()>{name.clone()}</span>
+                                            {mesh_badge(mesh)}
                                             {
                                                 let id = id.clone();
                                                 move || {
