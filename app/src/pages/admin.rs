@@ -150,7 +150,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
                 <a id="go-files" class="ghost button small" href="/">"Files"</a>
             </Header>
             <main class="admin" aria-labelledby="admin-title">
-                <h1 id="admin-title">"Invite people"</h1>
+                <h1 id="admin-title">"Administration"</h1>
                 {move || match access.get() {
                     Access::Checking => view! { <p class="muted">"Loading…"</p> }.into_any(),
                     Access::Failed(message) => view! {
@@ -372,11 +372,11 @@ fn node_row(n: MeshNode, now: i64) -> impl IntoView {
     let full = n.peer_id.clone();
     view! {
         <tr class="mesh-node" data-peer=n.peer_id data-state=state>
-            <td><code class="code" title=full>{short}</code></td>
-            <td class=status_class title=seen>{status}</td>
-            <td class="num">{n.fragments.to_string()}</td>
-            <td>{space}</td>
-            <td class:mesh-warn=failing>{audits}</td>
+            <td data-label="Node"><code class="code" title=full>{short}</code></td>
+            <td data-label="Status" class=status_class title=seen>{status}</td>
+            <td data-label="Fragments" class="num">{n.fragments.to_string()}</td>
+            <td data-label="Space used">{space}</td>
+            <td data-label="Audits" class:mesh-warn=failing>{audits}</td>
         </tr>
     }
 }

@@ -43,7 +43,7 @@ const LONG_NAME: &str =
 /// the whole name as its title (and whole on a phone, where there is no
 /// pointer to hover), sizes and buttons unclipped and inside the row, and
 /// at desktop width each header above its column.
-const FILE_TABLE: &str = r#"
+pub(super) const FILE_TABLE: &str = r#"
 const table = document.getElementById('file-list');
 if (!table) return 'no file table';
 const rows = [...table.querySelectorAll('tbody tr.file-row')];

@@ -764,6 +764,9 @@ pub async fn assert_downloads(client: &Client, id: &str, ciphertext: &[u8], when
 
 /// A test's whole mesh: the server, its nodes, and the administrator (the
 /// first account, logged in).
+/// The administrator's password (also typed into a browser's log-in form).
+pub const ADMIN_PASSWORD: &str = "an administrator's password, long enough";
+
 pub struct Mesh {
     pub server: MeshServer,
     pub nodes: Vec<Node>,
@@ -783,8 +786,8 @@ impl Mesh {
     /// administrator and waits until every node is connected.
     pub async fn with(server: MeshServer, nodes: Vec<Node>) -> Mesh {
         let mut admin = Client::new(server.base(), "admin");
-        assert_eq!(admin.register("pw", None).await.status(), 201);
-        assert_eq!(admin.login("pw").await, 200);
+        assert_eq!(admin.register(ADMIN_PASSWORD, None).await.status(), 201);
+        assert_eq!(admin.login(ADMIN_PASSWORD).await, 200);
         let mesh = Mesh {
             server,
             nodes,

@@ -155,7 +155,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
             <Header>
                 <CipherPicker cipher/>
                 <Show when=move || matches!(state.get(), State::SignedIn { is_admin: true, .. })>
-                    <a id="go-admin" class="ghost button small" href="/admin">"Invites"</a>
+                    <a id="go-admin" class="ghost button small" href="/admin">"Admin"</a>
                 </Show>
                 <Show when=move || matches!(state.get(), State::SignedIn { .. })>
                     <button id="logout" class="ghost small" type="button" on:click=logout>"Log out"</button>
