@@ -320,7 +320,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
             }
             println!("nocturne listening on http://{local}");
         }
-        http::serve(listener, router, shutdown_signal()).await?;
+        http::serve(listener, router, crate::shutdown::signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -437,24 +437,6 @@ fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down: finishing requests in flight");
 }
 
 #[cfg(test)]

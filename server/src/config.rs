@@ -1,6 +1,8 @@
 //! What the server needs to start, gathered from flags and the environment.
 
-use std::{fmt, path::PathBuf};
+use std::{fmt, path::PathBuf, time::Duration};
+
+use mesh::{Multiaddr, storage::erasure::Coding};
 
 use zeroize::Zeroizing;
 
@@ -51,7 +53,7 @@ pub struct Config {
     /// sleeping.
     pub test_clock_file: Option<PathBuf>,
     /// The storage mesh (`NOCTURNE_MESH` other than `off`).
-    pub mesh: Option<crate::replication::MeshConfig>,
+    pub mesh: Option<MeshConfig>,
 }
 
 impl Config {
@@ -109,6 +111,55 @@ impl fmt::Debug for Config {
     }
 }
 
+/// What the mesh does with finished files (`NOCTURNE_MESH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MeshMode {
+    /// No mesh: files live in the local blob store only.
+    Off,
+    /// Every file is also placed on the mesh; the local blob stays.
+    Replicate,
+    /// Every file is placed on the mesh and its local blob dropped once all
+    /// fragments are confirmed; reads come from the mesh.
+    Offload,
+}
+
+impl MeshMode {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MeshMode::Off => "off",
+            MeshMode::Replicate => "replicate",
+            MeshMode::Offload => "offload",
+        }
+    }
+}
+
+/// The mesh's settings (flags and `NOCTURNE_MESH_*`).
+#[derive(Debug, Clone)]
+pub struct MeshConfig {
+    /// Replicate or offload.
+    pub mode: MeshMode,
+    /// Where the server's peer listens (TCP and QUIC).
+    pub listen: Vec<Multiaddr>,
+    /// k + m.
+    pub coding: Coding,
+    /// Bytes per shard (stripe = k shards).
+    pub shard_size: u32,
+    /// How long a node may be gone before its fragments are rebuilt elsewhere.
+    pub grace: Duration,
+    /// How often a round of audits runs.
+    pub audit_interval: Duration,
+    /// How often placement and repair look for work (they are also woken by
+    /// events).
+    pub repair_interval: Duration,
+    /// Files repaired at once.
+    pub repair_parallelism: usize,
+    /// Repair bandwidth, bytes per second written to new nodes.
+    pub repair_rate: u64,
+    /// Repair starts at once, grace or not, when fewer than this many
+    /// fragments of a file are healthy on connected nodes (default k + 1).
+    pub repair_threshold: Option<usize>,
+}
+
 /// Parses a byte size: a number with an optional unit, `B`, `KB`/`MB`/`GB`/`TB`
 /// (powers of 1000) or `KiB`/`MiB`/`GiB`/`TiB` (powers of 1024), case and
 /// spaces ignored: `10GiB`, `500 MB`, `1048576`.
@@ -144,7 +195,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses a duration: a number with `ms`, `s`, `m`, `h` or `d` (`90s`,
 /// `10m`, `1h`); a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -160,9 +211,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "d" => 86_400_000,
         _ => return Err(bad()),
     };
-    n.checked_mul(ms)
-        .map(std::time::Duration::from_millis)
-        .ok_or_else(bad)
+    n.checked_mul(ms).map(Duration::from_millis).ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -32,9 +32,9 @@ mod node;
 mod replication;
 mod secret;
 mod shares;
+mod shutdown;
 mod state;
 mod store;
 
-pub use config::{Config, Registration, parse_duration, parse_size};
+pub use config::{Config, MeshConfig, MeshMode, Registration, parse_duration, parse_size};
 pub use error::Error;
-pub use replication::{MeshConfig, MeshMode};

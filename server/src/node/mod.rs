@@ -93,7 +93,7 @@ pub(crate) async fn connect(args: Connect) -> Result<(), Error> {
     tokio::pin!(serve);
     let outcome = loop {
         tokio::select! {
-            () = crate::cli::shutdown_signal() => break Ok(()),
+            () = crate::shutdown::signal() => break Ok(()),
             Some(()) = leave_rx.recv() => break Ok(()),
             // A node has no events of its own to act on; drain them.
             Some(_) = events.recv() => {}

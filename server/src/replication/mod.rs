@@ -34,58 +34,10 @@ use mesh::{
 };
 use tokio::sync::Notify;
 
+use crate::config::{MeshConfig, MeshMode};
 use crate::{Error, db::Db, store::LocalDisk};
 
 pub(crate) use manifest::{Manifest, NodeRow, offloaded};
-
-/// What the mesh does with finished files (`NOCTURNE_MESH`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MeshMode {
-    /// No mesh: files live in the local blob store only.
-    Off,
-    /// Every file is also placed on the mesh; the local blob stays.
-    Replicate,
-    /// Every file is placed on the mesh and its local blob dropped once all
-    /// fragments are confirmed; reads come from the mesh.
-    Offload,
-}
-
-impl MeshMode {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            MeshMode::Off => "off",
-            MeshMode::Replicate => "replicate",
-            MeshMode::Offload => "offload",
-        }
-    }
-}
-
-/// The mesh's settings (flags and `NOCTURNE_MESH_*`).
-#[derive(Debug, Clone)]
-pub struct MeshConfig {
-    /// Replicate or offload.
-    pub mode: MeshMode,
-    /// Where the server's peer listens (TCP and QUIC).
-    pub listen: Vec<Multiaddr>,
-    /// k + m.
-    pub coding: Coding,
-    /// Bytes per shard (stripe = k shards).
-    pub shard_size: u32,
-    /// How long a node may be gone before its fragments are rebuilt elsewhere.
-    pub grace: Duration,
-    /// How often a round of audits runs.
-    pub audit_interval: Duration,
-    /// How often placement and repair look for work (they are also woken by
-    /// events).
-    pub repair_interval: Duration,
-    /// Files repaired at once.
-    pub repair_parallelism: usize,
-    /// Repair bandwidth, bytes per second written to new nodes.
-    pub repair_rate: u64,
-    /// Repair starts at once, grace or not, when fewer than this many
-    /// fragments of a file are healthy on connected nodes (default k + 1).
-    pub repair_threshold: Option<usize>,
-}
 
 /// A handle on the running mesh; cheap to clone.
 #[derive(Debug, Clone)]
