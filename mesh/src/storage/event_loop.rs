@@ -475,8 +475,9 @@ impl EventLoop {
             }
             // A node lends its disk to the owner it joined through, not to
             // whoever dials it: new fragments come only from its trackers.
+            // (A well-formed request: refused, the connection kept.)
             (Some(_), Request::Reserve { .. }) if !self.is_tracker(peer) => {
-                self.refuse(peer, channel, Refusal::Unsupported, true);
+                self.refuse(peer, channel, Refusal::Unsupported, false);
             }
             (Some(store), request) => {
                 let Ok(permit) = Arc::clone(&self.inflight).try_acquire_owned() else {

@@ -368,7 +368,7 @@ async fn restarts_keep_identity_fragments_and_manifests() {
     .await;
     m.server.restart().await;
     m.admin.base = m.server.base().to_owned();
-    assert_eq!(m.admin.login("pw").await, 200);
+    assert_eq!(m.admin.login(common::mesh::ADMIN_PASSWORD).await, 200);
     let health = m
         .health(&id)
         .await
