@@ -388,12 +388,26 @@ async fn restarts_keep_identity_fragments_and_manifests() {
 }
 
 /// A deleted file's fragments are deleted on the nodes too (none is left
-/// behind on anyone's disk), and `replicate` keeps the local copy.
+/// behind on anyone's disk), and `replicate` keeps the local copy. Two of
+/// the six nodes join through `host:port` and through QUIC.
 #[tokio::test(flavor = "multi_thread")]
 async fn replicate_keeps_the_blob_and_deletes_reach_the_nodes() {
     let _serial = SERIAL.lock().await;
     let server = common::mesh::MeshServer::start("replicate", &[]).await;
-    let nodes = common::mesh::start_nodes(&server.tracker, &[BIG; 6]).await;
+    let mut nodes = common::mesh::start_nodes(&server.tracker, &[BIG; 4]).await;
+    // The tracker given other ways: `host:port` of the mesh listener, and
+    // its QUIC address (the same port over UDP).
+    let port = server.listen.rsplit('/').next().expect("a port");
+    let peer = server.peer_id().to_owned();
+    nodes.push(Node::start("node-hostport", &format!("127.0.0.1:{port}"), BIG).await);
+    nodes.push(
+        Node::start(
+            "node-quic",
+            &format!("/ip4/127.0.0.1/udp/{port}/quic-v1/p2p/{peer}"),
+            BIG,
+        )
+        .await,
+    );
     let m = Mesh::with(server, nodes).await;
     let (id, ct) = m.upload("kept.bin", &random_bytes(3 * MIB + 1)).await;
     wait_until("the file is on six nodes", PLACE, async || {
