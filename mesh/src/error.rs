@@ -41,6 +41,9 @@ pub enum Error {
     /// Erasure coding was given shards it cannot work with.
     #[error("erasure coding: {0}")]
     Coding(String),
+    /// A record or request that is not acceptable (says why).
+    #[error("{0}")]
+    Invalid(String),
     /// The event loop has stopped.
     #[error("the mesh has stopped")]
     Stopped,

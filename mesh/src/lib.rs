@@ -10,14 +10,19 @@
 //! - [`identity`]: a peer's Ed25519 key, kept on disk (mode 0600) so a peer
 //!   keeps its id across restarts.
 //!
-//! The agent mesh (Kademlia records, web-of-trust enrollment, commit-reveal
-//! votes) will live beside `storage` in `agent`, and the two never import
-//! each other.
+//! - [`agent`]: the agent mesh. Operators' signed records (knowledge,
+//!   endorsements, certificates) over a Kademlia DHT and gossipsub, a web
+//!   of trust deciding who is enrolled, a peer's record store.
+//!
+//! `storage` and `agent` never import each other; both use the crate's
+//! per-peer rate limits (`rate`) and [`Error`].
 
+pub mod agent;
 pub mod identity;
 pub mod storage;
 
 mod error;
+mod rate;
 
 pub use error::Error;
 pub use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};

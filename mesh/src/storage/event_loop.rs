@@ -19,9 +19,10 @@ use libp2p::{
 };
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+use crate::rate::RateLimits;
+
 use super::{
     Client, Command, FragmentStore, NODE_AGENT, OWNER_AGENT, SwarmStatus,
-    rate::RateLimits,
     wire::{self, Refusal, Request, Response},
 };
 use crate::Error;

@@ -22,7 +22,7 @@
 mod client;
 pub mod erasure;
 mod event_loop;
-mod rate;
+
 mod store;
 pub mod wire;
 

@@ -1,0 +1,154 @@
+//! The cloneable handle on a running agent [`super::EventLoop`].
+
+use std::collections::HashSet;
+
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    event_loop::Command,
+    record::{OperatorId, RecordId, Signed},
+    store::Query,
+    wire,
+};
+use crate::Error;
+
+/// Providers asked per query beyond the local store.
+const PROVIDERS_ASKED: usize = 4;
+
+/// Sends commands to the event loop over a bounded channel; clone freely.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(super) commands: mpsc::Sender<Command>,
+    pub(super) peer_id: PeerId,
+}
+
+/// The peer as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStatus {
+    /// This peer.
+    pub peer_id: PeerId,
+    /// Where it listens (with `/p2p/<id>`).
+    pub listen_addrs: Vec<Multiaddr>,
+    /// Connected peers.
+    pub peers: Vec<PeerId>,
+    /// Records in the local store.
+    pub records: usize,
+    /// Enrolled operators.
+    pub enrolled: Vec<OperatorId>,
+}
+
+/// A found entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// The record.
+    pub signed: Signed,
+    /// Whether its author is enrolled.
+    pub author_enrolled: bool,
+}
+
+impl Client {
+    /// This peer's id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| Error::Stopped)?;
+        answer.await.map_err(|_| Error::Stopped)
+    }
+
+    /// Verifies, stores, gossips and puts `record` in the DHT; returns once
+    /// at least one other peer stored it (or fails saying why).
+    pub async fn publish(&self, record: Signed) -> Result<RecordId, Error> {
+        self.ask(|reply| Command::Publish { record, reply }).await?
+    }
+
+    /// Entries matching `query`: the local store's, and those of peers that
+    /// provide the domain in the DHT (each verified, then kept locally).
+    pub async fn query(&self, query: Query) -> Result<Vec<Found>, Error> {
+        if let Some(domain) = &query.domain {
+            let providers = self
+                .ask(|reply| Command::Providers {
+                    domain: domain.clone(),
+                    reply,
+                })
+                .await?;
+            let me = self.peer_id;
+            let asks = providers
+                .into_iter()
+                .filter(|p| *p != me)
+                .take(PROVIDERS_ASKED)
+                .map(|peer| {
+                    let request = wire::Request::Query {
+                        domain: query.domain.clone(),
+                        text: query.text.clone(),
+                        min_confidence: query.min_confidence,
+                        limit: u32::try_from(query.limit.clamp(1, wire::MAX_RECORDS)).unwrap_or(50),
+                    };
+                    async move { self.request(peer, request).await }
+                });
+            for answer in futures::future::join_all(asks).await {
+                if let Ok(wire::Response::Records(records)) = answer {
+                    let records = records.into_iter().map(|b| b.into_vec()).collect();
+                    self.ask(|reply| Command::Ingest { records, reply }).await?;
+                }
+            }
+        }
+        self.ask(|reply| Command::LocalQuery { query, reply }).await
+    }
+
+    /// One record by id: from the local store, else from the DHT.
+    pub async fn get(&self, id: RecordId) -> Result<Option<Found>, Error> {
+        self.ask(|reply| Command::Get { id, reply }).await?
+    }
+
+    /// Sends a protocol request to a peer.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        request: wire::Request,
+    ) -> Result<wire::Response, Error> {
+        self.ask(|reply| Command::Request {
+            peer,
+            request,
+            reply,
+        })
+        .await?
+    }
+
+    /// Whether `operator` is enrolled.
+    pub async fn is_enrolled(&self, operator: OperatorId) -> Result<bool, Error> {
+        Ok(self.status().await?.enrolled.contains(&operator))
+    }
+
+    /// Checks a certificate against the web of trust as this peer sees it.
+    pub async fn check_certificate(&self, record: Signed) -> Result<Result<(), String>, Error> {
+        self.ask(|reply| Command::CheckTrust { record, reply })
+            .await
+    }
+
+    /// The peer's addresses, peers and counts.
+    pub async fn status(&self) -> Result<AgentStatus, Error> {
+        self.ask(|reply| Command::Status { reply }).await
+    }
+
+    /// Connected peers and their addresses.
+    pub async fn peers(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, Error> {
+        self.ask(|reply| Command::Peers { reply }).await
+    }
+
+    /// Peers this one has refused (bad records), for the tests and status.
+    pub async fn banned(&self) -> Result<HashSet<PeerId>, Error> {
+        self.ask(|reply| Command::Banned { reply }).await
+    }
+
+    /// Stops the event loop.
+    pub async fn shutdown(&self) {
+        self.commands.send(Command::Shutdown).await.ok();
+    }
+}

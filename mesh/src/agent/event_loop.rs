@@ -1,0 +1,779 @@
+//! The task that owns the agent swarm.
+
+use std::{
+    collections::{HashMap, HashSet},
+    num::NonZeroUsize,
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use libp2p::{
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, connection_limits, gossipsub, identify,
+    identity::Keypair,
+    kad::{self, store::RecordStore as _},
+    multiaddr::Protocol,
+    noise,
+    request_response::{self, OutboundRequestId, ProtocolSupport, cbor},
+    swarm::{NetworkBehaviour, SwarmEvent},
+    tcp, yamux,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    client::{AgentStatus, Client, Found},
+    genesis::Genesis,
+    now,
+    record::{Body, MAX_RECORD_BYTES, NetworkId, RecordId, Signed},
+    store::{Inserted, Query, RecordStore},
+    trust::Trust,
+    wire,
+};
+use crate::{Error, rate::RateLimits};
+
+/// Bad records a peer may send before it is disconnected and refused.
+const STRIKES: u32 = 3;
+/// Peers refused at most (oldest forgotten first beyond).
+const MAX_BANNED: usize = 4096;
+/// How often the routing table is refreshed.
+const BOOTSTRAP_EVERY: Duration = Duration::from_secs(30);
+/// How often held records are re-replicated to the closest peers.
+const REPLICATE_EVERY: Duration = Duration::from_secs(300);
+
+/// How to start an agent peer.
+#[derive(Debug)]
+pub struct Config {
+    /// The peer's libp2p identity.
+    pub keypair: Keypair,
+    /// The network's founders.
+    pub genesis: Genesis,
+    /// Where to listen.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to join through (multiaddrs ending in `/p2p/<id>`).
+    pub bootstrap: Vec<Multiaddr>,
+    /// Where the record store lives.
+    pub data_dir: PathBuf,
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    limits: connection_limits::Behaviour,
+    identify: identify::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+    gossip: gossipsub::Behaviour,
+    rr: cbor::Behaviour<wire::Request, wire::Response>,
+}
+
+/// What a [`Client`] asks of the event loop.
+#[derive(Debug)]
+pub(super) enum Command {
+    Publish {
+        record: Signed,
+        reply: oneshot::Sender<Result<RecordId, Error>>,
+    },
+    Providers {
+        domain: String,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Ingest {
+        records: Vec<Vec<u8>>,
+        reply: oneshot::Sender<usize>,
+    },
+    LocalQuery {
+        query: Query,
+        reply: oneshot::Sender<Vec<Found>>,
+    },
+    Get {
+        id: RecordId,
+        reply: oneshot::Sender<Result<Option<Found>, Error>>,
+    },
+    Request {
+        peer: PeerId,
+        request: wire::Request,
+        reply: oneshot::Sender<Result<wire::Response, Error>>,
+    },
+    CheckTrust {
+        record: Signed,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Status {
+        reply: oneshot::Sender<AgentStatus>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<(PeerId, Vec<Multiaddr>)>>,
+    },
+    Banned {
+        reply: oneshot::Sender<HashSet<PeerId>>,
+    },
+    Shutdown,
+}
+
+enum Pending {
+    Put(RecordId, oneshot::Sender<Result<RecordId, Error>>),
+    Providers(HashSet<PeerId>, oneshot::Sender<Vec<PeerId>>),
+    Get(RecordId, oneshot::Sender<Result<Option<Found>, Error>>),
+}
+
+/// Owns the swarm, the record store and the web of trust; `run` it on its
+/// own task.
+pub struct EventLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    network: NetworkId,
+    topic: gossipsub::IdentTopic,
+    store: RecordStore,
+    trust: Trust,
+    queries: HashMap<kad::QueryId, Pending>,
+    requests: HashMap<OutboundRequestId, Option<oneshot::Sender<Result<wire::Response, Error>>>>,
+    rates: RateLimits,
+    strikes: HashMap<PeerId, u32>,
+    banned: HashSet<PeerId>,
+    synced: HashSet<PeerId>,
+    provided: HashSet<String>,
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("peer_id", self.swarm.local_peer_id())
+            .finish_non_exhaustive()
+    }
+}
+
+fn domain_key(domain: &str) -> kad::RecordKey {
+    kad::RecordKey::new(&format!("nocturne/domain/{}", domain.to_lowercase()))
+}
+
+/// Builds the peer: its client and its event loop (not yet running).
+pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
+    let network = config.genesis.network();
+    let net = network.to_string();
+    let short = &net[..16];
+    let store = RecordStore::open(&config.data_dir, &network, now())?;
+    let mut trust = Trust::new(&config.genesis);
+    for record in store.all() {
+        if matches!(
+            record.record.body,
+            Body::Certificate { .. } | Body::Revocation { .. }
+        ) {
+            trust.add(record.clone()).ok();
+        }
+    }
+    let topic = gossipsub::IdentTopic::new(format!("nocturne/agent/{net}/records"));
+    let mut swarm = SwarmBuilder::with_existing_identity(config.keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| Error::Transport(e.to_string()))?
+        .with_quic()
+        .with_behaviour(|key| {
+            let peer_id = key.public().to_peer_id();
+            let mut kad_config = kad::Config::new(
+                StreamProtocol::try_from_owned(format!("/nocturne/agent/{short}/kad/1.0.0"))
+                    .unwrap_or(StreamProtocol::new("/nocturne/agent/kad/1.0.0")),
+            );
+            kad_config
+                .set_replication_factor(NonZeroUsize::new(20).unwrap_or(NonZeroUsize::MIN))
+                .disjoint_query_paths(true)
+                .set_record_filtering(kad::StoreInserts::FilterBoth)
+                .set_max_packet_size(MAX_RECORD_BYTES + 16 * 1024)
+                .set_replication_interval(Some(REPLICATE_EVERY))
+                .set_query_timeout(Duration::from_secs(20));
+            let store = kad::store::MemoryStore::with_config(
+                peer_id,
+                kad::store::MemoryStoreConfig {
+                    max_records: super::store::MAX_RECORDS,
+                    max_value_bytes: MAX_RECORD_BYTES,
+                    max_providers_per_key: 20,
+                    max_provided_keys: 1024,
+                },
+            );
+            let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
+            kad.set_mode(Some(kad::Mode::Server));
+            let gossip_config = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .validate_messages()
+                .max_transmit_size(MAX_RECORD_BYTES + 4 * 1024)
+                .message_id_fn(|m| {
+                    gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+                })
+                .build()
+                .map_err(|e| e.to_string())?;
+            let gossip = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip_config,
+            )?;
+            let codec = cbor::codec::Codec::default()
+                .set_request_size_maximum(wire::MAX_REQUEST)
+                .set_response_size_maximum(wire::MAX_RESPONSE);
+            Ok(Behaviour {
+                limits: connection_limits::Behaviour::new(
+                    connection_limits::ConnectionLimits::default()
+                        .with_max_established(Some(256))
+                        .with_max_established_per_peer(Some(2))
+                        .with_max_pending_incoming(Some(64))
+                        .with_max_pending_outgoing(Some(64)),
+                ),
+                identify: identify::Behaviour::new(identify::Config::new(
+                    format!("/nocturne/agent/{short}/id/1.0.0"),
+                    key.public(),
+                )),
+                kad,
+                gossip,
+                rr: cbor::Behaviour::with_codec(
+                    codec,
+                    [(
+                        StreamProtocol::try_from_owned(format!("/nocturne/agent/{short}/rr/1.0.0"))
+                            .unwrap_or(StreamProtocol::new("/nocturne/agent/rr/1.0.0")),
+                        ProtocolSupport::Full,
+                    )],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(20))
+                        .with_max_concurrent_streams(64),
+                ),
+            })
+        })
+        .map_err(|e| Error::Transport(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
+        .build();
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topic)
+        .map_err(|e| Error::Transport(e.to_string()))?;
+    for addr in &config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| Error::Transport(format!("cannot listen on {addr}: {e}")))?;
+    }
+    for addr in &config.bootstrap {
+        if let Some(Protocol::P2p(peer)) = addr.iter().last() {
+            swarm.behaviour_mut().kad.add_address(&peer, addr.clone());
+        }
+        if let Err(e) = swarm.dial(addr.clone()) {
+            tracing::warn!(%addr, error = %e, "cannot dial a bootstrap peer");
+        }
+    }
+    let (commands_tx, commands) = mpsc::channel(256);
+    let client = Client {
+        commands: commands_tx,
+        peer_id: *swarm.local_peer_id(),
+    };
+    let mut event_loop = EventLoop {
+        swarm,
+        commands,
+        network,
+        topic,
+        store,
+        trust,
+        queries: HashMap::new(),
+        requests: HashMap::new(),
+        rates: RateLimits::new(200, 400),
+        strikes: HashMap::new(),
+        banned: HashSet::new(),
+        synced: HashSet::new(),
+        provided: HashSet::new(),
+    };
+    // What was kept on disk is served and re-replicated like anything new.
+    let held: Vec<Signed> = event_loop.store.all().cloned().collect();
+    for record in held {
+        event_loop.hold_in_dht(&record);
+    }
+    Ok((client, event_loop))
+}
+
+impl EventLoop {
+    /// Runs until [`Client::shutdown`] or until every client is dropped.
+    pub async fn run(mut self) {
+        let mut bootstrap = tokio::time::interval(BOOTSTRAP_EVERY);
+        bootstrap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_event(event),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown) | None => break,
+                    Some(command) => self.on_command(command),
+                },
+                _ = bootstrap.tick() => {
+                    self.swarm.behaviour_mut().kad.bootstrap().ok();
+                }
+            }
+        }
+    }
+
+    /// Verifies and keeps a record from anywhere; `Ok(true)` if it was new.
+    fn ingest(&mut self, bytes: &[u8]) -> Result<bool, super::record::RecordError> {
+        let signed = Signed::decode_verified(bytes, &self.network, now())?;
+        let fresh = match self.store.insert(signed.clone()) {
+            Inserted::New => true,
+            Inserted::Known | Inserted::Refused => false,
+        };
+        if fresh {
+            if matches!(
+                signed.record.body,
+                Body::Certificate { .. } | Body::Revocation { .. }
+            ) {
+                self.trust.add(signed.clone()).ok();
+            }
+            self.hold_in_dht(&signed);
+        }
+        Ok(fresh)
+    }
+
+    /// Puts a held record in the DHT's local store (so it is served and
+    /// re-replicated) and provides its domain.
+    fn hold_in_dht(&mut self, signed: &Signed) {
+        let id = signed.id();
+        let record = kad::Record::new(kad::RecordKey::new(&id.0), signed.to_bytes());
+        self.swarm.behaviour_mut().kad.store_mut().put(record).ok();
+        if let Body::Knowledge(k) = &signed.record.body {
+            let domain = k.domain.to_lowercase();
+            if self.provided.len() < 1024 && self.provided.insert(domain.clone()) {
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .start_providing(domain_key(&domain))
+                    .ok();
+            }
+        }
+    }
+
+    fn strike(&mut self, peer: PeerId, why: &str) {
+        let strikes = self.strikes.entry(peer).or_default();
+        *strikes += 1;
+        tracing::info!(%peer, reason = why, strikes = *strikes, "a peer sent a bad record");
+        if *strikes >= STRIKES {
+            if self.banned.len() >= MAX_BANNED {
+                self.banned.clear();
+            }
+            self.banned.insert(peer);
+            self.swarm.disconnect_peer_id(peer).ok();
+        }
+    }
+
+    fn found(&self, signed: &Signed) -> Found {
+        Found {
+            author_enrolled: self.trust.is_enrolled(&signed.record.author),
+            signed: signed.clone(),
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { record, reply } => {
+                if let Err(e) = record.verify(&self.network, now()) {
+                    reply.send(Err(Error::Invalid(e.to_string()))).ok();
+                    return;
+                }
+                if matches!(
+                    record.record.body,
+                    Body::Certificate { .. } | Body::Revocation { .. }
+                ) && let Err(e) = self.trust.check(&record)
+                {
+                    reply.send(Err(Error::Invalid(e.to_string()))).ok();
+                    return;
+                }
+                let id = record.id();
+                let bytes = record.to_bytes();
+                if let Err(e) = self.ingest(&bytes) {
+                    reply.send(Err(Error::Invalid(e.to_string()))).ok();
+                    return;
+                }
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .gossip
+                    .publish(self.topic.clone(), bytes.clone())
+                {
+                    tracing::debug!(error = %e, "gossip did not take the record");
+                }
+                let record = kad::Record::new(kad::RecordKey::new(&id.0), bytes);
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .put_record(record, kad::Quorum::One)
+                {
+                    Ok(query) => {
+                        self.queries.insert(query, Pending::Put(id, reply));
+                    }
+                    Err(e) => {
+                        reply
+                            .send(Err(Error::Invalid(format!(
+                                "the DHT refused the record: {e:?}"
+                            ))))
+                            .ok();
+                    }
+                }
+            }
+            Command::Providers { domain, reply } => {
+                let query = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_providers(domain_key(&domain));
+                self.queries
+                    .insert(query, Pending::Providers(HashSet::new(), reply));
+            }
+            Command::Ingest { records, reply } => {
+                let mut fresh = 0;
+                for bytes in records.iter().take(wire::MAX_RECORDS) {
+                    if let Ok(true) = self.ingest(bytes) {
+                        fresh += 1;
+                    }
+                }
+                reply.send(fresh).ok();
+            }
+            Command::LocalQuery { query, reply } => {
+                let trust = &self.trust;
+                let found = self
+                    .store
+                    .query(&query, |o| trust.is_enrolled(o))
+                    .into_iter()
+                    .map(|s| self.found(s))
+                    .collect();
+                reply.send(found).ok();
+            }
+            Command::Get { id, reply } => {
+                if let Some(signed) = self.store.get(&id) {
+                    let found = (!self.store.is_hidden(&id)).then(|| self.found(signed));
+                    reply.send(Ok(found)).ok();
+                    return;
+                }
+                let query = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_record(kad::RecordKey::new(&id.0));
+                self.queries.insert(query, Pending::Get(id, reply));
+            }
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = self.swarm.behaviour_mut().rr.send_request(&peer, request);
+                self.requests.insert(id, Some(reply));
+            }
+            Command::CheckTrust { record, reply } => {
+                let verdict = record
+                    .verify(&self.network, now())
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| self.trust.check(&record).map_err(|e| e.to_string()));
+                reply.send(verdict).ok();
+            }
+            Command::Status { reply } => {
+                let peer_id = *self.swarm.local_peer_id();
+                reply
+                    .send(AgentStatus {
+                        peer_id,
+                        listen_addrs: self
+                            .swarm
+                            .listeners()
+                            .map(|a| a.clone().with(Protocol::P2p(peer_id)))
+                            .collect(),
+                        peers: self.swarm.connected_peers().copied().collect(),
+                        records: self.store.len(),
+                        enrolled: self.trust.enrolled().iter().copied().collect(),
+                    })
+                    .ok();
+            }
+            Command::Peers { reply } => {
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                let mut out = Vec::with_capacity(peers.len());
+                for peer in peers {
+                    let addrs = self
+                        .swarm
+                        .behaviour_mut()
+                        .kad
+                        .kbucket(peer)
+                        .and_then(|b| {
+                            b.iter()
+                                .find(|e| *e.node.key.preimage() == peer)
+                                .map(|e| e.node.value.iter().cloned().collect())
+                        })
+                        .unwrap_or_default();
+                    out.push((peer, addrs));
+                }
+                reply.send(out).ok();
+            }
+            Command::Banned { reply } => {
+                reply.send(self.banned.clone()).ok();
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if self.banned.contains(&peer_id) {
+                    self.swarm.disconnect_peer_id(peer_id).ok();
+                    return;
+                }
+                // A newcomer learns who is enrolled from the first peers it meets.
+                if num_established.get() == 1
+                    && self.synced.len() < 8
+                    && self.synced.insert(peer_id)
+                {
+                    let id = self
+                        .swarm
+                        .behaviour_mut()
+                        .rr
+                        .send_request(&peer_id, wire::Request::Trust);
+                    self.requests.insert(id, None);
+                    self.swarm.behaviour_mut().kad.bootstrap().ok();
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.rates.forget(&peer_id);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                for addr in info.listen_addrs.into_iter().take(8) {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => {
+                let verdict = match self.ingest(&message.data) {
+                    Ok(_) => gossipsub::MessageAcceptance::Accept,
+                    Err(e) => {
+                        self.strike(propagation_source, &e.to_string());
+                        gossipsub::MessageAcceptance::Reject
+                    }
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossip
+                    .report_message_validation_result(&message_id, &propagation_source, verdict);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Rr(event)) => self.on_rr(event),
+            _ => {}
+        }
+    }
+
+    fn on_kad(&mut self, event: kad::Event) {
+        match event {
+            kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::PutRecord {
+                        source,
+                        record: Some(record),
+                        ..
+                    },
+            } => {
+                // Record filtering: nothing enters the DHT store unverified,
+                // and a record is filed only under its own id.
+                match self.ingest(&record.value) {
+                    Ok(_) => {
+                        let id = Signed::from_bytes(&record.value).map(|s| s.id());
+                        if id.map(|id| id.0.to_vec()) != Ok(record.key.to_vec()) {
+                            self.strike(source, "a record under another key");
+                        }
+                    }
+                    Err(e) => self.strike(source, &e.to_string()),
+                }
+            }
+            kad::Event::InboundRequest {
+                request:
+                    kad::InboundRequest::AddProvider {
+                        record: Some(record),
+                    },
+            } => {
+                // Providers only for domain keys, and only for the peer itself.
+                if record.key.as_ref().starts_with(b"nocturne/domain/") {
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .store_mut()
+                        .add_provider(record)
+                        .ok();
+                }
+            }
+            kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            } => match result {
+                kad::QueryResult::PutRecord(result) => {
+                    if let Some(Pending::Put(record, reply)) = self.queries.remove(&id) {
+                        let answer = result.map(|_| record).map_err(|e| {
+                            Error::Invalid(format!("no other peer stored the record ({e:?})"))
+                        });
+                        reply.send(answer).ok();
+                    }
+                }
+                kad::QueryResult::GetProviders(result) => {
+                    let done = match result {
+                        Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) => {
+                            if let Some(Pending::Providers(found, _)) = self.queries.get_mut(&id) {
+                                found.extend(providers.into_iter().take(64));
+                            }
+                            step.last
+                        }
+                        _ => true,
+                    };
+                    if done && let Some(Pending::Providers(found, reply)) = self.queries.remove(&id)
+                    {
+                        reply.send(found.into_iter().collect()).ok();
+                    }
+                }
+                kad::QueryResult::GetRecord(result) => {
+                    let record = match result {
+                        Ok(kad::GetRecordOk::FoundRecord(peer_record)) => Some(peer_record.record),
+                        _ => None,
+                    };
+                    if let Some(record) = record {
+                        let _ = self.ingest(&record.value);
+                        if let Some(Pending::Get(wanted, reply)) = self.queries.remove(&id) {
+                            let found = self
+                                .store
+                                .get(&wanted)
+                                .filter(|_| !self.store.is_hidden(&wanted))
+                                .map(|s| self.found(s));
+                            reply.send(Ok(found)).ok();
+                            if let Some(mut query) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                                query.finish();
+                            }
+                        }
+                    } else if step.last
+                        && let Some(Pending::Get(_, reply)) = self.queries.remove(&id)
+                    {
+                        reply.send(Ok(None)).ok();
+                    }
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    fn on_rr(&mut self, event: request_response::Event<wire::Request, wire::Response>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let response = if self.rates.allow(peer, Instant::now()) {
+                        self.answer(request)
+                    } else {
+                        wire::Response::Refused
+                    };
+                    self.swarm
+                        .behaviour_mut()
+                        .rr
+                        .send_response(channel, response)
+                        .ok();
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => match self.requests.remove(&request_id) {
+                    Some(Some(reply)) => {
+                        reply.send(Ok(response)).ok();
+                    }
+                    Some(None) => {
+                        // A trust sync: certificates and revocations.
+                        if let wire::Response::Records(records) = response {
+                            for bytes in records.iter().take(4096) {
+                                if self.ingest(bytes).is_err() {
+                                    self.strike(peer, "a bad trust record");
+                                }
+                            }
+                        }
+                    }
+                    None => {}
+                },
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(Some(reply)) = self.requests.remove(&request_id) {
+                    reply
+                        .send(Err(Error::Unreachable {
+                            peer,
+                            reason: error.to_string(),
+                        }))
+                        .ok();
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                if matches!(error, request_response::InboundFailure::Io(_)) {
+                    tracing::info!(%peer, %error, "dropping a peer that sent a bad request");
+                    self.strike(peer, "a malformed or oversized request");
+                    self.swarm.disconnect_peer_id(peer).ok();
+                }
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn answer(&self, request: wire::Request) -> wire::Response {
+        let bytes = |s: &Signed| serde_bytes::ByteBuf::from(s.to_bytes());
+        let mut budget = wire::MAX_RESPONSE as usize - 64 * 1024;
+        let mut within = |b: serde_bytes::ByteBuf| {
+            let fits = b.len() + 16 <= budget;
+            budget = budget.saturating_sub(b.len() + 16);
+            fits.then_some(b)
+        };
+        match request {
+            wire::Request::Query {
+                domain,
+                text,
+                min_confidence,
+                limit,
+            } => {
+                let query = Query {
+                    domain,
+                    text,
+                    min_confidence,
+                    enrolled_only: false,
+                    limit: (limit as usize).min(wire::MAX_RECORDS),
+                };
+                let found = self.store.query(&query, |_| true);
+                wire::Response::Records(
+                    found
+                        .into_iter()
+                        .map(bytes)
+                        .map_while(&mut within)
+                        .collect(),
+                )
+            }
+            wire::Request::Trust => wire::Response::Records(
+                self.trust
+                    .records()
+                    .map(bytes)
+                    .map_while(&mut within)
+                    .collect(),
+            ),
+            wire::Request::Get { id } => wire::Response::Records(
+                self.store
+                    .get(&id)
+                    .filter(|_| !self.store.is_hidden(&id))
+                    .map(bytes)
+                    .into_iter()
+                    .collect(),
+            ),
+        }
+    }
+}
