@@ -176,19 +176,75 @@ enum NodeCommand {
 
 #[derive(Debug, Subcommand)]
 enum AgentCommand {
-    /// Create this agent's operator key and configuration.
-    Setup,
-    /// Join the agent mesh and start the MCP server.
-    Start,
-    /// Show enrollment, peers and records.
-    Status,
-    /// Endorse another operator's enrollment.
-    Endorse {
-        /// The operator's public key.
-        operator: String,
+    /// Create this agent's operator key (Ed25519) and peer key; prints the operator id.
+    Setup {
+        /// A name for this agent, shown in its status.
+        #[arg(long)]
+        label: String,
+        /// Where the agent keeps its keys and records.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
     },
-    /// Ask to be enrolled, presenting collected endorsements.
-    Enroll,
+    /// Join the agent mesh and serve the local API, until Ctrl-C, SIGTERM or `stop`.
+    Start {
+        /// The network's genesis file (founding operator ids, one per line).
+        #[arg(long, env = "NOCTURNE_GENESIS")]
+        genesis: Option<PathBuf>,
+        /// Peers to join through (multiaddrs ending in /p2p/<id>). Repeatable.
+        #[arg(long)]
+        bootstrap: Vec<String>,
+        /// Addresses to listen on. Repeatable.
+        #[arg(long)]
+        listen: Vec<String>,
+        /// The local API's port on 127.0.0.1 (0 picks one).
+        #[arg(long, default_value_t = 0)]
+        api_port: u16,
+        /// Where the agent keeps its keys and records.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Show the running peer: enrollment, peers, records.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Sign an endorsement of another operator with your operator key.
+    Endorse {
+        /// The endorsed operator's id (64 hex digits).
+        #[arg(long)]
+        operator: String,
+        /// Your operator key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Write the endorsement here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The network's genesis file (else the one the peer in --data-dir ran with).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// The agent directory whose network is meant.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Enroll through the running peer with endorsements from enrolled operators.
+    Enroll {
+        /// Endorsement files, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        endorsements: Vec<PathBuf>,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Stop the running peer.
+    Stop {
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
 }
 
 /// Options shared by `encrypt` and `decrypt`.
@@ -278,7 +334,7 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Node(command) => node(command),
-        Command::Agent(_) => Err(Error::NotImplemented("agent")),
+        Command::Agent(command) => agent(command),
         Command::Encrypt(args) => crypt::encrypt(args.into_job()),
         Command::Decrypt(args) => crypt::decrypt(args.into_job()),
     }
@@ -424,6 +480,46 @@ fn node(command: NodeCommand) -> Result<(), Error> {
         NodeCommand::Disconnect { force, data_dir } => {
             runtime.block_on(crate::node::disconnect(&data_dir, force))
         }
+    }
+}
+
+fn agent(command: AgentCommand) -> Result<(), Error> {
+    use crate::agent;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the async runtime: {e}")))?;
+    match command {
+        AgentCommand::Setup { label, data_dir } => agent::setup(&data_dir, &label),
+        AgentCommand::Start {
+            genesis,
+            bootstrap,
+            listen,
+            api_port,
+            data_dir,
+        } => {
+            init_logging();
+            runtime.block_on(agent::start(agent::Start {
+                dir: data_dir,
+                genesis,
+                bootstrap,
+                listen,
+                api_port,
+            }))
+        }
+        AgentCommand::Status { json, data_dir } => runtime.block_on(agent::status(&data_dir, json)),
+        AgentCommand::Endorse {
+            operator,
+            key,
+            out,
+            genesis,
+            data_dir,
+        } => agent::endorse(&data_dir, &operator, &key, out.as_deref(), genesis.as_ref()),
+        AgentCommand::Enroll {
+            endorsements,
+            data_dir,
+        } => runtime.block_on(agent::enroll(&data_dir, &endorsements)),
+        AgentCommand::Stop { data_dir } => runtime.block_on(agent::stop(&data_dir)),
     }
 }
 

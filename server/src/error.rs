@@ -141,9 +141,6 @@ pub enum Error {
         /// Wrong attempts left before the link locks.
         attempts_left: u32,
     },
-    /// The command exists in the interface but is not built yet.
-    #[error("`nocturne {0}` is not implemented yet in this release")]
-    NotImplemented(&'static str),
 }
 
 impl Error {

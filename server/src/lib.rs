@@ -18,6 +18,7 @@
 //! password, a decrypting key or a plaintext byte.
 
 mod accounts;
+mod agent;
 pub mod cli;
 mod clock;
 mod config;

@@ -23,7 +23,7 @@ pub mod store;
 pub mod trust;
 pub mod wire;
 
-pub use client::{AgentStatus, Client};
+pub use client::{AgentStatus, Client, Found};
 pub use event_loop::{Config, EventLoop, new};
 pub use genesis::Genesis;
 pub use record::{
