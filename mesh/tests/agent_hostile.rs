@@ -1,0 +1,265 @@
+//! Hostile records against real agent swarms on loopback (in-process): a
+//! raw libp2p peer on the same network gossips forged, foreign-network,
+//! oversized and replayed records and puts forged ones into the DHT. Every
+//! honest peer stores only the valid ones, and the sender is disconnected
+//! and refused after three bad records, while the honest peers keep working.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use libp2p::{
+    Multiaddr, StreamProtocol, SwarmBuilder, gossipsub,
+    identity::Keypair,
+    kad, noise,
+    swarm::{NetworkBehaviour, SwarmEvent},
+    tcp, yamux,
+};
+use mesh::agent::{self, Body, Genesis, Kind, Knowledge, NetworkId, OperatorKey, Signed};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn entry(key: &OperatorKey, network: NetworkId, content: &str) -> Signed {
+    key.make(
+        network,
+        agent::now(),
+        Body::Knowledge(Knowledge {
+            domain: "tests".into(),
+            content: content.into(),
+            kind: Kind::Fact,
+            confidence: 0.5,
+            sources: vec![],
+            tags: vec![],
+            supersedes: None,
+        }),
+    )
+}
+
+async fn peer(
+    genesis: &Genesis,
+    bootstrap: Vec<Multiaddr>,
+) -> (agent::Client, tempfile::TempDir, Multiaddr) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (client, event_loop) = agent::new(agent::Config {
+        keypair: Keypair::generate_ed25519(),
+        genesis: genesis.clone(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootstrap,
+        data_dir: dir.path().to_owned(),
+    })
+    .expect("an agent peer");
+    tokio::spawn(event_loop.run());
+    let addr = poll("the peer listens", || async {
+        client
+            .status()
+            .await
+            .ok()
+            .and_then(|s| s.listen_addrs.first().cloned())
+    })
+    .await;
+    (client, dir, addr)
+}
+
+/// Polls a condition until it holds (with a deadline); no bare sleeps.
+async fn poll<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct Hostile {
+    gossip: gossipsub::Behaviour,
+    kad: kad::Behaviour<kad::store::MemoryStore>,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_records_are_stored_nowhere_and_their_sender_is_refused() {
+    let founder = OperatorKey::generate();
+    let genesis = Genesis::parse(&format!("{}\n", founder.id())).expect("genesis");
+    let network = genesis.network();
+    let (first, _d0, addr0) = peer(&genesis, vec![]).await;
+    let mut honest = vec![first];
+    let mut dirs = vec![_d0];
+    for _ in 0..3 {
+        let (c, d, _) = peer(&genesis, vec![addr0.clone()]).await;
+        honest.push(c);
+        dirs.push(d);
+    }
+
+    // The hostile peer speaks the network's protocols (its names are public).
+    let net = network.to_string();
+    let topic = gossipsub::IdentTopic::new(format!("nocturne/agent/{net}/records"));
+    let mut swarm = SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|key| {
+            let config = gossipsub::ConfigBuilder::default()
+                .validation_mode(gossipsub::ValidationMode::Permissive)
+                .max_transmit_size(256 * 1024)
+                .build()
+                .expect("gossip config");
+            let gossip = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                config,
+            )
+            .expect("gossip");
+            let protocol =
+                StreamProtocol::try_from_owned(format!("/nocturne/agent/{}/kad/1.0.0", &net[..16]))
+                    .expect("protocol");
+            let id = key.public().to_peer_id();
+            let mut kad = kad::Behaviour::with_config(
+                id,
+                kad::store::MemoryStore::new(id),
+                kad::Config::new(protocol),
+            );
+            kad.set_mode(Some(kad::Mode::Server));
+            Hostile { gossip, kad }
+        })
+        .expect("behaviour")
+        .build();
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&topic)
+        .expect("subscribe");
+    let hostile_id = *swarm.local_peer_id();
+    swarm.dial(addr0.clone()).expect("dial");
+
+    // Wait until the hostile peer is meshed for the topic.
+    let started = Instant::now();
+    loop {
+        tokio::select! {
+            _ = swarm.select_next_some() => {}
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        if swarm
+            .behaviour()
+            .gossip
+            .all_peers()
+            .any(|(_, topics)| !topics.is_empty())
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the hostile peer never joined the topic"
+        );
+    }
+
+    let key = OperatorKey::generate();
+    let valid = entry(&key, network, "a valid entry");
+    let mut forged = entry(&key, network, "forged");
+    forged.record.body = entry(&key, network, "changed after signing").record.body;
+    let foreign = entry(&key, NetworkId([9; 32]), "another network");
+    let oversized = entry(&key, network, &"x".repeat(20 * 1024));
+
+    let mut send = |bytes: Vec<u8>| {
+        swarm
+            .behaviour_mut()
+            .gossip
+            .publish(topic.clone(), bytes)
+            .ok();
+    };
+    send(valid.to_bytes());
+    send(forged.to_bytes());
+    send(foreign.to_bytes());
+    send(oversized.to_bytes());
+    send(b"not a record at all".to_vec());
+    // A forged record straight into the DHT store of the first peer.
+    let bad_put = kad::Record::new(kad::RecordKey::new(&forged.id().0), forged.to_bytes());
+    swarm
+        .behaviour_mut()
+        .kad
+        .add_address(&honest[0].peer_id(), addr0.clone());
+    swarm.behaviour_mut().kad.put_record_to(
+        bad_put,
+        std::iter::once(honest[0].peer_id()),
+        kad::Quorum::One,
+    );
+
+    // Drive the hostile swarm while waiting for the verdicts.
+    let hostile = tokio::spawn(async move {
+        loop {
+            if let SwarmEvent::ConnectionClosed {
+                num_established: 0, ..
+            } = swarm.select_next_some().await
+            {
+                return;
+            }
+        }
+    });
+
+    for (i, client) in honest.iter().enumerate() {
+        poll(&format!("peer {i} holds the valid entry"), || async {
+            let found = client.get(valid.id()).await.ok().flatten();
+            found.map(|_| ())
+        })
+        .await;
+    }
+    poll("the hostile peer is refused", || async {
+        honest[0]
+            .banned()
+            .await
+            .ok()
+            .filter(|b| b.contains(&hostile_id))
+            .map(|_| ())
+    })
+    .await;
+    for (i, client) in honest.iter().enumerate() {
+        let status = client.status().await.expect("status");
+        assert_eq!(status.records, 1, "peer {i} stores only the valid entry");
+        for bad in [&forged, &foreign, &oversized] {
+            assert_eq!(
+                client.get(bad.id()).await.expect("get"),
+                None,
+                "peer {i} holds a bad record"
+            );
+        }
+    }
+    hostile.abort();
+
+    // Replays are the same record: a second publish stores nothing new, and
+    // the honest peers keep working.
+    // (Whether the DHT put of a replay succeeds does not matter here; the
+    // store's count does.)
+    let _ = honest[1].publish(valid.clone()).await;
+    assert_eq!(
+        honest[1].status().await.expect("status").records,
+        1,
+        "a replay is not a new record"
+    );
+    let fresh = entry(&founder, network, "after the attack");
+    honest[2]
+        .publish(fresh.clone())
+        .await
+        .expect("publish after the attack");
+    for (i, client) in honest.iter().enumerate() {
+        poll(&format!("peer {i} gets the next entry"), || async {
+            client
+                .status()
+                .await
+                .ok()
+                .filter(|s| s.records == 2)
+                .map(|_| ())
+        })
+        .await;
+    }
+    drop(dirs);
+}
