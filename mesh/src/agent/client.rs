@@ -88,7 +88,12 @@ impl Client {
                         domain: query.domain.clone(),
                         text: query.text.clone(),
                         min_confidence: query.min_confidence,
-                        limit: u32::try_from(query.limit.clamp(1, wire::MAX_RECORDS)).unwrap_or(50),
+                        limit: u32::try_from(if query.limit == 0 {
+                            50
+                        } else {
+                            query.limit.min(wire::MAX_RECORDS)
+                        })
+                        .unwrap_or(50),
                     };
                     async move { self.request(peer, request).await }
                 });

@@ -6,6 +6,7 @@
     reason = "each test binary uses a different subset; `expect` would fail in those that use all of it"
 )]
 
+pub mod agent;
 pub mod browser;
 pub mod client;
 pub mod look;
