@@ -593,21 +593,20 @@ impl EventLoop {
                     Err(e) => self.strike(source, &e.to_string()),
                 }
             }
+            // Providers only for domain keys (libp2p files them under the
+            // sending peer itself).
             kad::Event::InboundRequest {
                 request:
                     kad::InboundRequest::AddProvider {
                         record: Some(record),
                     },
-            } => {
-                // Providers only for domain keys, and only for the peer itself.
-                if record.key.as_ref().starts_with(b"nocturne/domain/") {
-                    self.swarm
-                        .behaviour_mut()
-                        .kad
-                        .store_mut()
-                        .add_provider(record)
-                        .ok();
-                }
+            } if record.key.as_ref().starts_with(b"nocturne/domain/") => {
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .store_mut()
+                    .add_provider(record)
+                    .ok();
             }
             kad::Event::OutboundQueryProgressed {
                 id, result, step, ..
