@@ -570,6 +570,37 @@ mod tests {
         assert!(own.verify(&net(1), 1000).is_err());
     }
 
+    /// Verification re-encodes what was parsed: every confidence must come
+    /// back bit for bit (serde_json's `float_roundtrip`), or honest records
+    /// would fail at every other peer.
+    #[test]
+    fn awkward_floats_survive_the_wire() {
+        let key = OperatorKey::generate();
+        for confidence in [
+            0.935_204_704_343_738_3,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            f64::MIN_POSITIVE,
+            0.999_999_999_999_999_9,
+        ] {
+            let signed = key.make(
+                net(1),
+                1000,
+                Body::Knowledge(Knowledge {
+                    domain: "floats".into(),
+                    content: "c".into(),
+                    kind: Kind::Fact,
+                    confidence,
+                    sources: vec![],
+                    tags: vec![],
+                    supersedes: None,
+                }),
+            );
+            let back = Signed::decode_verified(&signed.to_bytes(), &net(1), 1000);
+            assert!(back.is_ok(), "{confidence}: {back:?}");
+        }
+    }
+
     #[test]
     fn keys_survive_their_file_text() {
         let key = OperatorKey::generate();
