@@ -131,7 +131,8 @@ impl Client {
         Ok(self.status().await?.enrolled.contains(&operator))
     }
 
-    /// Checks a certificate against the web of trust as this peer sees it.
+    /// Checks a certificate or revocation against the web of trust as this
+    /// peer sees it.
     pub async fn check_certificate(&self, record: Signed) -> Result<Result<(), String>, Error> {
         self.ask(|reply| Command::CheckTrust { record, reply })
             .await

@@ -529,7 +529,12 @@ impl EventLoop {
                         .rr
                         .send_request(&peer_id, wire::Request::Trust);
                     self.requests.insert(id, None);
-                    self.swarm.behaviour_mut().kad.bootstrap().ok();
+                    // The first connection fills the routing table; after
+                    // that the periodic bootstrap is enough (one per new
+                    // connection would flood a large network with queries).
+                    if self.synced.len() == 1 {
+                        self.swarm.behaviour_mut().kad.bootstrap().ok();
+                    }
                 }
             }
             SwarmEvent::ConnectionClosed {

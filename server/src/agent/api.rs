@@ -64,6 +64,8 @@ pub(super) fn router(peer: Peer) -> Router {
         .routes(routes!(get_entry, delete_entry))
         .routes(routes!(endorse))
         .routes(routes!(enroll))
+        .routes(routes!(revoke_vote))
+        .routes(routes!(revoke))
         .routes(routes!(stop))
         .split_for_parts();
     doc.paths.paths = std::mem::take(&mut doc.paths.paths)
@@ -479,6 +481,90 @@ async fn enroll(
         operator: peer.key.id().to_string(),
         enrolled,
     }))
+}
+
+/// Whom to vote to revoke.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct RevokeVoteRequest {
+    /// The operator id, 64 hex digits.
+    operator: String,
+}
+
+#[utoipa::path(post, path = "/revoke-vote", request_body = RevokeVoteRequest,
+    responses((status = 200, description = "the signed revoke vote (a record)"), (status = 400, body = crate::error::ErrorBody)))]
+async fn revoke_vote(
+    State(peer): State<Peer>,
+    Json(req): Json<RevokeVoteRequest>,
+) -> Result<Json<serde_json::Value>, Error> {
+    let operator: OperatorId =
+        req.operator
+            .parse()
+            .map_err(|e: agent::RecordError| Error::Invalid {
+                code: "invalid_operator",
+                message: e.to_string(),
+            })?;
+    let signed = peer
+        .key
+        .make(peer.network, agent::now(), Body::RevokeVote { operator });
+    signed
+        .verify(&peer.network, agent::now())
+        .map_err(|e| Error::Invalid {
+            code: "invalid_operator",
+            message: e.to_string(),
+        })?;
+    Ok(Json(serde_json::to_value(&signed).unwrap_or_default()))
+}
+
+/// Revoke votes of 3 distinct enrolled operators, collected.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct RevokeRequest {
+    /// The operator to revoke.
+    operator: String,
+    /// Signed revoke votes.
+    #[schema(value_type = Vec<Object>)]
+    votes: Vec<Signed>,
+}
+
+#[utoipa::path(post, path = "/revoke", request_body = RevokeRequest,
+    responses((status = 200, body = Published), (status = 400, body = crate::error::ErrorBody)))]
+async fn revoke(
+    State(peer): State<Peer>,
+    Json(req): Json<RevokeRequest>,
+) -> Result<Json<Published>, Error> {
+    let operator: OperatorId =
+        req.operator
+            .parse()
+            .map_err(|e: agent::RecordError| Error::Invalid {
+                code: "invalid_operator",
+                message: e.to_string(),
+            })?;
+    let signed = peer.key.make(
+        peer.network,
+        agent::now(),
+        Body::Revocation {
+            operator,
+            votes: req.votes,
+        },
+    );
+    signed
+        .verify(&peer.network, agent::now())
+        .map_err(|e| Error::Invalid {
+            code: "invalid_revocation",
+            message: e.to_string(),
+        })?;
+    if let Err(why) = peer
+        .client
+        .check_certificate(signed.clone())
+        .await
+        .map_err(mesh_error)?
+    {
+        return Err(Error::Invalid {
+            code: "not_enough_votes",
+            message: why,
+        });
+    }
+    let id = peer.client.publish(signed).await.map_err(mesh_error)?;
+    Ok(Json(Published { id: id.to_string() }))
 }
 
 #[utoipa::path(post, path = "/stop", responses((status = 202)))]
