@@ -30,8 +30,11 @@ pub enum TrustError {
     /// Not a certificate or revocation.
     #[error("not a certificate or revocation")]
     WrongKind,
-    /// Too few distinct enrolled endorsers.
-    #[error("needs endorsements from {needed} distinct enrolled operators; has {has}")]
+    /// Too few distinct enrolled endorsers (or, while fewer than 3 are
+    /// enrolled, not exactly all of them).
+    #[error(
+        "needs endorsements from {needed} distinct enrolled operators (while fewer than 3 are enrolled, from all of them and no one else); has {has}"
+    )]
     TooFew {
         /// How many the rule asks for now.
         needed: usize,
@@ -95,13 +98,7 @@ impl Trust {
                 if self.enrolled.contains(operator) {
                     return Ok(());
                 }
-                let has = distinct_enrolled(endorsements, &self.enrolled, None);
-                let needed = needed(self.enrolled.len());
-                if has >= needed {
-                    Ok(())
-                } else {
-                    Err(TrustError::TooFew { needed, has })
-                }
+                admits(endorsements, &self.enrolled)
             }
             Body::Revocation { operator, votes } => {
                 let has = distinct_enrolled(votes, &self.enrolled, Some(operator));
@@ -157,7 +154,7 @@ impl Trust {
                 if enrolled.contains(operator) {
                     continue;
                 }
-                if distinct_enrolled(endorsements, &enrolled, None) >= needed(enrolled.len()) {
+                if admits(endorsements, &enrolled).is_ok() {
                     enrolled.insert(*operator);
                     changed = true;
                 }
@@ -174,6 +171,30 @@ impl Trust {
             }
         }
         self.enrolled = enrolled;
+    }
+}
+
+/// The enrollment rule for a certificate's `endorsements` against the
+/// `enrolled` set: 3 distinct enrolled endorsers; or, while fewer than 3
+/// are enrolled, exactly the enrolled ones, every one of them and no one
+/// else. (Counting only the enrolled endorsers there would let a
+/// certificate endorsed by {0, 1, 2} pass while only 0 is enrolled, and
+/// admitting it then would shut out the certificates that enroll 1 and 2.)
+fn admits(endorsements: &[Signed], enrolled: &BTreeSet<OperatorId>) -> Result<(), TrustError> {
+    let endorsers: BTreeSet<OperatorId> = endorsements.iter().map(|e| e.record.author).collect();
+    let has = endorsers.intersection(enrolled).count();
+    let ok = if enrolled.len() < QUORUM {
+        &endorsers == enrolled
+    } else {
+        has >= QUORUM
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(TrustError::TooFew {
+            needed: needed(enrolled.len()),
+            has,
+        })
     }
 }
 
@@ -268,6 +289,30 @@ mod tests {
             again.add(c).expect("add");
         }
         assert_eq!(again.enrolled(), trust.enrolled());
+    }
+
+    /// Certificates made in the same second replay in id order; a
+    /// certificate endorsed by operators not yet enrolled must not jump the
+    /// queue and shut out the ones that enroll them.
+    #[test]
+    fn same_second_certificates_enroll_everyone_in_any_order() {
+        for _ in 0..20 {
+            let keys: Vec<OperatorKey> = (0..6).map(|_| OperatorKey::generate()).collect();
+            let g = genesis(&[&keys[0]]);
+            let net = g.network();
+            let certs = vec![
+                cert(net, &keys[1], &[&keys[0]], 100),
+                cert(net, &keys[2], &[&keys[0], &keys[1]], 100),
+                cert(net, &keys[3], &[&keys[0], &keys[1], &keys[2]], 100),
+                cert(net, &keys[4], &[&keys[0], &keys[1], &keys[3]], 100),
+                cert(net, &keys[5], &[&keys[0], &keys[1], &keys[2]], 100),
+            ];
+            let mut trust = Trust::new(&g);
+            for c in certs.into_iter().rev() {
+                trust.add(c).expect("add");
+            }
+            assert_eq!(trust.enrolled().len(), 6);
+        }
     }
 
     #[test]
