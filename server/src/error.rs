@@ -177,7 +177,7 @@ impl IntoResponse for Error {
             Error::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "Log in first; the session is missing, expired or revoked.".into(),
+                "Not authenticated: the session or token is missing, expired or revoked.".into(),
             ),
             Error::BadCredentials => (
                 StatusCode::UNAUTHORIZED,
