@@ -263,3 +263,143 @@ async fn bad_records_are_stored_nowhere_and_their_sender_is_refused() {
     }
     drop(dirs);
 }
+
+/// Bytes as they are: the hostile peer's side of the request-response
+/// protocol, to send what no honest peer would.
+#[derive(Debug, Clone, Default)]
+struct RawCodec;
+
+impl libp2p::request_response::Codec for RawCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, _: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        Err(std::io::Error::other("the hostile peer serves nothing"))
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        use futures::AsyncReadExt;
+        let mut answer = Vec::new();
+        io.take(1 << 20).read_to_end(&mut answer).await?;
+        if answer.is_empty() {
+            // The stream closed without an answer: a refusal, not a response.
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(answer)
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        request: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        use futures::AsyncWriteExt;
+        io.write_all(&request).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+        _: Vec<u8>,
+    ) -> std::io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        Ok(())
+    }
+}
+
+/// Oversized and malformed requests: the sender is disconnected, and the
+/// peers keep serving each other.
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_get_the_sender_disconnected() {
+    use libp2p::request_response::{self, ProtocolSupport};
+
+    let founder = OperatorKey::generate();
+    let genesis = Genesis::parse(&format!("{}\n", founder.id())).expect("genesis");
+    let network = genesis.network();
+    let (first, _d0, addr0) = peer(&genesis, vec![]).await;
+    let (second, _d1, _) = peer(&genesis, vec![addr0.clone()]).await;
+
+    let net = network.to_string();
+    let protocol =
+        StreamProtocol::try_from_owned(format!("/nocturne/agent/{}/rr/1.0.0", &net[..16]))
+            .expect("protocol");
+    let mut swarm = SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("tcp")
+        .with_behaviour(|_| {
+            request_response::Behaviour::with_codec(
+                RawCodec,
+                [(protocol.clone(), ProtocolSupport::Outbound)],
+                request_response::Config::default().with_request_timeout(Duration::from_secs(20)),
+            )
+        })
+        .expect("behaviour")
+        .build();
+    let target = first.peer_id();
+    for (what, garbage) in [
+        ("8 MiB", vec![0x5a_u8; 8 << 20]),
+        ("100 bytes", vec![0xff_u8; 100]),
+    ] {
+        swarm.dial(addr0.clone()).expect("dial");
+        let started = Instant::now();
+        let mut sent = false;
+        let dropped = loop {
+            let event = tokio::time::timeout(DEADLINE, swarm.select_next_some())
+                .await
+                .expect("the hostile swarm stalled");
+            match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } if peer_id == target && !sent => {
+                    swarm.behaviour_mut().send_request(&target, garbage.clone());
+                    sent = true;
+                }
+                SwarmEvent::ConnectionClosed {
+                    peer_id,
+                    num_established: 0,
+                    ..
+                } if peer_id == target && sent => break true,
+                SwarmEvent::Behaviour(request_response::Event::Message {
+                    message: request_response::Message::Response { response, .. },
+                    ..
+                }) => panic!(
+                    "{what} of garbage was answered with {} bytes",
+                    response.len()
+                ),
+                _ => {}
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "{what}: the peer never dropped the sender"
+            );
+        };
+        assert!(dropped, "{what}: disconnected");
+    }
+
+    // The honest peers are unharmed and still serve each other.
+    let entry = entry(&founder, network, "still working");
+    let published = first.publish(entry.clone()).await;
+    assert!(published.is_ok(), "{published:?}");
+    poll("the other peer has the entry", || async {
+        second.get(entry.id()).await.ok().flatten().map(|_| ())
+    })
+    .await;
+}
