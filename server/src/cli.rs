@@ -239,6 +239,36 @@ enum AgentCommand {
         #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
         data_dir: PathBuf,
     },
+    /// Sign a vote to revoke an enrolled operator with your operator key.
+    RevokeVote {
+        /// The operator to revoke (64 hex digits).
+        #[arg(long)]
+        operator: String,
+        /// Your operator key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Write the vote here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The network's genesis file (else the one the peer in --data-dir ran with).
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// The agent directory whose network is meant.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Revoke an operator through the running peer with the votes of 3 enrolled operators.
+    Revoke {
+        /// The operator to revoke (64 hex digits).
+        #[arg(long)]
+        operator: String,
+        /// Vote files, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        votes: Vec<PathBuf>,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
     /// Stop the running peer.
     Stop {
         /// The running peer's data directory.
@@ -519,6 +549,18 @@ fn agent(command: AgentCommand) -> Result<(), Error> {
             endorsements,
             data_dir,
         } => runtime.block_on(agent::enroll(&data_dir, &endorsements)),
+        AgentCommand::RevokeVote {
+            operator,
+            key,
+            out,
+            genesis,
+            data_dir,
+        } => agent::revoke_vote(&data_dir, &operator, &key, out.as_deref(), genesis.as_ref()),
+        AgentCommand::Revoke {
+            operator,
+            votes,
+            data_dir,
+        } => runtime.block_on(agent::revoke(&data_dir, &operator, &votes)),
         AgentCommand::Stop { data_dir } => runtime.block_on(agent::stop(&data_dir)),
     }
 }

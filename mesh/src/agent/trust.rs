@@ -27,6 +27,15 @@ pub enum TrustError {
     /// The record itself is invalid.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// A revocation with too few distinct enrolled voters (other than the
+    /// operator revoked).
+    #[error(
+        "a revocation needs the votes of {QUORUM} distinct enrolled operators other than the one revoked; has {has}"
+    )]
+    TooFewVotes {
+        /// How many distinct enrolled voters it carries.
+        has: usize,
+    },
     /// Not a certificate or revocation.
     #[error("not a certificate or revocation")]
     WrongKind,
@@ -105,10 +114,7 @@ impl Trust {
                 if has >= QUORUM {
                     Ok(())
                 } else {
-                    Err(TrustError::TooFew {
-                        needed: QUORUM,
-                        has,
-                    })
+                    Err(TrustError::TooFewVotes { has })
                 }
             }
             _ => Err(TrustError::WrongKind),

@@ -211,26 +211,20 @@ pub(crate) fn endorse(
     out: Option<&std::path::Path>,
     genesis: Option<&PathBuf>,
 ) -> Result<(), Error> {
-    let operator: agent::OperatorId = operator.parse().map_err(|_| {
-        Error::Usage(format!(
-            "--operator: `{operator}` is not an operator id (64 hex digits)"
-        ))
-    })?;
-    let key = local::read_key(key)?;
-    let network = local::genesis_for(dir, genesis)?.network();
-    let signed = key.make(network, agent::now(), Body::Endorsement { operator });
-    signed
-        .verify(&network, agent::now())
-        .map_err(|e| Error::Usage(format!("cannot endorse: {e}")))?;
-    let text =
-        serde_json::to_string_pretty(&signed).map_err(|e| Error::Usage(e.to_string()))? + "\n";
-    match out {
-        Some(path) => std::fs::write(path, text).map_err(|e| Error::io("write", path, e)),
-        None => {
-            say(text.trim_end());
-            Ok(())
-        }
-    }
+    let operator = parse_operator(operator)?;
+    sign_to(dir, key, out, genesis, Body::Endorsement { operator })
+}
+
+/// `agent revoke-vote --operator HEX --key KEYFILE [--out FILE]`.
+pub(crate) fn revoke_vote(
+    dir: &std::path::Path,
+    operator: &str,
+    key: &std::path::Path,
+    out: Option<&std::path::Path>,
+    genesis: Option<&PathBuf>,
+) -> Result<(), Error> {
+    let operator = parse_operator(operator)?;
+    sign_to(dir, key, out, genesis, Body::RevokeVote { operator })
 }
 
 /// `agent enroll --endorsements a.json,b.json,c.json`.
@@ -238,35 +232,14 @@ pub(crate) async fn enroll(dir: &std::path::Path, files: &[PathBuf]) -> Result<(
     let key = local::read_key(&dir.join(OPERATOR_KEY))?;
     let network = local::genesis_for(dir, None)?.network();
     let me = key.id();
-    let now = agent::now();
-    let mut endorsements = Vec::new();
-    let mut bad = Vec::new();
-    for path in files {
-        let checked = std::fs::read(path)
-            .map_err(|e| format!("cannot read it: {e}"))
-            .and_then(|bytes| Signed::from_bytes(&bytes).map_err(|e| e.to_string()))
-            .and_then(|signed| {
-                signed.verify(&network, now).map_err(|e| e.to_string())?;
-                match signed.record.body {
-                    Body::Endorsement { operator } if operator == me => Ok(signed),
-                    Body::Endorsement { .. } => Err("it endorses another operator".into()),
-                    _ => Err("it is not an endorsement".into()),
-                }
-            });
-        match checked {
-            Ok(signed) => endorsements.push(signed),
-            Err(why) => bad.push(format!("{}: {why}", path.display())),
-        }
-    }
-    if !bad.is_empty() {
-        return Err(Error::Usage(bad.join("\n")));
-    }
-    if endorsements.is_empty() {
-        return Err(Error::Usage("--endorsements names no endorsement".into()));
-    }
+    let endorsements = read_signed(files, &network, |body| match body {
+        Body::Endorsement { operator } if *operator == me => Ok(()),
+        Body::Endorsement { .. } => Err("it endorses another operator".into()),
+        _ => Err("it is not an endorsement".into()),
+    })?;
     let cert = key.make(
         network,
-        now,
+        agent::now(),
         Body::Certificate {
             operator: me,
             endorsements,
@@ -287,6 +260,97 @@ pub(crate) async fn enroll(dir: &std::path::Path, files: &[PathBuf]) -> Result<(
     }
     say(&format!("enrolled {me}"));
     Ok(())
+}
+
+/// `agent revoke --operator HEX --votes a.json,b.json,c.json`.
+pub(crate) async fn revoke(
+    dir: &std::path::Path,
+    operator: &str,
+    files: &[PathBuf],
+) -> Result<(), Error> {
+    let target = parse_operator(operator)?;
+    let network = local::genesis_for(dir, None)?.network();
+    let votes = read_signed(files, &network, |body| match body {
+        Body::RevokeVote { operator } if *operator == target => Ok(()),
+        Body::RevokeVote { .. } => Err("it votes to revoke another operator".into()),
+        _ => Err("it is not a revoke vote".into()),
+    })?;
+    let body = serde_json::json!({ "operator": target.to_string(), "votes": votes });
+    let (code, value) = local::call(dir, "POST", "/api/revoke", Some(&body)).await?;
+    if code != 200 {
+        return Err(Error::Usage(format!(
+            "not revoked: {}",
+            local::message(&value)
+        )));
+    }
+    say(&format!("revoked {target}"));
+    Ok(())
+}
+
+fn parse_operator(text: &str) -> Result<agent::OperatorId, Error> {
+    text.parse().map_err(|_| {
+        Error::Usage(format!(
+            "--operator: `{text}` is not an operator id (64 hex digits)"
+        ))
+    })
+}
+
+/// Signs `body` with the key file and writes the record to `out` or stdout.
+fn sign_to(
+    dir: &std::path::Path,
+    key: &std::path::Path,
+    out: Option<&std::path::Path>,
+    genesis: Option<&PathBuf>,
+    body: Body,
+) -> Result<(), Error> {
+    let key = local::read_key(key)?;
+    let network = local::genesis_for(dir, genesis)?.network();
+    let signed = key.make(network, agent::now(), body);
+    signed
+        .verify(&network, agent::now())
+        .map_err(|e| Error::Usage(format!("cannot sign: {e}")))?;
+    let text =
+        serde_json::to_string_pretty(&signed).map_err(|e| Error::Usage(e.to_string()))? + "\n";
+    match out {
+        Some(path) => std::fs::write(path, text).map_err(|e| Error::io("write", path, e)),
+        None => {
+            say(text.trim_end());
+            Ok(())
+        }
+    }
+}
+
+/// Reads signed records from files, each checked on its own and by
+/// `expected`; one line for each bad one.
+fn read_signed(
+    files: &[PathBuf],
+    network: &agent::NetworkId,
+    expected: impl Fn(&Body) -> Result<(), String>,
+) -> Result<Vec<Signed>, Error> {
+    let now = agent::now();
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for path in files {
+        let checked = std::fs::read(path)
+            .map_err(|e| format!("cannot read it: {e}"))
+            .and_then(|bytes| Signed::from_bytes(&bytes).map_err(|e| e.to_string()))
+            .and_then(|signed| {
+                signed.verify(network, now).map_err(|e| e.to_string())?;
+                expected(&signed.record.body)?;
+                Ok(signed)
+            });
+        match checked {
+            Ok(signed) => good.push(signed),
+            Err(why) => bad.push(format!("{}: {why}", path.display())),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Error::Usage(bad.join("\n")));
+    }
+    if good.is_empty() {
+        return Err(Error::Usage("no file named a record".into()));
+    }
+    Ok(good)
 }
 
 /// `agent stop`: asks the peer to stop and waits until its API is gone.

@@ -60,6 +60,58 @@ async fn agent_setup_needs_a_label() {
     assert!(stderr(&output).contains("--label"), "{}", stderr(&output));
 }
 
+/// Revocation commands with bad input: one line, non-zero, no panic.
+#[tokio::test]
+async fn agent_revocation_commands_refuse_bad_input_in_one_line() {
+    let someone = "ab".repeat(32);
+    for (args, says) in [
+        (
+            &[
+                "agent",
+                "revoke-vote",
+                "--operator",
+                "nothex",
+                "--key",
+                "none.key",
+            ][..],
+            "not an operator id",
+        ),
+        (
+            &[
+                "agent",
+                "revoke-vote",
+                "--operator",
+                someone.as_str(),
+                "--key",
+                "none.key",
+                "--data-dir",
+                "nowhere",
+            ],
+            "no operator key",
+        ),
+        (
+            &[
+                "agent",
+                "revoke",
+                "--operator",
+                someone.as_str(),
+                "--votes",
+                "missing.json",
+                "--data-dir",
+                "nowhere",
+            ],
+            "no network known",
+        ),
+    ] {
+        let output = nocturne(args, &[]).await;
+        assert!(!output.status.success(), "{args:?} must fail");
+        let err = stderr(&output);
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 /// The node's commands without a node, or without what a node needs: one
 /// readable line and a non-zero exit, never a panic.
 #[tokio::test]
