@@ -15,14 +15,15 @@
 //!   of trust deciding who is enrolled, a peer's record store.
 //!
 //! `storage` and `agent` never import each other; both use the crate's
-//! per-peer rate limits (`rate`) and [`Error`].
+//! shared bounds (`limits`) and [`Error`].
 
 pub mod agent;
 pub mod identity;
 pub mod storage;
 
+mod checked;
 mod error;
-mod rate;
+mod limits;
 
 pub use error::Error;
 pub use libp2p::{Multiaddr, PeerId, multiaddr::Protocol};

@@ -29,7 +29,11 @@ use super::{
     trust::Trust,
     wire,
 };
-use crate::{Error, rate::RateLimits};
+use crate::{
+    Error,
+    checked::{Checked, Inbound},
+    limits::RateLimits,
+};
 
 /// Bad records a peer may send before it is disconnected and refused.
 const STRIKES: u32 = 3;
@@ -61,7 +65,7 @@ struct Behaviour {
     identify: identify::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
     gossip: gossipsub::Behaviour,
-    rr: cbor::Behaviour<wire::Request, wire::Response>,
+    rr: request_response::Behaviour<Checked<cbor::codec::Codec<wire::Request, wire::Response>>>,
 }
 
 /// What a [`Client`] asks of the event loop.
@@ -210,21 +214,15 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
                 .set_request_size_maximum(wire::MAX_REQUEST)
                 .set_response_size_maximum(wire::MAX_RESPONSE);
             Ok(Behaviour {
-                limits: connection_limits::Behaviour::new(
-                    connection_limits::ConnectionLimits::default()
-                        .with_max_established(Some(256))
-                        .with_max_established_per_peer(Some(2))
-                        .with_max_pending_incoming(Some(64))
-                        .with_max_pending_outgoing(Some(64)),
-                ),
+                limits: crate::limits::connections(256),
                 identify: identify::Behaviour::new(identify::Config::new(
                     format!("/nocturne/agent/{short}/id/1.0.0"),
                     key.public(),
                 )),
                 kad,
                 gossip,
-                rr: cbor::Behaviour::with_codec(
-                    codec,
+                rr: request_response::Behaviour::with_codec(
+                    Checked(codec),
                     [(
                         StreamProtocol::try_from_owned(format!("/nocturne/agent/{short}/rr/1.0.0"))
                             .unwrap_or(StreamProtocol::new("/nocturne/agent/rr/1.0.0")),
@@ -466,7 +464,11 @@ impl EventLoop {
                 request,
                 reply,
             } => {
-                let id = self.swarm.behaviour_mut().rr.send_request(&peer, request);
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .rr
+                    .send_request(&peer, Inbound::Valid(request));
                 self.requests.insert(id, Some(reply));
             }
             Command::CheckTrust { record, reply } => {
@@ -538,7 +540,7 @@ impl EventLoop {
                         .swarm
                         .behaviour_mut()
                         .rr
-                        .send_request(&peer_id, wire::Request::Trust);
+                        .send_request(&peer_id, Inbound::Valid(wire::Request::Trust));
                     self.requests.insert(id, None);
                     // The first connection fills the routing table; after
                     // that the periodic bootstrap is enough (one per new
@@ -680,12 +682,17 @@ impl EventLoop {
         }
     }
 
-    fn on_rr(&mut self, event: request_response::Event<wire::Request, wire::Response>) {
+    fn on_rr(&mut self, event: request_response::Event<Inbound<wire::Request>, wire::Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
+                    let Inbound::Valid(request) = request else {
+                        self.strike(peer, "a malformed or oversized request");
+                        self.swarm.disconnect_peer_id(peer).ok();
+                        return;
+                    };
                     let response = if self.rates.allow(peer, Instant::now()) {
                         self.answer(request)
                     } else {

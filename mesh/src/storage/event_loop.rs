@@ -19,7 +19,10 @@ use libp2p::{
 };
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::rate::RateLimits;
+use crate::{
+    checked::{Checked, Inbound},
+    limits::RateLimits,
+};
 
 use super::{
     Client, Command, FragmentStore, NODE_AGENT, OWNER_AGENT, SwarmStatus,
@@ -106,7 +109,7 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
     identify: identify::Behaviour,
     kad: kad::Behaviour<kad::store::MemoryStore>,
-    storage: cbor::Behaviour<Request, Response>,
+    storage: request_response::Behaviour<Checked<cbor::codec::Codec<Request, Response>>>,
 }
 
 /// Owns the swarm; `run` it on its own task.
@@ -171,20 +174,14 @@ pub fn new(config: Config) -> Result<(Client, EventLoop, mpsc::Receiver<Event>),
                 .set_request_size_maximum(wire::MAX_MESSAGE)
                 .set_response_size_maximum(wire::MAX_MESSAGE);
             Behaviour {
-                limits: connection_limits::Behaviour::new(
-                    connection_limits::ConnectionLimits::default()
-                        .with_max_established(Some(limits.max_connections))
-                        .with_max_established_per_peer(Some(2))
-                        .with_max_pending_incoming(Some(64))
-                        .with_max_pending_outgoing(Some(64)),
-                ),
+                limits: crate::limits::connections(limits.max_connections),
                 identify: identify::Behaviour::new(
                     identify::Config::new("/nocturne/storage/id/1.0.0".into(), key.public())
                         .with_agent_version(agent.into()),
                 ),
                 kad,
-                storage: cbor::Behaviour::with_codec(
-                    codec,
+                storage: request_response::Behaviour::with_codec(
+                    Checked(codec),
                     [(StreamProtocol::new(wire::PROTOCOL), ProtocolSupport::Full)],
                     request_response::Config::default()
                         .with_request_timeout(REQUEST_TIMEOUT)
@@ -284,7 +281,7 @@ impl EventLoop {
                     .swarm
                     .behaviour_mut()
                     .storage
-                    .send_request(&peer, request);
+                    .send_request(&peer, Inbound::Valid(request));
                 self.pending.insert(id, reply);
             }
             Command::Respond {
@@ -395,14 +392,18 @@ impl EventLoop {
         }
     }
 
-    fn on_storage(&mut self, event: request_response::Event<Request, Response>) {
+    fn on_storage(&mut self, event: request_response::Event<Inbound<Request>, Response>) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
-                } => {
-                    self.on_request(peer, request, channel);
-                }
+                } => match request {
+                    Inbound::Valid(request) => self.on_request(peer, request, channel),
+                    Inbound::Malformed => {
+                        tracing::info!(%peer, "dropping a peer that sent a malformed or oversized request");
+                        self.refuse(peer, channel, Refusal::Unsupported, true);
+                    }
+                },
                 request_response::Message::Response {
                     request_id,
                     response,

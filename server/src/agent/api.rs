@@ -111,12 +111,31 @@ async fn guard(State(peer): State<Peer>, request: Request, next: Next) -> Result
     Ok(next.run(request).await)
 }
 
+/// A 400 naming what is wrong (`code` for programs).
+fn invalid(code: &'static str, why: impl ToString) -> Error {
+    Error::Invalid {
+        code,
+        message: why.to_string(),
+    }
+}
+
+fn operator_of(text: &str) -> Result<OperatorId, Error> {
+    text.parse()
+        .map_err(|e: agent::RecordError| invalid("invalid_operator", e))
+}
+
+/// A record by this peer's operator, made now and checked like any other.
+fn sign_now(peer: &Peer, body: Body, code: &'static str) -> Result<Signed, Error> {
+    let signed = peer.key.make(peer.network, agent::now(), body);
+    signed
+        .verify(&peer.network, agent::now())
+        .map_err(|e| invalid(code, e))?;
+    Ok(signed)
+}
+
 fn mesh_error(e: mesh::Error) -> Error {
     match e {
-        mesh::Error::Invalid(message) => Error::Invalid {
-            code: "invalid_record",
-            message,
-        },
+        mesh::Error::Invalid(message) => invalid("invalid_record", message),
         other => Error::MeshUnavailable(other.to_string()),
     }
 }
@@ -221,10 +240,10 @@ async fn publish(
     Json(entry): Json<NewEntry>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let supersedes = match entry.supersedes.as_deref() {
-        Some(text) => Some(text.parse::<RecordId>().map_err(|e| Error::Invalid {
-            code: "invalid_record",
-            message: e.to_string(),
-        })?),
+        Some(text) => Some(
+            text.parse::<RecordId>()
+                .map_err(|e| invalid("invalid_record", e))?,
+        ),
         None => None,
     };
     let knowledge = Knowledge {
@@ -236,21 +255,16 @@ async fn publish(
         tags: entry.tags,
         supersedes,
     };
-    let mut record = agent::Record {
+    let signed = peer.key.sign(agent::Record {
         network: peer.network,
         author: peer.key.id(),
         created_at: agent::now(),
         expires_at: entry.expires_at,
         body: Body::Knowledge(knowledge),
-    };
-    record.expires_at = entry.expires_at;
-    let signed = peer.key.sign(record);
+    });
     signed
         .verify(&peer.network, agent::now())
-        .map_err(|e| Error::Invalid {
-            code: "invalid_record",
-            message: e.to_string(),
-        })?;
+        .map_err(|e| invalid("invalid_record", e))?;
     let id = publish_best_effort(&peer, signed).await?;
     Ok((StatusCode::CREATED, Json(Published { id: id.to_string() })))
 }
@@ -335,10 +349,10 @@ async fn query(
     Query(q): Query<QueryParams>,
 ) -> Result<Json<Entries>, Error> {
     if !(0.0..=1.0).contains(&q.min_confidence) {
-        return Err(Error::Invalid {
-            code: "invalid_query",
-            message: "min_confidence must be between 0 and 1".into(),
-        });
+        return Err(invalid(
+            "invalid_query",
+            "min_confidence must be between 0 and 1",
+        ));
     }
     let found = peer
         .client
@@ -397,36 +411,21 @@ async fn delete_entry(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Whom to endorse.
+/// The operator a record is about.
 #[derive(Debug, Deserialize, ToSchema)]
-pub(super) struct EndorseRequest {
+pub(super) struct OperatorRequest {
     /// The operator id, 64 hex digits.
     operator: String,
 }
 
-#[utoipa::path(post, path = "/endorse", request_body = EndorseRequest,
+#[utoipa::path(post, path = "/endorse", request_body = OperatorRequest,
     responses((status = 200, description = "the signed endorsement (a record)"), (status = 400, body = crate::error::ErrorBody)))]
 async fn endorse(
     State(peer): State<Peer>,
-    Json(req): Json<EndorseRequest>,
-) -> Result<Json<serde_json::Value>, Error> {
-    let operator: OperatorId =
-        req.operator
-            .parse()
-            .map_err(|e: agent::RecordError| Error::Invalid {
-                code: "invalid_operator",
-                message: e.to_string(),
-            })?;
-    let signed = peer
-        .key
-        .make(peer.network, agent::now(), Body::Endorsement { operator });
-    signed
-        .verify(&peer.network, agent::now())
-        .map_err(|e| Error::Invalid {
-            code: "invalid_operator",
-            message: e.to_string(),
-        })?;
-    Ok(Json(serde_json::to_value(&signed).unwrap_or_default()))
+    Json(req): Json<OperatorRequest>,
+) -> Result<Json<Signed>, Error> {
+    let operator = operator_of(&req.operator)?;
+    sign_now(&peer, Body::Endorsement { operator }, "invalid_operator").map(Json)
 }
 
 /// A certificate to publish: this peer's operator's, signed by the CLI.
@@ -454,10 +453,10 @@ async fn enroll(
     let cert = req.certificate;
     if !matches!(cert.record.body, Body::Certificate { .. }) || cert.record.author != peer.key.id()
     {
-        return Err(Error::Invalid {
-            code: "invalid_certificate",
-            message: "a certificate of this peer's operator is expected".into(),
-        });
+        return Err(invalid(
+            "invalid_certificate",
+            "a certificate of this peer's operator is expected",
+        ));
     }
     if let Err(why) = peer
         .client
@@ -465,10 +464,7 @@ async fn enroll(
         .await
         .map_err(mesh_error)?
     {
-        return Err(Error::Invalid {
-            code: "not_enough_endorsements",
-            message: why,
-        });
+        return Err(invalid("not_enough_endorsements", why));
     }
     // Stored on the mesh: at least one other peer took it.
     peer.client.publish(cert).await.map_err(mesh_error)?;
@@ -483,36 +479,14 @@ async fn enroll(
     }))
 }
 
-/// Whom to vote to revoke.
-#[derive(Debug, Deserialize, ToSchema)]
-pub(super) struct RevokeVoteRequest {
-    /// The operator id, 64 hex digits.
-    operator: String,
-}
-
-#[utoipa::path(post, path = "/revoke-vote", request_body = RevokeVoteRequest,
+#[utoipa::path(post, path = "/revoke-vote", request_body = OperatorRequest,
     responses((status = 200, description = "the signed revoke vote (a record)"), (status = 400, body = crate::error::ErrorBody)))]
 async fn revoke_vote(
     State(peer): State<Peer>,
-    Json(req): Json<RevokeVoteRequest>,
-) -> Result<Json<serde_json::Value>, Error> {
-    let operator: OperatorId =
-        req.operator
-            .parse()
-            .map_err(|e: agent::RecordError| Error::Invalid {
-                code: "invalid_operator",
-                message: e.to_string(),
-            })?;
-    let signed = peer
-        .key
-        .make(peer.network, agent::now(), Body::RevokeVote { operator });
-    signed
-        .verify(&peer.network, agent::now())
-        .map_err(|e| Error::Invalid {
-            code: "invalid_operator",
-            message: e.to_string(),
-        })?;
-    Ok(Json(serde_json::to_value(&signed).unwrap_or_default()))
+    Json(req): Json<OperatorRequest>,
+) -> Result<Json<Signed>, Error> {
+    let operator = operator_of(&req.operator)?;
+    sign_now(&peer, Body::RevokeVote { operator }, "invalid_operator").map(Json)
 }
 
 /// Revoke votes of 3 distinct enrolled operators, collected.
@@ -531,37 +505,20 @@ async fn revoke(
     State(peer): State<Peer>,
     Json(req): Json<RevokeRequest>,
 ) -> Result<Json<Published>, Error> {
-    let operator: OperatorId =
-        req.operator
-            .parse()
-            .map_err(|e: agent::RecordError| Error::Invalid {
-                code: "invalid_operator",
-                message: e.to_string(),
-            })?;
-    let signed = peer.key.make(
-        peer.network,
-        agent::now(),
-        Body::Revocation {
-            operator,
-            votes: req.votes,
-        },
-    );
-    signed
-        .verify(&peer.network, agent::now())
-        .map_err(|e| Error::Invalid {
-            code: "invalid_revocation",
-            message: e.to_string(),
-        })?;
+    let operator = operator_of(&req.operator)?;
+    let votes = req.votes;
+    let signed = sign_now(
+        &peer,
+        Body::Revocation { operator, votes },
+        "invalid_revocation",
+    )?;
     if let Err(why) = peer
         .client
         .check_certificate(signed.clone())
         .await
         .map_err(mesh_error)?
     {
-        return Err(Error::Invalid {
-            code: "not_enough_votes",
-            message: why,
-        });
+        return Err(invalid("not_enough_votes", why));
     }
     let id = peer.client.publish(signed).await.map_err(mesh_error)?;
     Ok(Json(Published { id: id.to_string() }))

@@ -1,8 +1,21 @@
-//! Per-peer request rate limits: a token bucket each.
+//! Bounds both meshes share: connection limits, and per-peer request rate
+//! limits (a token bucket each).
 
 use std::{collections::HashMap, time::Instant};
 
-use libp2p::PeerId;
+use libp2p::{PeerId, connection_limits};
+
+/// Connection limits: `max` established in all, 2 per peer, 64 pending
+/// each way.
+pub(crate) fn connections(max: u32) -> connection_limits::Behaviour {
+    connection_limits::Behaviour::new(
+        connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(max))
+            .with_max_established_per_peer(Some(2))
+            .with_max_pending_incoming(Some(64))
+            .with_max_pending_outgoing(Some(64)),
+    )
+}
 
 /// Token buckets for the peers currently connected.
 #[derive(Debug)]
