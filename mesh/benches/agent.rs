@@ -172,6 +172,7 @@ fn entry(key: &OperatorKey, network: NetworkId, n: usize, kind: &str) -> Signed 
             sources: vec![],
             tags: vec![kind.to_owned()],
             supersedes: None,
+            task: None,
         }),
     )
 }

@@ -33,6 +33,7 @@ fn entry(key: &OperatorKey, network: NetworkId, content: &str) -> Signed {
             sources: vec![],
             tags: vec![],
             supersedes: None,
+            task: None,
         }),
     )
 }

@@ -9,6 +9,9 @@ use super::{
     event_loop::Command,
     record::{OperatorId, RecordId, Signed},
     store::Query,
+    task::Task,
+    view::{Awareness, Changes, QuarantineView},
+    vote::Tally,
     wire,
 };
 use crate::Error;
@@ -45,6 +48,23 @@ pub struct Found {
     pub signed: Signed,
     /// Whether its author is enrolled.
     pub author_enrolled: bool,
+    /// Whether its author is quarantined (its entry is kept and marked).
+    pub author_quarantined: bool,
+}
+
+/// A connected peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its id.
+    pub peer: PeerId,
+    /// Its addresses, as the routing table knows them.
+    pub addrs: Vec<Multiaddr>,
+    /// The operator that signed the peer's binding, if it sent one.
+    pub operator: Option<OperatorId>,
+    /// Whether that operator is enrolled.
+    pub enrolled: bool,
+    /// Whether that operator is quarantined.
+    pub quarantined: bool,
 }
 
 impl Client {
@@ -143,9 +163,36 @@ impl Client {
         self.ask(|reply| Command::Status { reply }).await
     }
 
-    /// Connected peers and their addresses.
-    pub async fn peers(&self) -> Result<Vec<(PeerId, Vec<Multiaddr>)>, Error> {
+    /// Connected peers, their addresses and operators.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, Error> {
         self.ask(|reply| Command::Peers { reply }).await
+    }
+
+    /// The vote on an entry as this peer tallies it (`None`: the entry is
+    /// not held here).
+    pub async fn tally(&self, entry: RecordId) -> Result<Option<Tally>, Error> {
+        self.ask(|reply| Command::Tally { entry, reply }).await
+    }
+
+    /// Every task, newest first (at most 500).
+    pub async fn tasks(&self) -> Result<Vec<Task>, Error> {
+        self.ask(|reply| Command::Tasks { reply }).await
+    }
+
+    /// Operators quarantined or reported.
+    pub async fn quarantines(&self) -> Result<Vec<QuarantineView>, Error> {
+        self.ask(|reply| Command::Quarantines { reply }).await
+    }
+
+    /// The network's self-model, as this peer sees it.
+    pub async fn awareness(&self) -> Result<Awareness, Error> {
+        self.ask(|reply| Command::Awareness { reply }).await
+    }
+
+    /// What changed since `operator`'s last reflection entry.
+    pub async fn changes(&self, operator: OperatorId) -> Result<Changes, Error> {
+        self.ask(|reply| Command::Changes { operator, reply })
+            .await
     }
 
     /// Peers this one has refused (bad records), for the tests and status.

@@ -21,12 +21,20 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    client::{AgentStatus, Client, Found},
-    genesis::Genesis,
-    now,
-    record::{Body, MAX_RECORD_BYTES, NetworkId, RecordId, Signed},
+    anomaly::{Finding, Thresholds, Watch},
+    client::{AgentStatus, Client, Found, PeerInfo},
+    clock::Clock,
+    genesis::{Genesis, Rules},
+    quarantine::{self, Quarantine},
+    record::{
+        Body, MAX_RECORD_BYTES, NetworkId, OperatorId, OperatorKey, RecordError, RecordId, Signed,
+        bound_operator,
+    },
     store::{Inserted, Query, RecordStore},
+    task::Task,
     trust::Trust,
+    view::{Awareness, Changes, QuarantineView, View},
+    vote::Tally,
     wire,
 };
 use crate::{
@@ -57,6 +65,13 @@ pub struct Config {
     pub bootstrap: Vec<Multiaddr>,
     /// Where the record store lives.
     pub data_dir: PathBuf,
+    /// The operator running this peer: it binds the peer to itself and
+    /// signs the reports of what the peer saw.
+    pub operator: OperatorKey,
+    /// Time (the system's, or a test's).
+    pub clock: Clock,
+    /// What this peer reports and quarantines locally.
+    pub thresholds: Thresholds,
 }
 
 #[derive(NetworkBehaviour)]
@@ -104,7 +119,24 @@ pub(super) enum Command {
         reply: oneshot::Sender<AgentStatus>,
     },
     Peers {
-        reply: oneshot::Sender<Vec<(PeerId, Vec<Multiaddr>)>>,
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    Tally {
+        entry: RecordId,
+        reply: oneshot::Sender<Option<Tally>>,
+    },
+    Tasks {
+        reply: oneshot::Sender<Vec<Task>>,
+    },
+    Quarantines {
+        reply: oneshot::Sender<Vec<QuarantineView>>,
+    },
+    Awareness {
+        reply: oneshot::Sender<Awareness>,
+    },
+    Changes {
+        operator: OperatorId,
+        reply: oneshot::Sender<Changes>,
     },
     Banned {
         reply: oneshot::Sender<HashSet<PeerId>>,
@@ -134,6 +166,24 @@ pub struct EventLoop {
     banned: HashSet<PeerId>,
     synced: HashSet<PeerId>,
     provided: HashSet<String>,
+    rules: Rules,
+    clock: Clock,
+    operator: OperatorKey,
+    watch: Watch,
+    quarantine: Quarantine,
+    /// Connected peers' operators, from their signed bindings.
+    bound: HashMap<PeerId, OperatorId>,
+}
+
+/// What became of a record that arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ingested {
+    /// Kept.
+    New,
+    /// Held already, or not kept (full store, withdrawn entry).
+    Known,
+    /// From a quarantined operator: neither kept nor forwarded.
+    Ignored,
 }
 
 impl std::fmt::Debug for EventLoop {
@@ -153,7 +203,8 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
     let network = config.genesis.network();
     let net = network.to_string();
     let short = &net[..16];
-    let store = RecordStore::open(&config.data_dir, &network, now())?;
+    let clock = config.clock.clone();
+    let store = RecordStore::open(&config.data_dir, &network, clock.now())?;
     let mut trust = Trust::new(&config.genesis);
     for record in store.all() {
         if matches!(
@@ -164,6 +215,9 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
         }
     }
     let topic = gossipsub::IdentTopic::new(format!("nocturne/agent/{net}/records"));
+    let binding = config
+        .operator
+        .bind_peer(&network, &config.keypair.public().to_peer_id().to_bytes());
     let mut swarm = SwarmBuilder::with_existing_identity(config.keypair)
         .with_tokio()
         .with_tcp(
@@ -215,10 +269,17 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
                 .set_response_size_maximum(wire::MAX_RESPONSE);
             Ok(Behaviour {
                 limits: crate::limits::connections(256),
-                identify: identify::Behaviour::new(identify::Config::new(
-                    format!("/nocturne/agent/{short}/id/1.0.0"),
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(
+                    identify::Config::new(
+                        format!("/nocturne/agent/{short}/id/1.0.0"),
+                        key.public(),
+                    )
+                    .with_agent_version(format!(
+                        "nocturne-agent/{} {}",
+                        env!("CARGO_PKG_VERSION"),
+                        binding
+                    )),
+                ),
                 kad,
                 gossip,
                 rr: request_response::Behaviour::with_codec(
@@ -274,7 +335,14 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
         banned: HashSet::new(),
         synced: HashSet::new(),
         provided: HashSet::new(),
+        rules: config.genesis.rules(),
+        clock,
+        operator: config.operator,
+        watch: Watch::new(config.thresholds),
+        quarantine: Quarantine::default(),
+        bound: HashMap::new(),
     };
+    event_loop.refresh_quarantine();
     // What was kept on disk is served and re-replicated like anything new.
     let held: Vec<Signed> = event_loop.store.all().cloned().collect();
     for record in held {
@@ -302,8 +370,20 @@ impl EventLoop {
         }
     }
 
-    /// Verifies and keeps a record from anywhere; `Ok(true)` if it was new.
-    fn ingest(&mut self, bytes: &[u8]) -> Result<bool, super::record::RecordError> {
+    fn view(&self) -> View<'_> {
+        View {
+            network: &self.network,
+            rules: &self.rules,
+            store: &self.store,
+            trust: &self.trust,
+            quarantine: &self.quarantine,
+            now: self.clock.now(),
+        }
+    }
+
+    /// Verifies and keeps a record from anywhere (`from`: the peer that
+    /// sent it, if any).
+    fn ingest(&mut self, bytes: &[u8], from: Option<PeerId>) -> Result<Ingested, RecordError> {
         let signed = Signed::from_bytes(bytes)?;
         // The same bytes as a record already held (the same record arriving
         // by gossip, the DHT and trust sync) were verified when it was kept:
@@ -313,23 +393,116 @@ impl EventLoop {
             .get(&signed.id())
             .is_some_and(|held| held.to_bytes() == bytes)
         {
-            return Ok(false);
+            return Ok(Ingested::Known);
         }
-        signed.verify(&self.network, now())?;
-        let fresh = match self.store.insert(signed.clone()) {
-            Inserted::New => true,
-            Inserted::Known | Inserted::Refused => false,
-        };
-        if fresh {
-            if matches!(
-                signed.record.body,
-                Body::Certificate { .. } | Body::Revocation { .. }
-            ) {
-                self.trust.add(signed.clone()).ok();
+        let now = self.clock.now();
+        if let Err(e) = signed.verify(&self.network, now) {
+            if e == RecordError::BadSignature
+                && let Some(operator) = from.and_then(|p| self.bound.get(&p)).copied()
+                && let Some(finding) = self.watch.bad_signature(operator, now)
+            {
+                self.act(finding);
             }
-            self.hold_in_dht(&signed);
+            return Err(e);
         }
-        Ok(fresh)
+        if self.quarantine.is_quarantined(&signed.record.author, now) {
+            return Ok(Ingested::Ignored);
+        }
+        match self.store.insert(signed.clone()) {
+            Inserted::New => {}
+            Inserted::Known | Inserted::Refused => return Ok(Ingested::Known),
+        }
+        self.hold_in_dht(&signed);
+        let (id, author, at) = (signed.id(), signed.record.author, signed.record.created_at);
+        let finding = match &signed.record.body {
+            Body::Certificate { .. } | Body::Revocation { .. } => {
+                self.trust.add(signed.clone()).ok();
+                self.refresh_quarantine();
+                None
+            }
+            Body::Lift { operator, .. } => {
+                if author == self.operator.id() {
+                    self.quarantine.lift_locally(operator);
+                }
+                self.refresh_quarantine();
+                None
+            }
+            Body::Report { .. } => {
+                self.refresh_quarantine();
+                None
+            }
+            Body::Knowledge(_) => self.watch.entry(author, id, at),
+            Body::VoteCommit { .. } => self.watch.vote_record(author, id, at),
+            Body::VoteReveal { entry, vote, .. } => {
+                let burst = self.watch.vote_record(author, id, at);
+                let mirror = self.watch.reveal(author, *entry, *vote, at, id);
+                burst.or(mirror)
+            }
+            _ => None,
+        };
+        if let Some(finding) = finding {
+            self.act(finding);
+        }
+        Ok(Ingested::New)
+    }
+
+    /// Recomputes the network-wide quarantines from the reports held.
+    fn refresh_quarantine(&mut self) {
+        let state = quarantine::network(self.store.statements(), self.trust.enrolled(), &self.rules);
+        self.quarantine.set_network(state);
+    }
+
+    /// Acts on what the watch saw: quarantines locally at once and
+    /// reports it, signed by this peer's operator, with the evidence.
+    fn act(&mut self, finding: Finding) {
+        let now = self.clock.now();
+        if finding.operator == self.operator.id()
+            || !self.quarantine.quarantine_locally(
+                finding.operator,
+                finding.anomaly,
+                now,
+                self.watch.thresholds().local_s,
+            )
+        {
+            return;
+        }
+        tracing::warn!(
+            operator = %finding.operator,
+            anomaly = ?finding.anomaly,
+            "quarantined an operator locally; reporting it"
+        );
+        let report = self.operator.make(
+            self.network,
+            now,
+            Body::Report {
+                operator: finding.operator,
+                anomaly: finding.anomaly,
+                evidence: finding.evidence,
+                detail: finding.detail,
+            },
+        );
+        if let Ok(Ingested::New) = self.ingest(&report.to_bytes(), None) {
+            self.spread(&report);
+        }
+    }
+
+    /// Gossips a record and puts it in the DHT, without waiting.
+    fn spread(&mut self, signed: &Signed) -> Option<kad::QueryId> {
+        let bytes = signed.to_bytes();
+        if let Err(e) = self
+            .swarm
+            .behaviour_mut()
+            .gossip
+            .publish(self.topic.clone(), bytes.clone())
+        {
+            tracing::debug!(error = %e, "gossip did not take the record");
+        }
+        let record = kad::Record::new(kad::RecordKey::new(&signed.id().0), bytes);
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .put_record(record, kad::Quorum::One)
+            .ok()
     }
 
     /// Puts a held record in the DHT's local store (so it is served and
@@ -364,8 +537,10 @@ impl EventLoop {
     }
 
     fn found(&self, signed: &Signed) -> Found {
+        let author = &signed.record.author;
         Found {
-            author_enrolled: self.trust.is_enrolled(&signed.record.author),
+            author_enrolled: self.trust.is_enrolled(author),
+            author_quarantined: self.quarantine.is_quarantined(author, self.clock.now()),
             signed: signed.clone(),
         }
     }
@@ -373,7 +548,7 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Publish { record, reply } => {
-                if let Err(e) = record.verify(&self.network, now()) {
+                if let Err(e) = record.verify(&self.network, self.clock.now()) {
                     reply.send(Err(Error::Invalid(e.to_string()))).ok();
                     return;
                 }
@@ -386,34 +561,28 @@ impl EventLoop {
                     return;
                 }
                 let id = record.id();
-                let bytes = record.to_bytes();
-                if let Err(e) = self.ingest(&bytes) {
-                    reply.send(Err(Error::Invalid(e.to_string()))).ok();
-                    return;
+                match self.ingest(&record.to_bytes(), None) {
+                    Err(e) => {
+                        reply.send(Err(Error::Invalid(e.to_string()))).ok();
+                        return;
+                    }
+                    Ok(Ingested::Ignored) => {
+                        reply
+                            .send(Err(Error::Invalid(
+                                "the author is quarantined: its records are ignored".into(),
+                            )))
+                            .ok();
+                        return;
+                    }
+                    Ok(_) => {}
                 }
-                if let Err(e) = self
-                    .swarm
-                    .behaviour_mut()
-                    .gossip
-                    .publish(self.topic.clone(), bytes.clone())
-                {
-                    tracing::debug!(error = %e, "gossip did not take the record");
-                }
-                let record = kad::Record::new(kad::RecordKey::new(&id.0), bytes);
-                match self
-                    .swarm
-                    .behaviour_mut()
-                    .kad
-                    .put_record(record, kad::Quorum::One)
-                {
-                    Ok(query) => {
+                match self.spread(&record) {
+                    Some(query) => {
                         self.queries.insert(query, Pending::Put(id, reply));
                     }
-                    Err(e) => {
+                    None => {
                         reply
-                            .send(Err(Error::Invalid(format!(
-                                "the DHT refused the record: {e:?}"
-                            ))))
+                            .send(Err(Error::Invalid("the DHT refused the record".into())))
                             .ok();
                     }
                 }
@@ -430,7 +599,7 @@ impl EventLoop {
             Command::Ingest { records, reply } => {
                 let mut fresh = 0;
                 for bytes in records.iter().take(wire::MAX_RECORDS) {
-                    if let Ok(true) = self.ingest(bytes) {
+                    if let Ok(Ingested::New) = self.ingest(bytes, None) {
                         fresh += 1;
                     }
                 }
@@ -473,7 +642,7 @@ impl EventLoop {
             }
             Command::CheckTrust { record, reply } => {
                 let verdict = record
-                    .verify(&self.network, now())
+                    .verify(&self.network, self.clock.now())
                     .map_err(|e| e.to_string())
                     .and_then(|()| self.trust.check(&record).map_err(|e| e.to_string()));
                 reply.send(verdict).ok();
@@ -496,6 +665,7 @@ impl EventLoop {
             }
             Command::Peers { reply } => {
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                let now = self.clock.now();
                 let mut out = Vec::with_capacity(peers.len());
                 for peer in peers {
                     let addrs = self
@@ -509,9 +679,33 @@ impl EventLoop {
                                 .map(|e| e.node.value.iter().cloned().collect())
                         })
                         .unwrap_or_default();
-                    out.push((peer, addrs));
+                    let operator = self.bound.get(&peer).copied();
+                    out.push(PeerInfo {
+                        peer,
+                        addrs,
+                        operator,
+                        enrolled: operator.is_some_and(|o| self.trust.is_enrolled(&o)),
+                        quarantined: operator
+                            .is_some_and(|o| self.quarantine.is_quarantined(&o, now)),
+                    });
                 }
                 reply.send(out).ok();
+            }
+            Command::Tally { entry, reply } => {
+                reply.send(self.view().tally(&entry)).ok();
+            }
+            Command::Tasks { reply } => {
+                reply.send(self.view().tasks()).ok();
+            }
+            Command::Quarantines { reply } => {
+                reply.send(self.view().quarantines()).ok();
+            }
+            Command::Awareness { reply } => {
+                let peers = self.swarm.connected_peers().count();
+                reply.send(self.view().awareness(peers)).ok();
+            }
+            Command::Changes { operator, reply } => {
+                reply.send(self.view().changes_for(&operator)).ok();
             }
             Command::Banned { reply } => {
                 reply.send(self.banned.clone()).ok();
@@ -556,6 +750,7 @@ impl EventLoop {
                 ..
             } => {
                 self.rates.forget(&peer_id);
+                self.bound.remove(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -565,13 +760,20 @@ impl EventLoop {
                 for addr in info.listen_addrs.into_iter().take(8) {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
+                // Which operator runs the peer: its signed binding, if any.
+                if let Some(operator) =
+                    bound_operator(&info.agent_version, &self.network, &peer_id.to_bytes())
+                {
+                    self.bound.insert(peer_id, operator);
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
                 propagation_source,
                 message_id,
                 message,
             })) => {
-                let verdict = match self.ingest(&message.data) {
+                let verdict = match self.ingest(&message.data, Some(propagation_source)) {
+                    Ok(Ingested::Ignored) => gossipsub::MessageAcceptance::Ignore,
                     Ok(_) => gossipsub::MessageAcceptance::Accept,
                     Err(e) => {
                         self.strike(propagation_source, &e.to_string());
@@ -601,7 +803,7 @@ impl EventLoop {
             } => {
                 // Record filtering: nothing enters the DHT store unverified,
                 // and a record is filed only under its own id.
-                match self.ingest(&record.value) {
+                match self.ingest(&record.value, Some(source)) {
                     Ok(_) => {
                         let id = Signed::from_bytes(&record.value).map(|s| s.id());
                         if id.map(|id| id.0.to_vec()) != Ok(record.key.to_vec()) {
@@ -658,7 +860,7 @@ impl EventLoop {
                         _ => None,
                     };
                     if let Some(record) = record {
-                        let _ = self.ingest(&record.value);
+                        let _ = self.ingest(&record.value, None);
                         if let Some(Pending::Get(wanted, reply)) = self.queries.remove(&id) {
                             let found = self
                                 .store
@@ -715,7 +917,7 @@ impl EventLoop {
                         // A trust sync: certificates and revocations.
                         if let wire::Response::Records(records) = response {
                             for bytes in records.iter().take(4096) {
-                                if self.ingest(bytes).is_err() {
+                                if self.ingest(bytes, Some(peer)).is_err() {
                                     self.strike(peer, "a bad trust record");
                                 }
                             }
@@ -784,6 +986,7 @@ impl EventLoop {
             wire::Request::Trust => wire::Response::Records(
                 self.trust
                     .records()
+                    .chain(self.store.statements())
                     .map(bytes)
                     .map_while(&mut within)
                     .collect(),

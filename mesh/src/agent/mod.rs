@@ -10,26 +10,43 @@
 //! - [`trust`]: who is enrolled (3 distinct enrolled endorsers, or all of
 //!   them while fewer than 3 are enrolled).
 //! - [`store`]: a peer's records on disk and their index.
+//! - [`vote`]: commit-reveal votes on entries, tallied alike by every peer
+//!   (two thirds of a quorum decide).
+//! - [`anomaly`] and [`quarantine`]: what a peer watches for, its local
+//!   quarantines, and the network-wide ones decided by signed reports.
+//! - [`task`]: compute tasks (text only), from operators and from rules,
+//!   with one claimer at a time.
+//! - `view`: tallies, tasks and the network's self-model from the records
+//!   held; [`clock`]: the time all of it is judged by.
 //! - [`Client`] and [`EventLoop`]: the swarm (TCP/QUIC, Noise, Yamux,
 //!   identify, Kademlia with k = 20 and disjoint paths, gossipsub with
 //!   strict signing and validation, a request-response protocol for queries
 //!   and trust sync), in one task driven over a bounded channel.
 
+pub mod anomaly;
 mod client;
+pub mod clock;
 mod event_loop;
 pub mod genesis;
+pub mod quarantine;
 pub mod record;
 pub mod store;
+pub mod task;
 pub mod trust;
+mod view;
+pub mod vote;
 pub mod wire;
 
-pub use client::{AgentStatus, Client, Found};
+pub use anomaly::Thresholds;
+pub use client::{AgentStatus, Client, Found, PeerInfo};
+pub use clock::Clock;
 pub use event_loop::{Config, EventLoop, new};
-pub use genesis::Genesis;
+pub use genesis::{Genesis, Rules};
 pub use record::{
-    Body, Kind, Knowledge, NetworkId, OperatorId, OperatorKey, Record, RecordError, RecordId,
-    Signed,
+    Anomaly, Body, Commitment, Kind, Knowledge, NetworkId, Nonce, OperatorId, OperatorKey, Record,
+    RecordError, RecordId, Signed, TaskKind, commitment,
 };
+pub use view::{Activity, Awareness, Changes, DomainView, EntrySummary, Outcomes, QuarantineView, TaskCounts};
 pub use store::Query;
 pub use trust::{Trust, TrustError};
 

@@ -76,6 +76,41 @@ hex_id!(
     RecordId,
     "record id (the hash of a record's signed content)"
 );
+hex_id!(
+    Commitment,
+    "vote commitment (the hash binding entry, operator, vote and nonce)"
+);
+hex_id!(Nonce, "vote nonce (random, kept secret until the reveal)");
+
+/// Longest reason given with a vote, report or lift.
+pub const MAX_REASON: usize = 512;
+/// Longest task description.
+pub const MAX_DESCRIPTION: usize = 4 * 1024;
+/// Evidence one report may cite.
+pub const MAX_EVIDENCE: usize = 64;
+
+/// The commitment to a vote: BLAKE3 (keyed by a context string) over the
+/// network, the entry, the operator, the vote, the reason and the nonce.
+/// Binding the operator stops a commitment being replayed by another
+/// operator, binding the entry stops it being moved to another entry.
+pub fn commitment(
+    network: &NetworkId,
+    entry: &RecordId,
+    operator: &OperatorId,
+    vote: i8,
+    reason: &str,
+    nonce: &Nonce,
+) -> Commitment {
+    let mut h = blake3::Hasher::new_derive_key("nocturne agent vote commitment v1");
+    h.update(&network.0);
+    h.update(&entry.0);
+    h.update(&operator.0);
+    h.update(&vote.to_le_bytes());
+    h.update(&(reason.len() as u64).to_le_bytes());
+    h.update(reason.as_bytes());
+    h.update(&nonce.0);
+    Commitment(*h.finalize().as_bytes())
+}
 
 pub(crate) fn decode_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
     if text.len() != 2 * N {
@@ -157,6 +192,39 @@ pub struct Knowledge {
     /// An earlier entry of the same author this one replaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supersedes: Option<RecordId>,
+    /// The task this entry is the result of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<RecordId>,
+}
+
+/// Why an operator is reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Anomaly {
+    /// Too many entries in a short time.
+    Flood,
+    /// Too many votes in a short time.
+    VoteBurst,
+    /// Its peer sent records whose signatures do not verify.
+    BadSignatures,
+    /// Its votes mirror another operator's.
+    Collusion,
+    /// Reported by an operator by hand.
+    Manual,
+}
+
+/// What a compute task asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Write a synthesis of a domain.
+    Synthesize,
+    /// Check an entry (`about`).
+    Verify,
+    /// Answer a question entry (`about`).
+    Answer,
+    /// Fill a gap in a domain's knowledge.
+    FillGap,
 }
 
 /// What a record says.
@@ -193,6 +261,62 @@ pub enum Body {
     Delete {
         /// The entry.
         entry: RecordId,
+    },
+    /// The author's hidden vote on an entry.
+    VoteCommit {
+        /// The entry voted on.
+        entry: RecordId,
+        /// [`commitment`] of the vote.
+        commitment: Commitment,
+    },
+    /// The author's vote, revealed.
+    VoteReveal {
+        /// The entry voted on.
+        entry: RecordId,
+        /// +1 or -1.
+        vote: i8,
+        /// Why, in a few words.
+        reason: String,
+        /// The nonce the commitment was made with.
+        nonce: Nonce,
+    },
+    /// The author reports `operator` for an anomaly it saw.
+    Report {
+        /// Who is reported.
+        operator: OperatorId,
+        /// What was seen.
+        anomaly: Anomaly,
+        /// Records showing it (at most [`MAX_EVIDENCE`]).
+        evidence: Vec<RecordId>,
+        /// A few words.
+        detail: String,
+    },
+    /// The author withdraws its report of `operator` and asks for its
+    /// quarantine to end.
+    Lift {
+        /// Who is freed.
+        operator: OperatorId,
+        /// A few words.
+        detail: String,
+    },
+    /// A compute task: text work for agents. Nothing ever executes it.
+    Task {
+        /// What is asked.
+        kind: TaskKind,
+        /// The domain it is about.
+        domain: String,
+        /// The entry it is about (verify, answer).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        about: Option<RecordId>,
+        /// What to do, at most [`MAX_DESCRIPTION`] bytes.
+        description: String,
+    },
+    /// The author claims a task until `until` (Unix seconds).
+    Claim {
+        /// The task.
+        task: RecordId,
+        /// When the claim lapses.
+        until: u64,
     },
 }
 
@@ -342,7 +466,57 @@ impl Signed {
                 }
                 Ok(())
             }
-            Body::Delete { .. } => Ok(()),
+            Body::Delete { .. } | Body::VoteCommit { .. } => Ok(()),
+            Body::VoteReveal { vote, reason, .. } => {
+                if *vote != 1 && *vote != -1 {
+                    return Err(RecordError::Invalid("a vote is +1 or -1".into()));
+                }
+                short_text(reason, "the reason")
+            }
+            Body::Report {
+                operator,
+                evidence,
+                detail,
+                ..
+            } => {
+                not_self(operator, &r.author)?;
+                if evidence.len() > MAX_EVIDENCE {
+                    return Err(RecordError::TooLarge("evidence (64 records at most)"));
+                }
+                short_text(detail, "the detail")
+            }
+            Body::Lift { operator, detail } => {
+                not_self(operator, &r.author)?;
+                short_text(detail, "the detail")
+            }
+            Body::Task {
+                kind,
+                domain,
+                about,
+                description,
+            } => {
+                check_domain(domain)?;
+                if description.len() > MAX_DESCRIPTION {
+                    return Err(RecordError::TooLarge("description (4 KiB at most)"));
+                }
+                if description.trim().is_empty() {
+                    return Err(RecordError::Invalid("the description is empty".into()));
+                }
+                if matches!(kind, TaskKind::Verify | TaskKind::Answer) && about.is_none() {
+                    return Err(RecordError::Invalid(
+                        "a verify or answer task names the entry it is about".into(),
+                    ));
+                }
+                Ok(())
+            }
+            Body::Claim { until, .. } => {
+                if *until <= r.created_at {
+                    return Err(RecordError::Invalid(
+                        "a claim lasts until after it is made".into(),
+                    ));
+                }
+                Ok(())
+            }
         }
     }
 
@@ -381,12 +555,33 @@ impl Signed {
     }
 }
 
-fn check_knowledge(k: &Knowledge) -> Result<(), RecordError> {
-    if k.domain.trim().is_empty() || k.domain.chars().count() > 64 {
+fn check_domain(domain: &str) -> Result<(), RecordError> {
+    if domain.trim().is_empty() || domain.chars().count() > 64 {
         return Err(RecordError::Invalid(
             "the domain must be 1 to 64 characters".into(),
         ));
     }
+    Ok(())
+}
+
+fn short_text(text: &str, what: &'static str) -> Result<(), RecordError> {
+    if text.len() > MAX_REASON {
+        return Err(RecordError::Invalid(format!("{what} is longer than 512 bytes")));
+    }
+    Ok(())
+}
+
+fn not_self(operator: &OperatorId, author: &OperatorId) -> Result<(), RecordError> {
+    if operator == author {
+        return Err(RecordError::Invalid(
+            "an operator cannot report or free itself".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn check_knowledge(k: &Knowledge) -> Result<(), RecordError> {
+    check_domain(&k.domain)?;
     if k.content.len() > MAX_CONTENT {
         return Err(RecordError::TooLarge("content (16 KiB at most)"));
     }
@@ -408,7 +603,28 @@ fn check_knowledge(k: &Knowledge) -> Result<(), RecordError> {
 }
 
 /// An operator's signing key (Ed25519).
+#[derive(Clone)]
 pub struct OperatorKey(ed25519::Keypair);
+
+/// What an operator signs to say which peer is its own: the network and
+/// the peer id's bytes, under a context string.
+fn binding_message(network: &NetworkId, peer: &[u8]) -> Vec<u8> {
+    let mut m = b"nocturne agent peer binding v1\n".to_vec();
+    m.extend_from_slice(&network.0);
+    m.extend_from_slice(peer);
+    m
+}
+
+/// The operator a peer's binding (`<operator hex> <signature hex>`, sent in
+/// identify's agent version) names, if its signature holds for `peer`.
+pub fn bound_operator(text: &str, network: &NetworkId, peer: &[u8]) -> Option<OperatorId> {
+    let mut words = text.split_whitespace().skip_while(|w| w.len() != 64);
+    let operator: OperatorId = words.next()?.parse().ok()?;
+    let signature = decode_hex::<64>(words.next()?)?;
+    let key = ed25519::PublicKey::try_from_bytes(&operator.0).ok()?;
+    key.verify(&binding_message(network, peer), &signature)
+        .then_some(operator)
+}
 
 impl fmt::Debug for OperatorKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -433,6 +649,13 @@ impl OperatorKey {
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&sig[..64.min(sig.len())]);
         Signed { record, signature }
+    }
+
+    /// This operator's binding to `peer`: `<operator hex> <signature hex>`.
+    pub fn bind_peer(&self, network: &NetworkId, peer: &[u8]) -> String {
+        let sig = self.0.sign(&binding_message(network, peer));
+        let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{} {hex}", self.id())
     }
 
     /// A record by this operator, made now.
@@ -479,6 +702,7 @@ mod tests {
             sources: vec![],
             tags: vec!["t".into()],
             supersedes: None,
+            task: None,
         })
     }
 
@@ -594,6 +818,7 @@ mod tests {
                     sources: vec![],
                     tags: vec![],
                     supersedes: None,
+                    task: None,
                 }),
             );
             let back = Signed::decode_verified(&signed.to_bytes(), &net(1), 1000);

@@ -51,6 +51,12 @@ pub struct RecordStore {
     by_domain: BTreeMap<String, BTreeSet<RecordId>>,
     /// Entries withdrawn or replaced by their authors.
     hidden: BTreeSet<RecordId>,
+    /// Records naming another: votes by entry, claims and results by task.
+    about: HashMap<RecordId, BTreeSet<RecordId>>,
+    /// Reports and lifts.
+    statements: BTreeSet<RecordId>,
+    /// Operators' task records.
+    tasks: BTreeSet<RecordId>,
 }
 
 impl RecordStore {
@@ -71,6 +77,9 @@ impl RecordStore {
             bytes: 0,
             by_domain: BTreeMap::new(),
             hidden: BTreeSet::new(),
+            about: HashMap::new(),
+            statements: BTreeSet::new(),
+            tasks: BTreeSet::new(),
         };
         let entries = std::fs::read_dir(&dir).map_err(Error::io("reading the record store"))?;
         let mut loaded = Vec::new();
@@ -160,6 +169,23 @@ impl RecordStore {
             Body::Delete { entry } => self.hide_if_by(*entry, author),
             _ => {}
         }
+        let named = match &signed.record.body {
+            Body::VoteCommit { entry, .. } | Body::VoteReveal { entry, .. } => Some(*entry),
+            Body::Claim { task, .. } => Some(*task),
+            Body::Knowledge(k) => k.task,
+            Body::Report { .. } | Body::Lift { .. } => {
+                self.statements.insert(id);
+                None
+            }
+            Body::Task { .. } => {
+                self.tasks.insert(id);
+                None
+            }
+            _ => None,
+        };
+        if let Some(named) = named {
+            self.about.entry(named).or_default().insert(id);
+        }
         self.bytes += signed.to_bytes().len();
         self.records.insert(id, signed);
     }
@@ -223,6 +249,39 @@ impl RecordStore {
         found
     }
 
+    /// Records naming `id`: votes on an entry, claims on and results of a
+    /// task.
+    pub fn about(&self, id: &RecordId) -> impl Iterator<Item = &Signed> {
+        self.about
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.records.get(id))
+    }
+
+    /// Ids that records name (entries voted on, tasks claimed).
+    pub fn named(&self) -> impl Iterator<Item = &RecordId> {
+        self.about.keys()
+    }
+
+    /// Every report and lift.
+    pub fn statements(&self) -> impl Iterator<Item = &Signed> {
+        self.statements.iter().filter_map(|id| self.records.get(id))
+    }
+
+    /// Every operator's task record.
+    pub fn tasks(&self) -> impl Iterator<Item = &Signed> {
+        self.tasks.iter().filter_map(|id| self.records.get(id))
+    }
+
+    /// Every visible knowledge entry.
+    pub fn entries(&self) -> impl Iterator<Item = &Signed> {
+        self.by_domain
+            .values()
+            .flatten()
+            .filter_map(|id| self.records.get(id))
+    }
+
     /// Whether `id` was withdrawn or replaced by its author.
     pub fn is_hidden(&self, id: &RecordId) -> bool {
         self.hidden.contains(id)
@@ -253,6 +312,7 @@ mod tests {
                 sources: vec![],
                 tags: vec![],
                 supersedes,
+                task: None,
             }),
         )
     }
