@@ -200,6 +200,13 @@ async fn start_peer(genesis: &Genesis, bootstrap: Vec<Multiaddr>, deadline: Inst
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("a listen address")],
         bootstrap,
         data_dir: dir.path().to_owned(),
+        operator: OperatorKey::generate(),
+        clock: agent::Clock::system(),
+        thresholds: agent::Thresholds {
+            flood: 1_000_000,
+            vote_burst: 1_000_000,
+            ..agent::Thresholds::default()
+        },
     })
     .expect("an agent peer");
     tokio::spawn(event_loop.run());

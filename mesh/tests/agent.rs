@@ -49,6 +49,9 @@ async fn peer(
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
         bootstrap,
         data_dir: dir.path().to_owned(),
+        operator: OperatorKey::generate(),
+        clock: agent::Clock::system(),
+        thresholds: agent::Thresholds::default(),
     })
     .expect("an agent peer");
     tokio::spawn(event_loop.run());

@@ -98,7 +98,7 @@ impl Burst {
         let times = self.seen.entry(who).or_default();
         times.insert((t, id));
         // Bounded: the newest few times the threshold are enough.
-        while times.len() > 4 * max.saturating_add(1) {
+        while times.len() > max.saturating_add(1).saturating_mul(4) {
             times.pop_first();
         }
         let span = window.saturating_sub(1);
@@ -283,7 +283,11 @@ impl Watch {
         if shared < t.mirror_min || contested < t.mirror_contested {
             return None;
         }
-        let (follower, leader) = if 2 * a_later >= shared { (a, b) } else { (b, a) };
+        let (follower, leader) = if 2 * a_later >= shared {
+            (a, b)
+        } else {
+            (b, a)
+        };
         Some(Finding {
             operator: follower,
             anomaly: Anomaly::Collusion,
@@ -322,7 +326,10 @@ mod tests {
             assert_eq!(w.entry(op(2), id(i), 100 + 10 * u64::from(i)), None);
         }
         let f = w.entry(op(1), id(9), 105).expect("a flood");
-        assert_eq!((f.operator, f.anomaly, f.evidence.len()), (op(1), Anomaly::Flood, 4));
+        assert_eq!(
+            (f.operator, f.anomaly, f.evidence.len()),
+            (op(1), Anomaly::Flood, 4)
+        );
     }
 
     #[test]

@@ -191,8 +191,7 @@ impl Client {
 
     /// What changed since `operator`'s last reflection entry.
     pub async fn changes(&self, operator: OperatorId) -> Result<Changes, Error> {
-        self.ask(|reply| Command::Changes { operator, reply })
-            .await
+        self.ask(|reply| Command::Changes { operator, reply }).await
     }
 
     /// Peers this one has refused (bad records), for the tests and status.

@@ -448,7 +448,8 @@ impl EventLoop {
 
     /// Recomputes the network-wide quarantines from the reports held.
     fn refresh_quarantine(&mut self) {
-        let state = quarantine::network(self.store.statements(), self.trust.enrolled(), &self.rules);
+        let state =
+            quarantine::network(self.store.statements(), self.trust.enrolled(), &self.rules);
         self.quarantine.set_network(state);
     }
 

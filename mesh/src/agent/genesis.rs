@@ -104,7 +104,11 @@ impl Rules {
                 "m" => 60,
                 "h" => 3600,
                 "d" => 86_400,
-                _ => return Err(format!("`{name}`: `{v}` is not a duration (30s, 10m, 6h, 1d)")),
+                _ => {
+                    return Err(format!(
+                        "`{name}`: `{v}` is not a duration (30s, 10m, 6h, 1d)"
+                    ));
+                }
             };
             let n = number(digits)?;
             if n == 0 || n.saturating_mul(scale) > 365 * 86_400 {
@@ -241,7 +245,11 @@ mod tests {
         let a = "a".repeat(64);
         let plain = Genesis::parse(&format!("{a}\n")).expect("parse");
         let defaults = Genesis::parse(&format!("{a}\nvote.commit = 1d\n")).expect("parse");
-        assert_eq!(plain.network(), defaults.network(), "a default changes nothing");
+        assert_eq!(
+            plain.network(),
+            defaults.network(),
+            "a default changes nothing"
+        );
         let fast = Genesis::parse(&format!(
             "{a}\nvote.commit = 30s\nvote.reveal = 2m\nvote.quorum = 3\nvote.quorum_share = 1/2\n"
         ))
@@ -252,7 +260,12 @@ mod tests {
         let again = Genesis::parse(&fast.to_text()).expect("parse");
         assert_eq!(again, fast);
         assert_eq!(again.network(), fast.network());
-        for bad in ["vote.commit = 0s", "vote.commit = 5x", "nope = 1", "vote.quorum_share = 3/2"] {
+        for bad in [
+            "vote.commit = 0s",
+            "vote.commit = 5x",
+            "nope = 1",
+            "vote.quorum_share = 3/2",
+        ] {
             assert!(Genesis::parse(&format!("{a}\n{bad}\n")).is_err(), "{bad}");
         }
     }

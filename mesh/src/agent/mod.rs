@@ -46,9 +46,11 @@ pub use record::{
     Anomaly, Body, Commitment, Kind, Knowledge, NetworkId, Nonce, OperatorId, OperatorKey, Record,
     RecordError, RecordId, Signed, TaskKind, commitment,
 };
-pub use view::{Activity, Awareness, Changes, DomainView, EntrySummary, Outcomes, QuarantineView, TaskCounts};
 pub use store::Query;
 pub use trust::{Trust, TrustError};
+pub use view::{
+    Activity, Awareness, Changes, DomainView, EntrySummary, Outcomes, QuarantineView, TaskCounts,
+};
 
 /// Unix seconds now.
 pub fn now() -> u64 {

@@ -64,7 +64,10 @@ pub fn network<'a>(
             // for a report, false for a lift.
             let mut latest: BTreeMap<OperatorId, bool> = BTreeMap::new();
             for s in list {
-                latest.insert(s.record.author, matches!(s.record.body, Body::Report { .. }));
+                latest.insert(
+                    s.record.author,
+                    matches!(s.record.body, Body::Report { .. }),
+                );
                 let reports = latest.values().filter(|r| **r).count();
                 let lifts = latest.len() - reports;
                 if !quarantined && reports >= threshold {

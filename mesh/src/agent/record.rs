@@ -566,7 +566,9 @@ fn check_domain(domain: &str) -> Result<(), RecordError> {
 
 fn short_text(text: &str, what: &'static str) -> Result<(), RecordError> {
     if text.len() > MAX_REASON {
-        return Err(RecordError::Invalid(format!("{what} is longer than 512 bytes")));
+        return Err(RecordError::Invalid(format!(
+            "{what} is longer than 512 bytes"
+        )));
     }
     Ok(())
 }

@@ -141,10 +141,7 @@ pub fn from_rule(
 }
 
 /// The claim holding the task at `at`, from its claims.
-fn holder_at(
-    claims: &[(u64, RecordId, OperatorId, u64)],
-    at: u64,
-) -> Option<(OperatorId, u64)> {
+fn holder_at(claims: &[(u64, RecordId, OperatorId, u64)], at: u64) -> Option<(OperatorId, u64)> {
     let mut holder: Option<(OperatorId, u64)> = None;
     for (made, _, by, until) in claims {
         if *made > at {
@@ -232,21 +229,45 @@ mod tests {
             OperatorKey::generate(),
             OperatorKey::generate(),
         );
-        let task = from_rule("verify", TaskKind::Verify, "d", None, b"x", "check".into(), 100);
+        let task = from_rule(
+            "verify",
+            TaskKind::Verify,
+            "d",
+            None,
+            b"x",
+            "check".into(),
+            100,
+        );
         let rules = Rules::default();
         let st = |records: &[Signed], now| state(&task, records, &rules, |_| true, |_| true, now);
         let mut records = vec![claim(&a, task.id, 110, 200), claim(&b, task.id, 110, 200)];
         // The same second: the smaller id wins, whatever the order.
-        let first = if records[0].id() < records[1].id() { a.id() } else { b.id() };
+        let first = if records[0].id() < records[1].id() {
+            a.id()
+        } else {
+            b.id()
+        };
         records.reverse();
-        assert_eq!(st(&records, 150), State::Claimed { by: first, until: 200 });
+        assert_eq!(
+            st(&records, 150),
+            State::Claimed {
+                by: first,
+                until: 200
+            }
+        );
         // A result by someone else while it is held does not complete it.
         let loser = if first == a.id() { &b } else { &a };
         records.push(result(loser, task.id, 160));
         assert!(matches!(st(&records, 170), State::Claimed { .. }));
         assert_eq!(st(&records, 200), State::Open, "the claim expired");
         records.push(claim(&c, task.id, 210, 300));
-        assert_eq!(st(&records, 220), State::Claimed { by: c.id(), until: 300 });
+        assert_eq!(
+            st(&records, 220),
+            State::Claimed {
+                by: c.id(),
+                until: 300
+            }
+        );
         let done = result(&c, task.id, 230);
         records.push(done.clone());
         assert_eq!(

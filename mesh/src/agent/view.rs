@@ -302,7 +302,10 @@ impl View<'_> {
                     network: net.is_some_and(|s| s.quarantined),
                     reports: net.map_or(0, |s| s.reports),
                     lifts: net.map_or(0, |s| s.lifts),
-                    local: self.quarantine.local(&operator, self.now).map(|l| l.anomaly),
+                    local: self
+                        .quarantine
+                        .local(&operator, self.now)
+                        .map(|l| l.anomaly),
                 }
             })
             .collect()
@@ -389,8 +392,7 @@ impl View<'_> {
             .into_values()
             .map(|(mut view, sum)| {
                 // Rounded, so peers summing in another order print the same.
-                view.mean_confidence =
-                    (sum / view.entries.max(1) as f64 * 1000.0).round() / 1000.0;
+                view.mean_confidence = (sum / view.entries.max(1) as f64 * 1000.0).round() / 1000.0;
                 view
             })
             .collect();

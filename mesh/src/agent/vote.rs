@@ -322,7 +322,15 @@ mod tests {
         let open = tally(&net(), &e, &records, &rules(), 6, |_| true, 1150);
         assert_eq!((open.phase, open.outcome), (Phase::Reveal, Outcome::Open));
         // An ineligible operator's good vote counts for nothing.
-        let none = tally(&net(), &e, &records, &rules(), 6, |o| *o != keys[0].id(), 1300);
+        let none = tally(
+            &net(),
+            &e,
+            &records,
+            &rules(),
+            6,
+            |o| *o != keys[0].id(),
+            1300,
+        );
         assert_eq!(none.up + none.down, 0);
     }
 }
