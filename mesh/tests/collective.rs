@@ -568,8 +568,8 @@ async fn a_flood_is_quarantined_locally_then_network_wide_and_one_liar_cannot() 
         )
     };
     net.clock.advance(1);
-    for i in 0..3 {
-        net.publish(i, lift(&k[i])).await;
+    for (i, key) in k[..3].iter().enumerate() {
+        net.publish(i, lift(key)).await;
     }
     for p in 0..8 {
         let q = view(p, flooder.id()).await.expect("known");

@@ -202,6 +202,101 @@ enum AgentCommand {
         /// Where the agent keeps its keys and records.
         #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
         data_dir: PathBuf,
+        #[command(flatten)]
+        watch: WatchArgs,
+    },
+    /// Vote +1 or -1 on an entry (committed now, revealed by the running peer in the reveal window).
+    Vote {
+        /// The entry's id (64 hex digits).
+        entry: String,
+        /// +1 or -1.
+        #[arg(allow_hyphen_values = true)]
+        vote: String,
+        /// Why, in a few words (revealed with the vote).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Show an entry's vote: phase, counts, outcome, your vote.
+    Tally {
+        /// The entry's id.
+        entry: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// List compute tasks (text work items; nothing on the mesh executes anything).
+    Tasks {
+        /// Only tasks in this state.
+        #[arg(long, value_parser = ["open", "claimed", "done", "all"])]
+        state: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Claim a task for a while (one claimer at a time).
+    Claim {
+        /// The task's id.
+        task: String,
+        /// How long to hold it (default 1h; at most the network's task.claim_max).
+        #[arg(long = "for", value_parser = parse_duration)]
+        hold: Option<Duration>,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Complete a task you hold by publishing its result as an entry.
+    Complete {
+        /// The task's id.
+        task: String,
+        /// The result.
+        #[arg(long)]
+        content: String,
+        /// How sure you are, 0 to 1.
+        #[arg(long, default_value_t = 0.7)]
+        confidence: f64,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Report an operator for quarantine (two thirds of the quorum must agree).
+    Report {
+        /// The operator's id.
+        operator: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Ask for an operator's quarantine to end (two thirds of the quorum must agree).
+    Lift {
+        /// The operator's id.
+        operator: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// The network as this peer sees it: operators, domains, votes, quarantines, tasks, activity.
+    Awareness {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The running peer's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
     },
     /// Show the running peer: enrollment, peers, records.
     Status {
@@ -275,6 +370,43 @@ enum AgentCommand {
         #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
         data_dir: PathBuf,
     },
+}
+
+/// What an agent peer watches for (see docs/agent.md, "Anomalies").
+#[derive(Debug, Args)]
+struct WatchArgs {
+    /// The anomaly window.
+    #[arg(long, env = "NOCTURNE_AGENT_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    anomaly_window: Duration,
+    /// Entries by one operator within the window beyond which it floods.
+    #[arg(long, env = "NOCTURNE_AGENT_FLOOD", default_value_t = 60)]
+    flood: usize,
+    /// Vote records by one operator within the window beyond which it bursts.
+    #[arg(long, env = "NOCTURNE_AGENT_VOTE_BURST", default_value_t = 120)]
+    vote_burst: usize,
+    /// Bad signatures from an operator's peer within the window that get it reported.
+    #[arg(long, env = "NOCTURNE_AGENT_BAD_SIGNATURES", default_value_t = 3)]
+    bad_signatures: usize,
+    /// Entries two operators voted alike on (3 of them contested) before it looks like collusion.
+    #[arg(long, env = "NOCTURNE_AGENT_MIRROR", default_value_t = 10)]
+    mirror: usize,
+    /// How long a local quarantine lasts unless the network confirms it.
+    #[arg(long, env = "NOCTURNE_AGENT_LOCAL_QUARANTINE", default_value = "1h", value_parser = parse_duration)]
+    local_quarantine: Duration,
+}
+
+impl WatchArgs {
+    fn thresholds(&self) -> mesh::agent::Thresholds {
+        mesh::agent::Thresholds {
+            window_s: self.anomaly_window.as_secs().max(1),
+            flood: self.flood.max(1),
+            vote_burst: self.vote_burst.max(1),
+            bad_signatures: self.bad_signatures.max(1),
+            mirror_min: self.mirror.max(1),
+            local_s: self.local_quarantine.as_secs().max(1),
+            ..mesh::agent::Thresholds::default()
+        }
+    }
 }
 
 /// Options shared by `encrypt` and `decrypt`.
@@ -527,6 +659,7 @@ fn agent(command: AgentCommand) -> Result<(), Error> {
             listen,
             api_port,
             data_dir,
+            watch,
         } => {
             init_logging();
             runtime.block_on(agent::start(agent::Start {
@@ -535,7 +668,58 @@ fn agent(command: AgentCommand) -> Result<(), Error> {
                 bootstrap,
                 listen,
                 api_port,
+                thresholds: watch.thresholds(),
             }))
+        }
+        AgentCommand::Vote {
+            entry,
+            vote,
+            reason,
+            data_dir,
+        } => runtime.block_on(agent::commands::vote(&data_dir, &entry, &vote, &reason)),
+        AgentCommand::Tally {
+            entry,
+            json,
+            data_dir,
+        } => runtime.block_on(agent::commands::tally(&data_dir, &entry, json)),
+        AgentCommand::Tasks {
+            state,
+            json,
+            data_dir,
+        } => runtime.block_on(agent::commands::tasks(&data_dir, state.as_deref(), json)),
+        AgentCommand::Claim {
+            task,
+            hold,
+            data_dir,
+        } => runtime.block_on(agent::commands::claim(
+            &data_dir,
+            &task,
+            hold.map(|d| d.as_secs()),
+        )),
+        AgentCommand::Complete {
+            task,
+            content,
+            confidence,
+            data_dir,
+        } => runtime.block_on(agent::commands::complete(
+            &data_dir, &task, &content, confidence,
+        )),
+        AgentCommand::Report {
+            operator,
+            reason,
+            data_dir,
+        } => runtime.block_on(agent::commands::statement(
+            &data_dir, false, &operator, &reason,
+        )),
+        AgentCommand::Lift {
+            operator,
+            reason,
+            data_dir,
+        } => runtime.block_on(agent::commands::statement(
+            &data_dir, true, &operator, &reason,
+        )),
+        AgentCommand::Awareness { json, data_dir } => {
+            runtime.block_on(agent::commands::awareness(&data_dir, json))
         }
         AgentCommand::Status { json, data_dir } => runtime.block_on(agent::status(&data_dir, json)),
         AgentCommand::Endorse {

@@ -8,6 +8,9 @@
 //!   API (`local::call`); `endorse` only signs, with a key file.
 
 mod api;
+mod ballots;
+mod collective;
+pub(crate) mod commands;
 mod local;
 
 use std::{path::PathBuf, sync::Arc};
@@ -63,6 +66,8 @@ pub(crate) struct Start {
     pub(crate) bootstrap: Vec<String>,
     pub(crate) listen: Vec<String>,
     pub(crate) api_port: u16,
+    /// What this peer reports and quarantines locally.
+    pub(crate) thresholds: agent::Thresholds,
 }
 
 fn multiaddrs(list: &[String], flag: &str) -> Result<Vec<Multiaddr>, Error> {
@@ -83,6 +88,8 @@ pub(crate) async fn start(args: Start) -> Result<(), Error> {
     let key = local::read_key(&dir.join(OPERATOR_KEY))?;
     let genesis = local::genesis_for(dir, args.genesis.as_ref())?;
     let network = genesis.network();
+    let rules = genesis.rules();
+    let ballots = ballots::Ballots::open(dir)?;
     let bootstrap = multiaddrs(&args.bootstrap, "--bootstrap")?;
     let mut listen = multiaddrs(&args.listen, "--listen")?;
     if listen.is_empty() {
@@ -101,6 +108,9 @@ pub(crate) async fn start(args: Start) -> Result<(), Error> {
         listen,
         bootstrap,
         data_dir: dir.clone(),
+        operator: key.clone(),
+        clock: agent::Clock::system(),
+        thresholds: args.thresholds,
     })
     .map_err(|e| Error::Config(e.to_string()))?;
     let runner = tokio::spawn(event_loop.run());
@@ -138,7 +148,10 @@ pub(crate) async fn start(args: Start) -> Result<(), Error> {
         token: Arc::new(token),
         api: api.clone(),
         stop: stop.clone(),
+        rules,
+        ballots: ballots.clone(),
     };
+    let revealer = tokio::spawn(ballots.reveal_forever(peer.clone()));
     say(&format!(
         "nocturne agent {} on network {network}",
         client.peer_id()
@@ -156,6 +169,7 @@ pub(crate) async fn start(args: Start) -> Result<(), Error> {
         addr: api.clone(),
         source,
     });
+    revealer.abort();
     client.shutdown().await;
     runner.await.ok();
     std::fs::remove_file(dir.join(API_PORT)).ok();
