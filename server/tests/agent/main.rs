@@ -29,6 +29,8 @@ use common::{
 };
 use serde_json::{Value, json};
 
+mod collective;
+
 /// One agent test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 

@@ -59,10 +59,11 @@ pub const STATUS_KEYS: [&str; 9] = [
     "api",
 ];
 /// What every knowledge entry the API returns has.
-pub const ENTRY_KEYS: [&str; 11] = [
+pub const ENTRY_KEYS: [&str; 12] = [
     "id",
     "author",
     "author_enrolled",
+    "author_quarantined",
     "domain",
     "content",
     "kind",
@@ -889,6 +890,12 @@ impl Swarm {
     /// `founders` of them. `agent-0` starts first, then the others at once,
     /// bootstrapping from it; waits until every one has a peer.
     pub async fn start(n: usize, founders: usize) -> Swarm {
+        Swarm::start_with(n, founders, "").await
+    }
+
+    /// As [`Swarm::start`], with network rules (`name = value` lines)
+    /// appended to the genesis file.
+    pub async fn start_with(n: usize, founders: usize, rules: &str) -> Swarm {
         assert!(
             n >= 1 && (1..=n).contains(&founders),
             "{n} agents, {founders} founders"
@@ -907,6 +914,11 @@ impl Swarm {
             .map(|a| a.operator.as_str())
             .collect();
         write_genesis(&genesis, &founding);
+        if !rules.is_empty() {
+            let mut text = std::fs::read_to_string(&genesis).expect("genesis");
+            text.push_str(rules);
+            std::fs::write(&genesis, text).expect("genesis");
+        }
 
         agents[0].start(&genesis, &[]).await;
         let bootstrap = [agents[0].bootstrap_addr()];
