@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, Query, Request, State},
+    extract::{DefaultBodyLimit, Path, Request, State},
     http::{StatusCode, header},
     middleware::Next,
     response::Response,
@@ -21,7 +21,10 @@ use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::collective;
-use crate::Error;
+use crate::{
+    Error,
+    http::wire::{JsonBody, QueryArgs},
+};
 
 /// Request bodies are small: a knowledge entry is at most 16 KiB of text.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -289,7 +292,7 @@ pub(super) async fn may_act(peer: &Peer) -> Result<(), Error> {
     responses((status = 201, body = Published), (status = 400, body = crate::error::ErrorBody)))]
 async fn publish(
     State(peer): State<Peer>,
-    Json(entry): Json<NewEntry>,
+    JsonBody(entry): JsonBody<NewEntry>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let supersedes = match entry.supersedes.as_deref() {
         Some(text) => Some(
@@ -405,7 +408,7 @@ pub(super) struct Entries {
 #[utoipa::path(get, path = "/knowledge", params(QueryParams), responses((status = 200, body = Entries)))]
 async fn query(
     State(peer): State<Peer>,
-    Query(q): Query<QueryParams>,
+    QueryArgs(q): QueryArgs<QueryParams>,
 ) -> Result<Json<Entries>, Error> {
     if !(0.0..=1.0).contains(&q.min_confidence) {
         return Err(invalid(
@@ -481,7 +484,7 @@ pub(super) struct OperatorRequest {
     responses((status = 200, description = "the signed endorsement (a record)"), (status = 400, body = crate::error::ErrorBody)))]
 async fn endorse(
     State(peer): State<Peer>,
-    Json(req): Json<OperatorRequest>,
+    JsonBody(req): JsonBody<OperatorRequest>,
 ) -> Result<Json<Signed>, Error> {
     let operator = operator_of(&req.operator)?;
     sign_now(&peer, Body::Endorsement { operator }, "invalid_operator").map(Json)
@@ -507,7 +510,7 @@ pub(super) struct Enrolled {
               (status = 503, body = crate::error::ErrorBody)))]
 async fn enroll(
     State(peer): State<Peer>,
-    Json(req): Json<EnrollRequest>,
+    JsonBody(req): JsonBody<EnrollRequest>,
 ) -> Result<Json<Enrolled>, Error> {
     let cert = req.certificate;
     if !matches!(cert.record.body, Body::Certificate { .. }) || cert.record.author != peer.key.id()
@@ -542,7 +545,7 @@ async fn enroll(
     responses((status = 200, description = "the signed revoke vote (a record)"), (status = 400, body = crate::error::ErrorBody)))]
 async fn revoke_vote(
     State(peer): State<Peer>,
-    Json(req): Json<OperatorRequest>,
+    JsonBody(req): JsonBody<OperatorRequest>,
 ) -> Result<Json<Signed>, Error> {
     let operator = operator_of(&req.operator)?;
     sign_now(&peer, Body::RevokeVote { operator }, "invalid_operator").map(Json)
@@ -562,7 +565,7 @@ pub(super) struct RevokeRequest {
     responses((status = 200, body = Published), (status = 400, body = crate::error::ErrorBody)))]
 async fn revoke(
     State(peer): State<Peer>,
-    Json(req): Json<RevokeRequest>,
+    JsonBody(req): JsonBody<RevokeRequest>,
 ) -> Result<Json<Published>, Error> {
     let operator = operator_of(&req.operator)?;
     let votes = req.votes;

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
 };
 use mesh::agent::{
@@ -20,7 +20,10 @@ use utoipa::ToSchema;
 use super::api::{
     Peer, Published, invalid, may_act, mesh_error, operator_of, publish_best_effort, sign_now,
 };
-use crate::Error;
+use crate::{
+    Error,
+    http::wire::{JsonBody, QueryArgs},
+};
 
 /// The default claim: an hour (never past the network's `task.claim_max`).
 const DEFAULT_CLAIM_S: u64 = 3600;
@@ -60,7 +63,7 @@ pub(super) struct Committed {
               (status = 409, body = crate::error::ErrorBody)))]
 pub(super) async fn vote(
     State(peer): State<Peer>,
-    Json(req): Json<NewVote>,
+    JsonBody(req): JsonBody<NewVote>,
 ) -> Result<(StatusCode, Json<Committed>), Error> {
     let entry = req
         .entry
@@ -147,7 +150,7 @@ pub(super) struct Tasks {
     responses((status = 200, body = Tasks), (status = 400, body = crate::error::ErrorBody)))]
 pub(super) async fn tasks(
     State(peer): State<Peer>,
-    Query(filter): Query<TaskFilter>,
+    QueryArgs(filter): QueryArgs<TaskFilter>,
 ) -> Result<Json<Tasks>, Error> {
     let keep: fn(&TaskState) -> bool = match filter.state.as_deref() {
         None | Some("" | "all") => |_| true,
@@ -188,7 +191,7 @@ pub(super) struct NewTask {
               (status = 403, body = crate::error::ErrorBody)))]
 pub(super) async fn open_task(
     State(peer): State<Peer>,
-    Json(req): Json<NewTask>,
+    JsonBody(req): JsonBody<NewTask>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let about = match req.about.as_deref() {
         Some(text) => Some(
@@ -261,7 +264,7 @@ pub(super) struct TaskView {
 pub(super) async fn claim(
     State(peer): State<Peer>,
     Path(id): Path<String>,
-    Json(req): Json<ClaimRequest>,
+    JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<TaskView>, Error> {
     let task = find_task(&peer, &id).await?;
     let me = peer.key.id();
@@ -326,7 +329,7 @@ pub(super) struct Completion {
 pub(super) async fn complete(
     State(peer): State<Peer>,
     Path(id): Path<String>,
-    Json(req): Json<Completion>,
+    JsonBody(req): JsonBody<Completion>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let task = find_task(&peer, &id).await?;
     if let Some(e) = taken(&task.state, &peer.key.id()) {
@@ -396,7 +399,7 @@ pub(super) struct Statement {
               (status = 403, body = crate::error::ErrorBody)))]
 pub(super) async fn report(
     State(peer): State<Peer>,
-    Json(req): Json<Statement>,
+    JsonBody(req): JsonBody<Statement>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let operator = operator_of(&req.operator)?;
     may_act(&peer).await?;
@@ -415,7 +418,7 @@ pub(super) async fn report(
               (status = 403, body = crate::error::ErrorBody)))]
 pub(super) async fn lift(
     State(peer): State<Peer>,
-    Json(req): Json<Statement>,
+    JsonBody(req): JsonBody<Statement>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let operator = operator_of(&req.operator)?;
     may_act(&peer).await?;
@@ -478,7 +481,7 @@ pub(super) struct NewReflection {
     responses((status = 201, body = Published), (status = 400, body = crate::error::ErrorBody)))]
 pub(super) async fn reflect(
     State(peer): State<Peer>,
-    Json(req): Json<NewReflection>,
+    JsonBody(req): JsonBody<NewReflection>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let signed = sign_now(
         &peer,

@@ -18,7 +18,7 @@ mod range;
 pub(crate) mod session;
 mod shares;
 mod uploads;
-mod wire;
+pub(crate) mod wire;
 
 use std::{future::Future, time::Duration};
 

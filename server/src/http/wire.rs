@@ -38,6 +38,32 @@ where
     }
 }
 
+/// Query parameters whose rejections are the API's JSON 400, not axum's
+/// plain text.
+#[derive(Debug)]
+pub(crate) struct QueryArgs<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for QueryArgs<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Error> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryArgs(value)),
+            Err(_) => Err(Error::invalid(
+                "invalid_query",
+                "The query parameters are not what this route expects; see /api/openapi.json.",
+            )),
+        }
+    }
+}
+
 pub(crate) use api::{B64, accounts::Argon2};
 
 /// Bytes from the API with a length rule.

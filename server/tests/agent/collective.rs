@@ -227,6 +227,82 @@ async fn cli_votes_are_revealed_by_the_peer_and_decide_everywhere() {
         )
         .await;
     assert_eq!(code, 201, "{made}");
+    // Bad requests get their 4xx, and nothing else happens.
+    let unknown = "ab".repeat(32);
+    for (method, path, body, want) in [
+        (
+            "POST",
+            "/api/votes".to_owned(),
+            json!({ "entry": "nothex", "vote": 1 }),
+            400,
+        ),
+        (
+            "POST",
+            "/api/votes".to_owned(),
+            json!({ "entry": unknown, "vote": 1 }),
+            404,
+        ),
+        (
+            "POST",
+            "/api/votes".to_owned(),
+            json!({ "entry": id, "vote": "up" }),
+            400,
+        ),
+        ("GET", "/api/votes/zz".to_owned(), Value::Null, 404),
+        ("GET", "/api/tasks?state=weird".to_owned(), Value::Null, 400),
+        (
+            "POST",
+            format!("/api/tasks/{unknown}/claim"),
+            json!({}),
+            404,
+        ),
+        (
+            "POST",
+            format!("/api/tasks/{task_id}/claim"),
+            json!({ "seconds": 0 }),
+            409,
+        ),
+        (
+            "POST",
+            "/api/tasks".to_owned(),
+            json!({ "kind": "verify", "domain": "votes", "description": "about nothing" }),
+            400,
+        ),
+        (
+            "POST",
+            "/api/quarantine/report".to_owned(),
+            json!({ "operator": a[0].operator }),
+            400,
+        ),
+    ] {
+        let (code, answer) = if method == "GET" {
+            a[0].api_get(&path).await
+        } else {
+            a[0].api_post(&path, &body).await
+        };
+        assert_eq!(code, want, "{method} {path} {body}: {answer}");
+        assert!(answer["error"].is_string(), "{method} {path}: {answer}");
+    }
+    let (code, doc) = a[0].api_get("/api/openapi.json").await;
+    assert_eq!(code, 200);
+    for path in [
+        "/api/votes",
+        "/api/votes/{entry}",
+        "/api/tasks",
+        "/api/tasks/{id}/claim",
+        "/api/tasks/{id}/complete",
+        "/api/quarantine",
+        "/api/quarantine/report",
+        "/api/quarantine/lift",
+        "/api/awareness",
+        "/api/reflection",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "the OpenAPI document lacks {path}"
+        );
+    }
+
     let (_, after) = a[0].api_get("/api/reflection").await;
     assert_eq!(after["new_entries"], 0, "{after}");
     assert!(after["since"].as_u64() > Some(0));
