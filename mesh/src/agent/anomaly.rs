@@ -12,9 +12,11 @@
 //!   records: they check first).
 //! - **Collusion**: an operator whose revealed votes equal another's on
 //!   every one of at least `mirror_min` entries both voted on, at least
-//!   `mirror_contested` of which others voted on differently (so agreeing
-//!   on the obvious is not collusion); the one that revealed later on most
-//!   of them is reported.
+//!   `mirror_contested` of which the two lost together (more voters voted
+//!   the other way). Agreeing with the majority, however often, is what
+//!   honest reviewers do and is not collusion; a pair that always votes
+//!   alike against everyone else looks like one operator with two keys.
+//!   The one that revealed later on most shared entries is reported.
 //!
 //! Everything is bounded: operators tracked, times kept per operator,
 //! votes kept per operator and entries tracked.
@@ -42,7 +44,7 @@ pub struct Thresholds {
     pub bad_signatures: usize,
     /// Shared entries before identical votes look like collusion.
     pub mirror_min: usize,
-    /// Of those, entries others voted on differently.
+    /// Of those, entries the two lost together.
     pub mirror_contested: usize,
     /// How long a local quarantine lasts unless the network confirms it.
     pub local_s: u64,
@@ -263,11 +265,11 @@ impl Watch {
                 return None;
             }
             shared += 1;
-            if self
-                .by_entry
-                .get(entry)
-                .is_some_and(|m| m.values().any(|v| *v != sa.vote))
-            {
+            let lost = self.by_entry.get(entry).is_some_and(|m| {
+                let against = m.values().filter(|v| **v != sa.vote).count();
+                against > m.len() - against
+            });
+            if lost {
                 contested += 1;
             }
             if sa.at >= sb.at {
@@ -347,33 +349,42 @@ mod tests {
     }
 
     #[test]
-    fn mirrored_contested_votes_are_collusion_but_agreement_on_the_obvious_is_not() {
-        let mut w = Watch::new(Thresholds {
+    fn a_pair_that_always_loses_together_is_collusion_but_a_majority_is_not() {
+        let thresholds = Thresholds {
             mirror_min: 4,
             mirror_contested: 2,
             ..Thresholds::default()
-        });
+        };
+        let mut w = Watch::new(thresholds);
         let mut found = None;
         for e in 0..4u16 {
             let vote = if e % 2 == 0 { 1 } else { -1 };
-            // 3 dissents on the first two entries only.
+            // Operators 3, 4 and 5 outvote the pair on the first two entries.
             if e < 2 {
-                assert!(w.reveal(op(3), id(e), -vote, 10, id(300 + e)).is_none());
+                for o in 3..6u8 {
+                    let r = id(100 * u16::from(o) + e);
+                    assert!(w.reveal(op(o), id(e), -vote, 10, r).is_none());
+                }
             }
             assert!(w.reveal(op(1), id(e), vote, 10, id(100 + e)).is_none());
             found = found.or(w.reveal(op(2), id(e), vote, 20, id(200 + e)));
         }
         let f = found.expect("collusion");
         assert_eq!((f.operator, f.anomaly), (op(2), Anomaly::Collusion));
-        // Unanimous agreement, however long, is not collusion.
-        let mut w = Watch::new(Thresholds {
-            mirror_min: 4,
-            mirror_contested: 2,
-            ..Thresholds::default()
-        });
+        // Five who agree on everything against two dissenters are a majority
+        // at work, not collusion: only the dissenting pair is flagged.
+        let mut w = Watch::new(thresholds);
+        let mut flagged = BTreeSet::new();
         for e in 0..20u16 {
-            assert!(w.reveal(op(1), id(e), 1, 10, id(100 + e)).is_none());
-            assert!(w.reveal(op(2), id(e), 1, 20, id(200 + e)).is_none());
+            for o in 1..8u8 {
+                let vote = if o <= 5 { 1 } else { -1 };
+                if let Some(f) =
+                    w.reveal(op(o), id(e), vote, u64::from(o), id(100 * u16::from(o) + e))
+                {
+                    flagged.insert(f.operator);
+                }
+            }
         }
+        assert_eq!(flagged, [op(7)].into_iter().collect());
     }
 }

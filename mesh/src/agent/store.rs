@@ -251,12 +251,12 @@ impl RecordStore {
 
     /// Records naming `id`: votes on an entry, claims on and results of a
     /// task.
-    pub fn about(&self, id: &RecordId) -> impl Iterator<Item = &Signed> {
+    pub fn about(&self, id: &RecordId) -> impl Iterator<Item = (RecordId, &Signed)> {
         self.about
             .get(id)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.records.get(id))
+            .filter_map(|id| self.records.get(id).map(|s| (*id, s)))
     }
 
     /// Ids that records name (entries voted on, tasks claimed).
@@ -269,17 +269,19 @@ impl RecordStore {
         self.statements.iter().filter_map(|id| self.records.get(id))
     }
 
-    /// Every operator's task record.
-    pub fn tasks(&self) -> impl Iterator<Item = &Signed> {
-        self.tasks.iter().filter_map(|id| self.records.get(id))
+    /// Every operator's task record, with its id.
+    pub fn tasks(&self) -> impl Iterator<Item = (RecordId, &Signed)> {
+        self.tasks
+            .iter()
+            .filter_map(|id| self.records.get(id).map(|s| (*id, s)))
     }
 
-    /// Every visible knowledge entry.
-    pub fn entries(&self) -> impl Iterator<Item = &Signed> {
+    /// Every visible knowledge entry, with its id.
+    pub fn entries(&self) -> impl Iterator<Item = (RecordId, &Signed)> {
         self.by_domain
             .values()
             .flatten()
-            .filter_map(|id| self.records.get(id))
+            .filter_map(|id| self.records.get(id).map(|s| (*id, s)))
     }
 
     /// Whether `id` was withdrawn or replaced by its author.

@@ -93,8 +93,8 @@ pub fn rule_id(rule: &str, subject: &[u8]) -> RecordId {
     RecordId(*h.finalize().as_bytes())
 }
 
-/// A task before its state is known.
-pub fn from_record(signed: &Signed) -> Option<Task> {
+/// A task before its state is known (`id`: the record's).
+pub fn from_record(id: RecordId, signed: &Signed) -> Option<Task> {
     let Body::Task {
         kind,
         domain,
@@ -105,7 +105,7 @@ pub fn from_record(signed: &Signed) -> Option<Task> {
         return None;
     };
     Some(Task {
-        id: signed.id(),
+        id,
         kind: *kind,
         domain: domain.clone(),
         about: *about,
@@ -154,12 +154,12 @@ fn holder_at(claims: &[(u64, RecordId, OperatorId, u64)], at: u64) -> Option<(Op
     holder.filter(|(_, until)| *until > at)
 }
 
-/// The state of `task` at `now` from the records naming it (claims and
-/// result entries; anything else is skipped). `visible` says whether an
-/// entry still stands (not withdrawn by its author).
+/// The state of `task` at `now` from the records naming it, with their ids
+/// (claims and result entries; anything else is skipped). `visible` says
+/// whether an entry still stands (not withdrawn by its author).
 pub fn state<'a>(
     task: &Task,
-    records: impl IntoIterator<Item = &'a Signed>,
+    records: impl IntoIterator<Item = (RecordId, &'a Signed)>,
     rules: &Rules,
     eligible: impl Fn(&OperatorId) -> bool,
     visible: impl Fn(&RecordId) -> bool,
@@ -167,7 +167,7 @@ pub fn state<'a>(
 ) -> State {
     let mut claims = Vec::new();
     let mut results = Vec::new();
-    for r in records {
+    for (rid, r) in records {
         let (at, by) = (r.record.created_at, r.record.author);
         if at < task.created_at || !eligible(&by) {
             continue;
@@ -175,10 +175,10 @@ pub fn state<'a>(
         match &r.record.body {
             Body::Claim { task: t, until } if *t == task.id => {
                 let until = (*until).min(at.saturating_add(rules.claim_max_s));
-                claims.push((at, r.id(), by, until));
+                claims.push((at, rid, by, until));
             }
-            Body::Knowledge(k) if k.task == Some(task.id) && visible(&r.id()) => {
-                results.push((at, r.id(), by));
+            Body::Knowledge(k) if k.task == Some(task.id) && visible(&rid) => {
+                results.push((at, rid, by));
             }
             _ => {}
         }
@@ -239,7 +239,10 @@ mod tests {
             100,
         );
         let rules = Rules::default();
-        let st = |records: &[Signed], now| state(&task, records, &rules, |_| true, |_| true, now);
+        let st = |records: &[Signed], now| {
+            let with_ids = records.iter().map(|r| (r.id(), r));
+            state(&task, with_ids, &rules, |_| true, |_| true, now)
+        };
         let mut records = vec![claim(&a, task.id, 110, 200), claim(&b, task.id, 110, 200)];
         // The same second: the smaller id wins, whatever the order.
         let first = if records[0].id() < records[1].id() {

@@ -190,6 +190,7 @@ impl View<'_> {
         }
         Some(vote::tally(
             self.network,
+            *entry,
             signed,
             self.store.about(entry),
             self.rules,
@@ -209,15 +210,24 @@ impl View<'_> {
             .collect()
     }
 
-    /// Every task: operators' (from eligible authors) and the rules'.
+    /// Every task: operators' (from eligible authors) and the rules',
+    /// newest first, at most 500.
     pub(crate) fn tasks(&self) -> Vec<Task> {
+        let mut tasks = self.tasks_with(&self.tallies());
+        tasks.truncate(MAX_TASKS);
+        tasks
+    }
+
+    /// Every task, newest first, given the tallies (the costly part)
+    /// already made.
+    fn tasks_with(&self, tallies: &[Tally]) -> Vec<Task> {
         let mut tasks: Vec<Task> = self
             .store
             .tasks()
-            .filter(|s| self.eligible(&s.record.author))
-            .filter_map(task::from_record)
+            .filter(|(_, s)| self.eligible(&s.record.author))
+            .filter_map(|(id, s)| task::from_record(id, s))
             .collect();
-        for t in self.tallies() {
+        for t in tallies {
             if t.outcome == Outcome::Disputed
                 && let Some(Body::Knowledge(k)) = self.store.get(&t.entry).map(|s| &s.record.body)
             {
@@ -236,7 +246,7 @@ impl View<'_> {
             }
         }
         let mut per_domain: BTreeMap<String, (Vec<u64>, bool)> = BTreeMap::new();
-        for s in self.store.entries() {
+        for (id, s) in self.store.entries() {
             let Body::Knowledge(k) = &s.record.body else {
                 continue;
             };
@@ -249,9 +259,9 @@ impl View<'_> {
                     "question",
                     TaskKind::Answer,
                     &domain,
-                    Some(s.id()),
-                    &s.id().0,
-                    format!("Answer question {} in {domain}.", s.id()),
+                    Some(id),
+                    &id.0,
+                    format!("Answer question {id} in {domain}."),
                     s.record.created_at,
                 ));
             }
@@ -286,7 +296,6 @@ impl View<'_> {
             );
         }
         tasks.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.id)));
-        tasks.truncate(MAX_TASKS);
         tasks
     }
 
@@ -313,11 +322,9 @@ impl View<'_> {
 
     /// The self-model (`peers` comes from the swarm).
     pub(crate) fn awareness(&self, peers: usize) -> Awareness {
-        let tallies: BTreeMap<RecordId, Outcome> = self
-            .tallies()
-            .into_iter()
-            .map(|t| (t.entry, t.outcome))
-            .collect();
+        let all = self.tallies();
+        let tallies: BTreeMap<RecordId, Outcome> =
+            all.iter().map(|t| (t.entry, t.outcome)).collect();
         let mut votes = Outcomes::default();
         for outcome in tallies.values() {
             match outcome {
@@ -345,7 +352,7 @@ impl View<'_> {
                 .flatten()
                 .filter(|h| *h < ACTIVITY_HOURS as usize)
         };
-        for s in self.store.entries() {
+        for (id, s) in self.store.entries() {
             let Body::Knowledge(k) = &s.record.body else {
                 continue;
             };
@@ -367,7 +374,7 @@ impl View<'_> {
             });
             view.entries += 1;
             *sum += k.confidence;
-            match tallies.get(&s.id()) {
+            match tallies.get(&id) {
                 Some(Outcome::Accepted) => view.accepted += 1,
                 Some(Outcome::Rejected) => view.rejected += 1,
                 Some(Outcome::Disputed) => view.disputed += 1,
@@ -378,7 +385,7 @@ impl View<'_> {
             }
         }
         for id in self.store.named() {
-            for s in self.store.about(id) {
+            for (_, s) in self.store.about(id) {
                 if matches!(
                     s.record.body,
                     Body::VoteCommit { .. } | Body::VoteReveal { .. }
@@ -399,7 +406,7 @@ impl View<'_> {
         domains.sort_by(|a, b| b.entries.cmp(&a.entries).then(a.domain.cmp(&b.domain)));
         domains.truncate(MAX_DOMAINS);
         let mut tasks = TaskCounts::default();
-        for t in self.tasks() {
+        for t in self.tasks_with(&all) {
             match t.state {
                 task::State::Open => tasks.open += 1,
                 task::State::Claimed { .. } => tasks.claimed += 1,
@@ -427,6 +434,7 @@ impl View<'_> {
         let since = self
             .store
             .entries()
+            .map(|(_, s)| s)
             .filter(|s| s.record.author == *operator)
             .filter(|s| matches!(&s.record.body, Body::Knowledge(k) if k.kind == Kind::Reflection))
             .map(|s| s.record.created_at)
@@ -434,7 +442,7 @@ impl View<'_> {
             .unwrap_or(0);
         let mut fresh: Vec<EntrySummary> = Vec::new();
         let mut first_in_domain: BTreeMap<String, u64> = BTreeMap::new();
-        for s in self.store.entries() {
+        for (id, s) in self.store.entries() {
             let Body::Knowledge(k) = &s.record.body else {
                 continue;
             };
@@ -443,7 +451,7 @@ impl View<'_> {
             *first = (*first).min(s.record.created_at);
             if s.record.created_at > since {
                 fresh.push(EntrySummary {
-                    id: s.id(),
+                    id,
                     domain,
                     kind: k.kind,
                     author: s.record.author,
@@ -454,13 +462,13 @@ impl View<'_> {
         fresh.sort_by_key(|e| std::cmp::Reverse((e.created_at, e.id)));
         let new_entries = fresh.len();
         fresh.truncate(50);
-        let decided = self
-            .tallies()
-            .into_iter()
+        let all = self.tallies();
+        let decided = all
+            .iter()
             .filter(|t| t.reveal_closes > since && t.reveal_closes <= self.now)
             .map(|t| (t.entry, t.outcome))
             .collect();
-        let tasks = self.tasks();
+        let tasks = self.tasks_with(&all);
         Changes {
             since,
             now: self.now,

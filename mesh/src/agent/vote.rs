@@ -94,25 +94,31 @@ pub fn windows(made: u64, rules: &Rules) -> (u64, u64) {
     (commit, commit.saturating_add(rules.reveal_s))
 }
 
-/// Tallies the vote on `entry` from `records` (any records; those that are
-/// not votes on it are skipped). `eligible` says whether an operator is
-/// enrolled and not quarantined; `enrolled` is how many are enrolled.
+/// Tallies the vote on `entry` (whose id is `id`) from `records` with
+/// their ids (any records; those that are not votes on it are skipped).
+/// `eligible` says whether an operator is enrolled and not quarantined;
+/// `enrolled` is how many are enrolled. (Ids are passed in because
+/// computing one re-encodes the record: the store has them already.)
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one of the tally's inputs"
+)]
 pub fn tally<'a>(
     network: &NetworkId,
+    id: RecordId,
     entry: &Signed,
-    records: impl IntoIterator<Item = &'a Signed>,
+    records: impl IntoIterator<Item = (RecordId, &'a Signed)>,
     rules: &Rules,
     enrolled: usize,
     eligible: impl Fn(&OperatorId) -> bool,
     now: u64,
 ) -> Tally {
-    let id = entry.id();
     let made = entry.record.created_at;
     let (commit_closes, reveal_closes) = windows(made, rules);
     let mut commits: BTreeMap<OperatorId, (u64, RecordId, super::record::Commitment)> =
         BTreeMap::new();
     let mut reveals = Vec::new();
-    for r in records {
+    for (rid, r) in records {
         let at = r.record.created_at;
         let author = r.record.author;
         match &r.record.body {
@@ -120,23 +126,22 @@ pub fn tally<'a>(
                 entry: e,
                 commitment,
             } if *e == id && (made..commit_closes).contains(&at) && eligible(&author) => {
-                let key = (at, r.id());
-                let first = commits.entry(author).or_insert((at, key.1, *commitment));
-                if key < (first.0, first.1) {
-                    *first = (at, key.1, *commitment);
+                let first = commits.entry(author).or_insert((at, rid, *commitment));
+                if (at, rid) < (first.0, first.1) {
+                    *first = (at, rid, *commitment);
                 }
             }
             Body::VoteReveal { entry: e, .. }
                 if *e == id && (commit_closes..reveal_closes).contains(&at) =>
             {
-                reveals.push(r);
+                reveals.push((rid, r));
             }
             _ => {}
         }
     }
     let mut votes: BTreeMap<OperatorId, Counted> = BTreeMap::new();
     if now >= commit_closes {
-        for r in reveals {
+        for (rid, r) in reveals {
             let author = r.record.author;
             let Body::VoteReveal {
                 vote,
@@ -158,7 +163,7 @@ pub fn tally<'a>(
                 vote: *vote,
                 reason: reason.clone(),
                 revealed_at: r.record.created_at,
-                reveal: r.id(),
+                reveal: rid,
             };
             // Several matching reveals are one vote (the earliest).
             let slot = votes.entry(author).or_insert_with(|| counted.clone());
@@ -314,18 +319,20 @@ mod tests {
             },
         ));
         records.push(reveal(&keys[5], &e, 1, 1, 1110));
-        let t = tally(&net(), &e, &records, &rules(), 6, |_| true, 1300);
+        let with_ids = || records.iter().map(|r| (r.id(), r));
+        let t = tally(&net(), e.id(), &e, with_ids(), &rules(), 6, |_| true, 1300);
         assert_eq!((t.up, t.down), (1, 0), "{t:?}");
         assert_eq!(t.votes[0].operator, keys[0].id());
         assert_eq!(t.committed, 5, "the late commit does not count");
         // While the reveal window is open nothing is decided.
-        let open = tally(&net(), &e, &records, &rules(), 6, |_| true, 1150);
+        let open = tally(&net(), e.id(), &e, with_ids(), &rules(), 6, |_| true, 1150);
         assert_eq!((open.phase, open.outcome), (Phase::Reveal, Outcome::Open));
         // An ineligible operator's good vote counts for nothing.
         let none = tally(
             &net(),
+            e.id(),
             &e,
-            &records,
+            with_ids(),
             &rules(),
             6,
             |o| *o != keys[0].id(),
