@@ -387,7 +387,7 @@ struct WatchArgs {
     /// Bad signatures from an operator's peer within the window that get it reported.
     #[arg(long, env = "NOCTURNE_AGENT_BAD_SIGNATURES", default_value_t = 3)]
     bad_signatures: usize,
-    /// Entries two operators voted alike on (3 of them contested) before it looks like collusion.
+    /// Entries two operators voted alike on (3 of them lost together) before it looks like collusion.
     #[arg(long, env = "NOCTURNE_AGENT_MIRROR", default_value_t = 10)]
     mirror: usize,
     /// How long a local quarantine lasts unless the network confirms it.
