@@ -289,6 +289,37 @@ enum AgentCommand {
         #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
         data_dir: PathBuf,
     },
+    /// Serve MCP on stdio: the agent mesh as seven tools for an AI agent (attaches to the
+    /// peer running on --data-dir, or starts one in-process).
+    Mcp {
+        /// For a peer started in-process: the network's genesis file.
+        #[arg(long, env = "NOCTURNE_GENESIS")]
+        genesis: Option<PathBuf>,
+        /// For a peer started in-process: peers to join through. Repeatable.
+        #[arg(long)]
+        bootstrap: Vec<String>,
+        /// For a peer started in-process: addresses to listen on. Repeatable.
+        #[arg(long)]
+        listen: Vec<String>,
+        /// The agent's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
+    /// Print what an MCP client needs to run `nocturne agent mcp` (Claude Code's `mcpServers` JSON).
+    Config {
+        /// The server's name in the client.
+        #[arg(long, default_value = "nocturne-mesh")]
+        name: String,
+        /// Passed on to `agent mcp`.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        /// Passed on to `agent mcp`. Repeatable.
+        #[arg(long)]
+        bootstrap: Vec<String>,
+        /// The agent's data directory.
+        #[arg(long, env = "NOCTURNE_AGENT_DIR", default_value = crate::agent::DEFAULT_DIR)]
+        data_dir: PathBuf,
+    },
     /// The network as this peer sees it: operators, domains, votes, quarantines, tasks, activity.
     Awareness {
         /// Print JSON.
@@ -718,6 +749,26 @@ fn agent(command: AgentCommand) -> Result<(), Error> {
         } => runtime.block_on(agent::commands::statement(
             &data_dir, true, &operator, &reason,
         )),
+        AgentCommand::Mcp {
+            genesis,
+            bootstrap,
+            listen,
+            data_dir,
+        } => {
+            init_logging();
+            runtime.block_on(crate::mcp::run(crate::mcp::Args {
+                dir: data_dir,
+                genesis,
+                bootstrap,
+                listen,
+            }))
+        }
+        AgentCommand::Config {
+            name,
+            genesis,
+            bootstrap,
+            data_dir,
+        } => crate::mcp::config(&name, &data_dir, genesis.as_deref(), &bootstrap),
         AgentCommand::Awareness { json, data_dir } => {
             runtime.block_on(agent::commands::awareness(&data_dir, json))
         }

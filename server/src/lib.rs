@@ -29,6 +29,7 @@ mod files;
 pub mod http;
 mod limits;
 mod maintenance;
+mod mcp;
 mod node;
 mod replication;
 mod secret;

@@ -50,6 +50,8 @@ pub struct Found {
     pub author_enrolled: bool,
     /// Whether its author is quarantined (its entry is kept and marked).
     pub author_quarantined: bool,
+    /// The vote on it, if anyone voted.
+    pub vote: Option<Tally>,
 }
 
 /// A connected peer.

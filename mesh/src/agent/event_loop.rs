@@ -542,6 +542,7 @@ impl EventLoop {
         Found {
             author_enrolled: self.trust.is_enrolled(author),
             author_quarantined: self.quarantine.is_quarantined(author, self.clock.now()),
+            vote: self.view().tally(&signed.id()).filter(|t| t.committed > 0),
             signed: signed.clone(),
         }
     }

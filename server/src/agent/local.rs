@@ -101,7 +101,7 @@ pub(super) fn label(dir: &Path) -> String {
 }
 
 /// A request to the running peer's local API: (status, body).
-pub(super) async fn call(
+pub(crate) async fn call(
     dir: &Path,
     method: &str,
     path: &str,
@@ -171,7 +171,7 @@ fn dechunk(body: &str) -> String {
 }
 
 /// The error message of an API answer.
-pub(super) fn message(value: &serde_json::Value) -> String {
+pub(crate) fn message(value: &serde_json::Value) -> String {
     value
         .get("message")
         .and_then(|m| m.as_str())

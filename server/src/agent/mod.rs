@@ -11,7 +11,7 @@ mod api;
 mod ballots;
 mod collective;
 pub(crate) mod commands;
-mod local;
+pub(crate) mod local;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -30,6 +30,11 @@ pub(crate) const DEFAULT_DIR: &str = "data/agent";
 #[expect(clippy::print_stdout, reason = "the commands' output")]
 fn say(line: &str) {
     println!("{line}");
+}
+
+/// A command's output on stdout.
+pub(crate) fn print(text: &str) {
+    say(text);
 }
 
 /// `agent setup --label NAME`.
@@ -84,6 +89,72 @@ fn multiaddrs(list: &[String], flag: &str) -> Result<Vec<Multiaddr>, Error> {
 
 /// `agent start`: runs until a signal or `agent stop`.
 pub(crate) async fn start(args: Start) -> Result<(), Error> {
+    let launched = launch(args).await?;
+    say(&format!(
+        "nocturne agent {} on network {}",
+        launched.client.peer_id(),
+        launched.network
+    ));
+    say(&format!("nocturne agent api at {}", launched.api));
+    launched.serve(crate::shutdown::signal()).await
+}
+
+/// A peer and its local API, started but not yet answering requests.
+pub(crate) struct Launched {
+    client: agent::Client,
+    network: agent::NetworkId,
+    api: String,
+    dir: PathBuf,
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    stop: Arc<Notify>,
+    runner: tokio::task::JoinHandle<()>,
+    revealer: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Launched {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Launched")
+            .field("api", &self.api)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Launched {
+    /// What stops it (as `agent stop` does).
+    pub(crate) fn stopper(&self) -> Arc<Notify> {
+        self.stop.clone()
+    }
+
+    /// Serves the local API until `until` completes or `agent stop`, then
+    /// stops the peer and removes `api.port` and `api.token`.
+    pub(crate) async fn serve(
+        self,
+        until: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let stopped = self.stop.clone();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            tokio::select! {
+                () = until => {}
+                () = stopped.notified() => {}
+            }
+        });
+        let result = server.await.map_err(|source| Error::Listen {
+            addr: self.api.clone(),
+            source,
+        });
+        self.revealer.abort();
+        self.client.shutdown().await;
+        self.runner.await.ok();
+        std::fs::remove_file(self.dir.join(API_PORT)).ok();
+        std::fs::remove_file(self.dir.join(API_TOKEN)).ok();
+        result
+    }
+}
+
+/// Starts the peer and binds its local API (writing `api.port` and
+/// `api.token`), printing nothing: `start` and the MCP server both use it.
+pub(crate) async fn launch(args: Start) -> Result<Launched, Error> {
     let dir = &args.dir;
     let key = local::read_key(&dir.join(OPERATOR_KEY))?;
     let genesis = local::genesis_for(dir, args.genesis.as_ref())?;
@@ -152,29 +223,17 @@ pub(crate) async fn start(args: Start) -> Result<(), Error> {
         ballots: ballots.clone(),
     };
     let revealer = tokio::spawn(ballots.reveal_forever(peer.clone()));
-    say(&format!(
-        "nocturne agent {} on network {network}",
-        client.peer_id()
-    ));
-    say(&format!("nocturne agent api at {api}"));
-    let router = api::router(peer);
-    let stopped = stop.clone();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        tokio::select! {
-            () = crate::shutdown::signal() => {}
-            () = stopped.notified() => {}
-        }
-    });
-    let result = server.await.map_err(|source| Error::Listen {
-        addr: api.clone(),
-        source,
-    });
-    revealer.abort();
-    client.shutdown().await;
-    runner.await.ok();
-    std::fs::remove_file(dir.join(API_PORT)).ok();
-    std::fs::remove_file(dir.join(API_TOKEN)).ok();
-    result
+    Ok(Launched {
+        client,
+        network,
+        api,
+        dir: dir.clone(),
+        listener,
+        router: api::router(peer),
+        stop,
+        runner,
+        revealer,
+    })
 }
 
 /// `agent status [--json]`.
