@@ -95,6 +95,7 @@ impl Ballots {
                 "the reason is longer than 512 bytes",
             ));
         }
+        super::api::may_act(peer).await?;
         let mut tally = peer
             .client
             .tally(entry)
@@ -122,7 +123,6 @@ impl Ballots {
                 ),
             });
         }
-        super::api::may_act(peer).await?;
         if self.get(&entry).is_some() {
             return Err(Error::Conflict {
                 code: "already_voted",

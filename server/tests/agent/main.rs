@@ -30,6 +30,7 @@ use common::{
 use serde_json::{Value, json};
 
 mod collective;
+mod mcp;
 
 /// One agent test at a time.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
