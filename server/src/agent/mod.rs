@@ -60,7 +60,18 @@ pub(crate) fn setup(dir: &std::path::Path, label: &str) -> Result<(), Error> {
         false,
     )?;
     say(&key.id().to_string());
+    hint(&format!(
+        "next: `nocturne agent start --data-dir {d} --genesis FILE`; `nocturne agent config --data-dir {d}` prints your MCP client's settings",
+        d = dir.display()
+    ));
     Ok(())
+}
+
+/// A line for the person at the terminal, on stderr (stdout is the
+/// command's output, which scripts read).
+#[expect(clippy::print_stderr, reason = "a hint beside the output")]
+fn hint(line: &str) {
+    eprintln!("{line}");
 }
 
 /// What `start` was given.

@@ -42,11 +42,30 @@ struct Mcp {
 
 impl Mcp {
     async fn start(agent: &Agent, extra: &[&str]) -> Mcp {
-        let log = agent.fresh_path("mcp", "log");
         let mut command = agent_command(agent.root());
+        command.args(["mcp", "--data-dir", agent.dir()]).args(extra);
+        Mcp::spawn(command, agent.fresh_path("mcp", "log")).await
+    }
+
+    /// Through the npm package's `nocturne-mesh`, as `npx nocturne-mesh`
+    /// would run it.
+    async fn start_npm(agent: &Agent) -> Mcp {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../npm/nocturne-mesh/bin/nocturne-mesh.js");
+        let mut command = tokio::process::Command::new("node");
         command
-            .args(["mcp", "--data-dir", agent.dir()])
-            .args(extra)
+            .arg(script)
+            .args(["--data-dir", agent.dir()])
+            .current_dir(agent.root())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NOCTURNE_BIN", crate::common::binary())
+            .kill_on_drop(true);
+        Mcp::spawn(command, agent.fresh_path("npx", "log")).await
+    }
+
+    async fn spawn(mut command: tokio::process::Command, log: std::path::PathBuf) -> Mcp {
+        command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("mcp log"));
@@ -426,6 +445,16 @@ async fn mcp_tools_reach_the_mesh_and_hand_back_untrusted_data() {
         let message = one.error(tool, args.clone()).await;
         assert!(message.contains(says), "{tool} {args}: {message}");
     }
+
+    // The npm package runs the same server (the original release's way).
+    let npx = Mcp::start_npm(&swarm.agents[0]).await;
+    assert_eq!(
+        npx.client.list_all_tools().await.expect("tools/list").len(),
+        7
+    );
+    let peers = npx.ok("mesh_peers", json!({})).await;
+    assert_eq!(peers["me"]["operator"], swarm.agents[0].operator.as_str());
+    npx.close().await;
 
     // Without its peer, every tool says so.
     swarm.agents[2].stop().await;
