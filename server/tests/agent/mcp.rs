@@ -184,6 +184,38 @@ async fn mcp_tools_reach_the_mesh_and_hand_back_untrusted_data() {
     let one = Mcp::start(&swarm.agents[1], &[]).await;
     let two = Mcp::start(&swarm.agents[2], &[]).await;
 
+    // `agent config`: what a client needs, with absolute paths.
+    let config = swarm.agents[1]
+        .run(
+            &[
+                "config",
+                "--data-dir",
+                swarm.agents[1].dir(),
+                "--bootstrap",
+                "/ip4/127.0.0.1/tcp/9",
+            ],
+            COMMAND_LIMIT,
+        )
+        .await;
+    assert!(config.status.success(), "{}", text(&config.stderr));
+    let config: Value = serde_json::from_slice(&config.stdout).expect("config is JSON");
+    let server = &config["mcpServers"]["nocturne-mesh"];
+    let command = std::path::Path::new(server["command"].as_str().expect("command"));
+    assert!(command.is_absolute() && command.is_file(), "{config}");
+    let args: Vec<&str> = server["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(&args[..3], ["agent", "mcp", "--data-dir"], "{config}");
+    assert!(std::path::Path::new(args[3]).is_absolute(), "{config}");
+    assert_eq!(
+        &args[4..],
+        ["--bootstrap", "/ip4/127.0.0.1/tcp/9"],
+        "{config}"
+    );
+
     // What the server says it is, and exactly seven described tools.
     let info = one.client.peer_info().expect("server info");
     let instructions = info.instructions.clone().unwrap_or_default();
