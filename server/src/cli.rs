@@ -128,6 +128,20 @@ struct ServeArgs {
     /// Bytes per shard (a stripe is k shards): even, at most 256KiB.
     #[arg(long, env = "NOCTURNE_MESH_SHARD_SIZE", default_value = "256KiB", value_parser = parse_size, hide = true)]
     mesh_shard_size: u64,
+    /// Connections served at once.
+    #[arg(long, env = "NOCTURNE_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Connections from one client address (an IPv6 /64) at once; behind a
+    /// proxy every connection comes from the proxy, so raise it there.
+    #[arg(
+        long,
+        env = "NOCTURNE_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    max_connections_per_client: usize,
+    /// The longest a client may take to send a request's line and headers.
+    #[arg(long, env = "NOCTURNE_HEADER_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    header_timeout: Duration,
     /// Tests only: a file whose number is added (in seconds) to the clock
     /// share links are judged by.
     #[arg(long, env = "NOCTURNE_TEST_CLOCK_FILE", hide = true)]
@@ -543,6 +557,11 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
     config.max_file_size = args.max_file_size;
     config.quota = args.quota;
     config.test_clock_file = args.test_clock_file;
+    let (max_connections, max_connections_per_client, header_timeout) = (
+        args.max_connections,
+        args.max_connections_per_client,
+        args.header_timeout,
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -569,7 +588,14 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
             }
             println!("nocturne listening on http://{local}");
         }
-        http::serve(listener, router, crate::shutdown::signal()).await?;
+        let limits = http::ServeLimits {
+            connections: http::ConnectionLimits {
+                total: max_connections,
+                per_client: max_connections_per_client,
+            },
+            header_timeout,
+        };
+        http::serve(listener, router, limits, crate::shutdown::signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })

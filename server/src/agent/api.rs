@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Path, Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{StatusCode, header},
     middleware::Next,
     response::Response,
@@ -23,11 +23,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::collective;
 use crate::{
     Error,
-    http::wire::{JsonBody, QueryArgs},
+    http::wire::{JsonBody, PathArgs, QueryArgs},
 };
 
 /// Request bodies are small: a knowledge entry is at most 16 KiB of text.
-const BODY_LIMIT: usize = 64 * 1024;
+const BODY_LIMIT: usize = crate::http::wire::MAX_JSON_BODY;
 
 /// What the handlers reach.
 #[derive(Clone)]
@@ -460,7 +460,10 @@ fn record_id(text: &str) -> Result<RecordId, Error> {
 
 #[utoipa::path(get, path = "/knowledge/{id}", params(("id" = String, Path, description = "record id, 64 hex")),
     responses((status = 200, body = Entry), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_entry(State(peer): State<Peer>, Path(id): Path<String>) -> Result<Json<Entry>, Error> {
+async fn get_entry(
+    State(peer): State<Peer>,
+    PathArgs(id): PathArgs<String>,
+) -> Result<Json<Entry>, Error> {
     let found = peer.client.get(record_id(&id)?).await.map_err(mesh_error)?;
     found
         .as_ref()
@@ -473,7 +476,7 @@ async fn get_entry(State(peer): State<Peer>, Path(id): Path<String>) -> Result<J
     responses((status = 204), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 async fn delete_entry(
     State(peer): State<Peer>,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<StatusCode, Error> {
     let id = record_id(&id)?;
     let found = peer

@@ -4,11 +4,7 @@
 //! from signed records); these sign this operator's records and say why
 //! when something cannot count.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use mesh::agent::{
     self, Awareness, Body, Changes, Kind, Knowledge, QuarantineView, RecordId, TaskKind,
     task::{State as TaskState, Task},
@@ -22,7 +18,7 @@ use super::api::{
 };
 use crate::{
     Error,
-    http::wire::{JsonBody, QueryArgs},
+    http::wire::{JsonBody, PathArgs, QueryArgs},
 };
 
 /// The default claim: an hour (never past the network's `task.claim_max`).
@@ -109,7 +105,7 @@ pub(super) struct TallyView {
     responses((status = 200, body = TallyView), (status = 404, body = crate::error::ErrorBody)))]
 pub(super) async fn tally(
     State(peer): State<Peer>,
-    Path(entry): Path<String>,
+    PathArgs(entry): PathArgs<String>,
 ) -> Result<Json<TallyView>, Error> {
     let entry = entry_id(&entry)?;
     let tally = peer
@@ -263,7 +259,7 @@ pub(super) struct TaskView {
               (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub(super) async fn claim(
     State(peer): State<Peer>,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     JsonBody(req): JsonBody<ClaimRequest>,
 ) -> Result<Json<TaskView>, Error> {
     let task = find_task(&peer, &id).await?;
@@ -328,7 +324,7 @@ pub(super) struct Completion {
               (status = 409, body = crate::error::ErrorBody)))]
 pub(super) async fn complete(
     State(peer): State<Peer>,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     JsonBody(req): JsonBody<Completion>,
 ) -> Result<(StatusCode, Json<Published>), Error> {
     let task = find_task(&peer, &id).await?;

@@ -73,9 +73,11 @@ pub(crate) async fn params(
     client: ClientAddr,
     JsonBody(req): JsonBody<ParamsRequest>,
 ) -> Result<Json<KeyParams>, Error> {
-    state
-        .limiter
-        .check("params", &client.key(), limits::PARAMS_PER_CLIENT)?;
+    state.limiter.check(
+        "params",
+        &state.limiter.client_key(client.0),
+        limits::PARAMS_PER_CLIENT,
+    )?;
     let name = username(&req.username)?;
     let found = accounts::key_params(&state.db, name.clone())
         .await?
@@ -113,9 +115,11 @@ pub(crate) async fn register(
     client: ClientAddr,
     JsonBody(req): JsonBody<RegisterRequest>,
 ) -> Result<(StatusCode, Json<AccountView>), Error> {
-    state
-        .limiter
-        .check("register", &client.key(), limits::REGISTER_PER_CLIENT)?;
+    state.limiter.check(
+        "register",
+        &state.limiter.client_key(client.0),
+        limits::REGISTER_PER_CLIENT,
+    )?;
     let name = username(&req.username)?;
     let argon2 = req.argon2.check()?;
     let salt = req.salt.bounded("salt", 16, 64)?.to_vec();
@@ -169,19 +173,24 @@ pub(crate) async fn login(
     client: ClientAddr,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Response, Error> {
+    let who = state.limiter.client_key(client.0);
     state
         .limiter
-        .check("login", &client.key(), limits::LOGIN_PER_CLIENT)?;
+        .check("login", &who, limits::LOGIN_PER_CLIENT)?;
     let name = username(&req.username)?;
-    state
-        .limiter
-        .check("login-account", &name, limits::LOGIN_PER_ACCOUNT)?;
     let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let accounts::Login {
         id,
         is_admin,
         master_by_password: wrapped,
-    } = accounts::log_in(&state.db, name.clone(), presented).await?;
+    } = guarded(
+        &state,
+        "login",
+        &name,
+        &who,
+        accounts::log_in(&state.db, name.clone(), presented),
+    )
+    .await?;
     let token = session::start(&state, id).await?;
     let body = LoginResponse {
         username: name,
@@ -241,18 +250,55 @@ async fn check_recovery(
     raw_name: &str,
     recovery_auth: &B64,
 ) -> Result<(i64, Vec<u8>), Error> {
+    let who = state.limiter.client_key(client.0);
     state
         .limiter
-        .check("recover", &client.key(), limits::RECOVER_PER_CLIENT)?;
+        .check("recover", &who, limits::RECOVER_PER_CLIENT)?;
     let name = username(raw_name)?;
-    state
-        .limiter
-        .check("recover-account", &name, limits::RECOVER_PER_ACCOUNT)?;
     let presented = crate::secret::digest(
         RECOVERY_LABEL,
         recovery_auth.bounded("recovery_auth", 32, 32)?,
     );
-    accounts::check_recovery(&state.db, name, presented).await
+    guarded(
+        state,
+        "recover",
+        &name,
+        &who,
+        accounts::check_recovery(&state.db, name.clone(), presented),
+    )
+    .await
+}
+
+/// A password or recovery-key check for `name` from client `who`, slowed
+/// by that pair's own failures: the first three are free, then each next
+/// attempt waits 1, 2, 4 … up to 300 s (`limits::growing_delay`), forgotten
+/// after an hour or at a success. Only failures count, and only against the
+/// client that made them: however hard someone hammers an account, its
+/// owner, from another address, logs in at once. (An account-wide bucket
+/// drained by every attempt once let anyone who knew a username lock its
+/// owner out.) The per-client buckets above bound how fast one client
+/// tries accounts at all.
+async fn guarded<T>(
+    state: &AppState,
+    what: &str,
+    name: &str,
+    who: &str,
+    check: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let pair = format!("{what}\n{name}\n{who}");
+    let now = state.clock.now();
+    state.penalties.check(&pair, now)?;
+    match check.await {
+        Ok(value) => {
+            state.penalties.succeeded(&pair);
+            Ok(value)
+        }
+        Err(Error::BadCredentials) => {
+            state.penalties.failed(&pair, now);
+            Err(Error::BadCredentials)
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// New password material as the server keeps it: checked sizes and cost,
@@ -322,9 +368,11 @@ pub(crate) async fn change_password(
 ) -> Result<Response, Error> {
     let id = session.account_id;
     // Whoever holds a session must not get unlimited password guesses either.
-    state
-        .limiter
-        .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
+    state.limiter.check(
+        "password-check",
+        &id.to_string(),
+        limits::PASSWORD_CHECK_PER_ACCOUNT,
+    )?;
     let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let new = checked(&req.new)?;
     accounts::change_password(&state.db, id, presented, new).await?;
@@ -347,9 +395,11 @@ pub(crate) async fn delete_account(
 ) -> Result<Response, Error> {
     use crate::store::{BlobId, BlobStore as _};
     let id = session.account_id;
-    state
-        .limiter
-        .check("password-check", &id.to_string(), limits::LOGIN_PER_ACCOUNT)?;
+    state.limiter.check(
+        "password-check",
+        &id.to_string(),
+        limits::PASSWORD_CHECK_PER_ACCOUNT,
+    )?;
     let presented = crate::secret::digest(AUTH_LABEL, req.auth_key.bounded("auth_key", 32, 32)?);
     let (files, uploads) = accounts::delete(&state.db, id, presented).await?;
     for id in files.iter().filter_map(|f| BlobId::parse(f)) {

@@ -1,26 +1,28 @@
-//! Connections: at most [`MAX_CONNECTIONS`] at once, and none idle for more
-//! than [`IDLE_LIMIT`].
+//! Connections: at most so many at once (1024 by default), at most so many
+//! from one client address (64), and none idle for more than
+//! [`IDLE_LIMIT`].
 //!
-//! The cap is taken before `accept`, so beyond it new connections wait in
-//! the kernel's backlog instead of costing memory here. The idle limit
-//! counts from the last byte read or written in either direction, so a
-//! slow but moving upload or download is never cut, while a client that
-//! opens connections and goes silent (or stops reading a response) loses
-//! them after a minute.
+//! The global cap is taken before `accept`, so beyond it new connections
+//! wait in the kernel's backlog instead of costing memory here. The
+//! per-address cap is checked right after: a connection past it is closed
+//! at once, so one address cannot hold every slot and starve the others.
+//! The idle limit counts from the last byte read or written in either
+//! direction, so a slow but moving upload or download is never cut, while
+//! a client that opens connections and goes silent (or stops reading a
+//! response) loses them after a minute. (A client that trickles a request
+//! head a byte at a time is cut by hyper's header-read timeout, see
+//! `http::serve`.)
 
 use std::{
+    collections::HashMap,
     io,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
     time::Duration,
 };
 
-use axum::{
-    extract::connect_info::Connected,
-    serve::{IncomingStream, Listener},
-};
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -28,41 +30,127 @@ use tokio::{
     time::{Instant, Sleep},
 };
 
-/// Connections served at once.
-pub(crate) const MAX_CONNECTIONS: usize = 1024;
 /// A connection with no byte moving for this long is closed.
 pub(crate) const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
-/// A TCP listener that enforces both limits.
-#[derive(Debug)]
-pub(crate) struct Guarded {
-    inner: TcpListener,
-    permits: Arc<Semaphore>,
+/// How many connections, in all and from one address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once.
+    pub total: usize,
+    /// Connections from one client address (an IPv6 address's /64) at once.
+    pub per_client: usize,
 }
 
-impl Guarded {
-    pub(crate) fn new(inner: TcpListener) -> Self {
-        Guarded {
-            inner,
-            permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            total: 1024,
+            per_client: 64,
         }
     }
 }
 
-impl Listener for Guarded {
-    type Io = Timed<TcpStream>;
-    type Addr = SocketAddr;
+/// Open connections per client address.
+type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        // The semaphore is never closed, so this cannot fail; if it somehow
-        // did, serving without a permit beats refusing everyone.
-        let permit = self.permits.clone().acquire_owned().await.ok();
-        let (stream, addr) = Listener::accept(&mut self.inner).await;
-        (Timed::new(stream, IDLE_LIMIT, permit), addr)
+/// A TCP listener that enforces the limits.
+#[derive(Debug)]
+pub(crate) struct Guarded {
+    inner: TcpListener,
+    permits: Arc<Semaphore>,
+    per_client: usize,
+    counts: Counts,
+}
+
+/// The address a client's connections are counted under: an IPv4 address,
+/// or the /64 an IPv6 address is in.
+fn client_of(addr: &SocketAddr) -> IpAddr {
+    match addr.ip() {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+impl Guarded {
+    pub(crate) fn new(inner: TcpListener, limits: Limits) -> Self {
+        Guarded {
+            inner,
+            permits: Arc::new(Semaphore::new(limits.total.max(1))),
+            per_client: limits.per_client.max(1),
+            counts: Arc::default(),
+        }
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.inner.local_addr()
+    /// The next connection within the limits (ones past the per-address
+    /// cap are closed as they come).
+    pub(crate) async fn accept(&mut self) -> (Timed<TcpStream>, SocketAddr) {
+        loop {
+            // The semaphore is never closed, so this cannot fail; if it
+            // somehow did, serving without a permit beats refusing everyone.
+            let permit = self.permits.clone().acquire_owned().await.ok();
+            let (stream, addr) = match self.inner.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little
+                    // rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            stream.set_nodelay(true).ok();
+            let client = client_of(&addr);
+            {
+                let mut counts = self
+                    .counts
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let open = counts.entry(client).or_default();
+                if *open >= self.per_client {
+                    tracing::debug!(%client, "too many connections from one address; closing one");
+                    drop(stream);
+                    continue;
+                }
+                *open += 1;
+            }
+            let slot = Slot {
+                counts: self.counts.clone(),
+                client,
+                _permit: permit,
+            };
+            return (Timed::new(stream, IDLE_LIMIT, Some(slot)), addr);
+        }
+    }
+}
+
+/// A connection's place: its global permit and its count under its
+/// address, both given back when the connection is dropped.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    counts: Counts,
+    client: IpAddr,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(open) = counts.get_mut(&self.client) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                counts.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -70,29 +158,23 @@ impl Listener for Guarded {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
-impl Connected<IncomingStream<'_, Guarded>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, Guarded>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
-
 /// A stream that fails with `TimedOut` once nothing has moved for `limit`,
-/// holding its connection permit until it is dropped.
+/// holding its connection's slot until it is dropped.
 #[derive(Debug)]
 pub(crate) struct Timed<S> {
     io: S,
     limit: Duration,
     idle: Pin<Box<Sleep>>,
-    _permit: Option<OwnedSemaphorePermit>,
+    _slot: Option<Slot>,
 }
 
 impl<S> Timed<S> {
-    pub(crate) fn new(io: S, limit: Duration, permit: Option<OwnedSemaphorePermit>) -> Self {
+    pub(crate) fn new(io: S, limit: Duration, slot: Option<Slot>) -> Self {
         Timed {
             io,
             limit,
             idle: Box::pin(tokio::time::sleep(limit)),
-            _permit: permit,
+            _slot: slot,
         }
     }
 

@@ -18,7 +18,7 @@ use api::{
 use axum::{
     Json,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode},
     response::Response,
 };
@@ -26,7 +26,7 @@ use axum::{
 use super::{
     range::Wanted,
     session::Session,
-    wire::{B64, JsonBody, blob_id},
+    wire::{B64, JsonBody, PathArgs, blob_id},
 };
 use crate::{
     Error,
@@ -75,7 +75,7 @@ impl From<files::File> for FileView {
 pub(crate) async fn finish_upload(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     JsonBody(req): JsonBody<FinishUpload>,
 ) -> Result<(StatusCode, Json<FileView>), Error> {
     let id = blob_id(&id)?;
@@ -156,7 +156,7 @@ async fn owned_file(state: &AppState, session: &Session, id: &str) -> Result<Fil
 pub(crate) async fn get_file(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<Json<FileView>, Error> {
     owned_file(&state, &session, &id).await.map(Json)
 }
@@ -173,7 +173,7 @@ pub(crate) async fn get_file(
 pub(crate) async fn download(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let file = owned_file(&state, &session, &id).await?;
@@ -214,7 +214,7 @@ pub(crate) async fn download(
 pub(crate) async fn update_file(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     JsonBody(req): JsonBody<UpdateFile>,
 ) -> Result<Json<FileView>, Error> {
     let id = blob_id(&id)?.to_string();
@@ -231,7 +231,7 @@ pub(crate) async fn update_file(
 pub(crate) async fn delete_file(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<StatusCode, Error> {
     let blob = blob_id(&id)?;
     if !files::forget(&state.db, blob.to_string(), session.account_id).await? {

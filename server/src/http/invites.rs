@@ -2,13 +2,9 @@
 //! code shown once), list the pending ones, revoke one.
 
 use api::accounts::{Invite, PendingInvite};
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 
-use super::session::Session;
+use super::{session::Session, wire::PathArgs};
 use crate::{Error, accounts::invites, state::AppState};
 
 /// Invites are documented with the accounts they admit.
@@ -69,7 +65,7 @@ pub(crate) async fn list_invites(
 pub(crate) async fn revoke_invite(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<StatusCode, Error> {
     require_admin(&session)?;
     let hash = crate::secret::from_hex(&id)

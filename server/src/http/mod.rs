@@ -37,7 +37,7 @@ use crate::{Config, Error, state::AppState};
 
 /// The largest request body any route accepts unless it says otherwise.
 /// Upload parts are streamed and bounded by their exact expected length.
-const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+const DEFAULT_BODY_LIMIT: usize = wire::MAX_JSON_BODY;
 
 /// How long any request may take before the server gives up on it
 /// (response bodies, such as downloads, stream on after this).
@@ -136,47 +136,96 @@ pub(crate) async fn deadline(
     }
 }
 
+pub use conn::Limits as ConnectionLimits;
+
 /// How long requests in flight may take to finish after a shutdown signal.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 
+/// How connections are served: how many, and how long a request head may
+/// take to arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// Connections in all, and from one client address.
+    pub connections: conn::Limits,
+    /// The longest a client may take to send a request's head (the request
+    /// line and headers); past it the connection is closed. A client that
+    /// trickles a byte at a time is cut by this, not by the idle limit.
+    pub header_timeout: Duration,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            connections: conn::Limits::default(),
+            header_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets the
-/// requests in flight finish (for at most 30 seconds) and returns. At most
-/// 1024 connections are served at once, and a connection with no byte
-/// moving for a minute is closed.
+/// requests in flight finish (for at most 30 seconds) and returns.
+///
+/// Connections go through hyper-util's builder (HTTP/1.1 and HTTP/2) with
+/// a timer, so the header-read timeout holds (`axum::serve` runs hyper
+/// without a timer: there, a client trickling a request head lived
+/// forever). The listener enforces the connection limits and closes
+/// connections idle for a minute.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    limits: ServeLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let (stopping_tx, stopping) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        conn::Guarded::new(listener),
-        router.into_make_service_with_connect_info::<conn::Peer>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    });
+    use hyper_util::{
+        rt::{TokioExecutor, TokioIo, TokioTimer},
+        server::{conn::auto::Builder, graceful::GracefulShutdown},
+        service::TowerToHyperService,
+    };
+
+    let mut listener = conn::Guarded::new(listener, limits.connections);
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let peer = axum::extract::ConnectInfo(conn::Peer(addr));
+        let service = tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(peer);
+                request
+            },
+        );
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
     // A client that never finishes its request must not keep the process
     // alive after a shutdown signal: drain for a bounded time only.
-    let drain_limit = async move {
-        if stopping.await.is_ok() {
-            tokio::time::sleep(DRAIN_LIMIT).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result.map_err(|source| Error::Listen { addr, source }),
-        () = drain_limit => {
-            tracing::warn!("requests still running {DRAIN_LIMIT:?} after the shutdown signal were cut off");
-            Ok(())
-        }
+    if tokio::time::timeout(DRAIN_LIMIT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still running {DRAIN_LIMIT:?} after the shutdown signal were cut off"
+        );
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use api::files::{CreateUpload, PartView, UploadView};
 use axum::{
     Json,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, StatusCode, header},
 };
 use futures_util::StreamExt;
@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     session::Session,
-    wire::{B64, JsonBody, blob_id},
+    wire::{B64, JsonBody, PathArgs, blob_id},
 };
 use crate::{
     Error,
@@ -109,7 +109,7 @@ pub(crate) async fn create_upload(
 pub(crate) async fn put_part(
     State(state): State<AppState>,
     session: Session,
-    Path((id, index)): Path<(String, String)>,
+    PathArgs((id, index)): PathArgs<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<PartView>, Error> {
@@ -218,7 +218,7 @@ pub(crate) async fn put_part(
 pub(crate) async fn get_upload(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<Json<UploadView>, Error> {
     let id = blob_id(&id)?.to_string();
     uploads::get(&state.db, id, session.account_id)
@@ -245,7 +245,7 @@ pub(crate) async fn list_uploads(
 pub(crate) async fn cancel_upload(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<StatusCode, Error> {
     let id = blob_id(&id)?;
     let _cancelling = state.uploads.exclusive(&id)?;

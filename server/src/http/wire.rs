@@ -2,6 +2,17 @@
 
 use crate::Error;
 
+/// The largest JSON request body any route takes (the router's default
+/// body limit, and the agent API's).
+pub(crate) const MAX_JSON_BODY: usize = 64 * 1024;
+
+fn too_large() -> Error {
+    Error::TooLarge {
+        code: "body_too_large",
+        message: "The request body is larger than this route accepts.".into(),
+    }
+}
+
 /// A JSON request body whose rejections (no JSON content type, malformed
 /// JSON, wrong fields, too large) are the API's own JSON errors rather than
 /// axum's plain-text ones. The message is fixed: serde's would quote the
@@ -18,13 +29,20 @@ where
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Error> {
         use axum::{extract::rejection::JsonRejection, http::StatusCode};
+        // A declared length past the limit is refused before any byte of
+        // the body is read (or waited for).
+        let declared = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_JSON_BODY as u64) {
+            return Err(too_large());
+        }
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(JsonBody(value)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(Error::TooLarge {
-                    code: "body_too_large",
-                    message: "The request body is larger than this route accepts.".into(),
-                })
+                Err(too_large())
             }
             Err(JsonRejection::MissingJsonContentType(_)) => Err(Error::invalid(
                 "not_json",
@@ -33,6 +51,33 @@ where
             Err(_) => Err(Error::invalid(
                 "invalid_body",
                 "The body is not the JSON this route expects; see /api/openapi.json.",
+            )),
+        }
+    }
+}
+
+/// Path parameters whose rejections (invalid UTF-8 after percent-decoding,
+/// a value that does not parse) are the API's JSON 400, not axum's plain
+/// text.
+#[derive(Debug)]
+pub(crate) struct PathArgs<T>(pub(crate) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for PathArgs<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Error> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathArgs(value)),
+            Err(_) => Err(Error::invalid(
+                "invalid_path",
+                "A part of this URL's path is not valid (not UTF-8, or not the expected form).",
             )),
         }
     }

@@ -114,3 +114,111 @@ async fn a_configured_secret_is_used_and_never_written_or_printed() {
     assert!(!dir.path().join("data/secret").exists());
     drop(server);
 }
+
+/// One address cannot hold the server: its connections past the
+/// per-address cap are closed as they come, a request head trickled a byte
+/// at a time is cut at the header timeout (the idle limit alone never cut
+/// it: bytes keep moving), and another address is answered all along.
+#[tokio::test]
+async fn one_address_trickling_request_heads_cannot_starve_another() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(
+        &binary(),
+        dir.path(),
+        &[
+            ("NOCTURNE_MAX_CONNECTIONS", "16"),
+            ("NOCTURNE_MAX_CONNECTIONS_PER_CLIENT", "4"),
+            ("NOCTURNE_HEADER_TIMEOUT", "2s"),
+        ],
+    )
+    .await;
+    let addr = server
+        .base
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .expect("a socket address");
+    // 20 connections from 127.0.0.1, more than all the server serves at
+    // once, each trickling a request head that never ends.
+    let mut tricklers = Vec::new();
+    for n in 0..20 {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        stream
+            .write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .ok();
+        tricklers.push(tokio::spawn(async move {
+            let mut buf = [0u8; 256];
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+            loop {
+                // A header byte every 300 ms, and whatever the server says.
+                stream.write_all(b"X").await.ok();
+                match tokio::time::timeout_at(deadline, async {
+                    tokio::select! {
+                        read = stream.read(&mut buf) => Some(read),
+                        () = tokio::time::sleep(std::time::Duration::from_millis(300)) => None,
+                    }
+                })
+                .await
+                {
+                    Err(_) => panic!("connection {n} was still open after 30 s of trickling"),
+                    Ok(Some(Ok(0) | Err(_))) => return,
+                    Ok(_) => {}
+                }
+            }
+        }));
+    }
+    // Another address is answered meanwhile, every time.
+    let other = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(Some("127.0.0.2".parse().expect("ip")))
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("a client on 127.0.0.2");
+    for _ in 0..10 {
+        let r = other
+            .get(server.url("/api/health"))
+            .send()
+            .await
+            .expect("another address is served");
+        assert_eq!(r.status(), 200);
+    }
+    // And every trickled connection is closed by the server.
+    for t in tricklers {
+        t.await.expect("a trickler");
+    }
+}
+
+/// A body declared larger than the route takes is refused at once with
+/// 413, before any of it arrives (it once waited out the 30 s request
+/// deadline for bytes that were never coming, then said 408).
+#[tokio::test]
+async fn an_oversized_declared_body_is_refused_before_it_arrives() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&binary(), dir.path(), &[]).await;
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    stream
+        .write_all(
+            b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{\"user",
+        )
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut buf))
+            .await
+            .expect("an answer before the body")
+            .expect("read");
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&answer);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+}

@@ -4,16 +4,12 @@
 use crate::accounts::Argon2Rules as _;
 use crate::http::wire::Bounded as _;
 use api::shares::{CreateShare, LinkFile, ShareList, ShareView, UpdateShare};
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 
 use super::{
     super::{
         session::Session,
-        wire::{Argon2, B64, JsonBody},
+        wire::{Argon2, B64, JsonBody, PathArgs},
     },
     TAG,
 };
@@ -138,7 +134,7 @@ pub(crate) async fn list_shares(
 pub(crate) async fn update_share(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     JsonBody(req): JsonBody<UpdateShare>,
 ) -> Result<Json<ShareView>, Error> {
     let id = share_id(&id)?;
@@ -184,7 +180,7 @@ pub(crate) async fn update_share(
 pub(crate) async fn revoke_share(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<StatusCode, Error> {
     let id = share_id(&id)?;
     owner::revoke(&state.db, id, session.account_id, state.clock.now()).await?;

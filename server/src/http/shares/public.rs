@@ -8,7 +8,7 @@ use std::time::Instant;
 use axum::{
     Json,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, header},
     response::Response,
 };
@@ -17,7 +17,7 @@ use super::{
     super::{
         client::ClientAddr,
         range::Wanted,
-        wire::{self, B64, JsonBody},
+        wire::{self, B64, JsonBody, PathArgs},
     },
     TAG,
     stream::{Progress, tracked},
@@ -42,11 +42,13 @@ use crate::{
 pub(crate) async fn share_info(
     State(state): State<AppState>,
     client: ClientAddr,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
 ) -> Result<Json<ShareInfo>, Error> {
-    state
-        .limiter
-        .check("share info", &client.key(), limits::SHARE_INFO_PER_CLIENT)?;
+    state.limiter.check(
+        "share info",
+        &state.limiter.client_key(client.0),
+        limits::SHARE_INFO_PER_CLIENT,
+    )?;
     let id = share_id(&id)?;
     let row = public::info(&state.db, id, state.clock.now()).await?;
     Ok(Json(ShareInfo {
@@ -73,7 +75,7 @@ fn token_of(req: &ShareToken) -> Result<Vec<u8>, Error> {
 pub(crate) async fn open_share(
     State(state): State<AppState>,
     client: ClientAddr,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     JsonBody(req): JsonBody<ShareToken>,
 ) -> Result<Json<SharedFiles>, Error> {
     let who = attempt(&state, &client)?;
@@ -103,7 +105,7 @@ pub(crate) async fn open_share(
 /// The per-client checks before a token is looked at: the bucket, then the
 /// client's own growing delay. Returns the client's key.
 fn attempt(state: &AppState, client: &ClientAddr) -> Result<String, Error> {
-    let who = client.key();
+    let who = state.limiter.client_key(client.0);
     state
         .limiter
         .check("share attempt", &who, limits::SHARE_ATTEMPT_PER_CLIENT)?;
@@ -135,7 +137,7 @@ fn judge<T>(state: &AppState, who: &str, result: &Result<T, Error>) {
 pub(crate) async fn claim_share(
     State(state): State<AppState>,
     client: ClientAddr,
-    Path(id): Path<String>,
+    PathArgs(id): PathArgs<String>,
     JsonBody(req): JsonBody<ShareToken>,
 ) -> Result<Json<Claim>, Error> {
     use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -181,7 +183,7 @@ fn bearer(headers: &HeaderMap) -> Result<[u8; 32], Error> {
               (status = 416, body = crate::error::ErrorBody)))]
 pub(crate) async fn share_content(
     State(state): State<AppState>,
-    Path((id, index)): Path<(String, String)>,
+    PathArgs((id, index)): PathArgs<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let id = share_id(&id)?;
