@@ -75,6 +75,10 @@ struct ServeArgs {
         default_missing_value = "true"
     )]
     trust_proxy: bool,
+    /// How many proxies in front append to X-Forwarded-For: the client is
+    /// the entry this many from the right.
+    #[arg(long, env = "NOCTURNE_TRUSTED_PROXIES", default_value_t = 1)]
+    trusted_proxies: usize,
     /// Who may create accounts: `open`, `invite` (an administrator's invite
     /// code) or `closed`. The first account may always register and becomes
     /// the administrator.
@@ -553,6 +557,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
     let mut config = Config::new(args.data_dir).with_secret_from_env()?;
     config.mesh = mesh;
     config.trust_proxy = args.trust_proxy;
+    config.trusted_proxies = args.trusted_proxies;
     config.registration = args.registration;
     config.max_file_size = args.max_file_size;
     config.quota = args.quota;

@@ -41,6 +41,10 @@ pub struct Config {
     /// `X-Forwarded-For`: turns on HSTS and (later) client addresses from
     /// forwarded headers.
     pub trust_proxy: bool,
+    /// How many proxies in front append to `X-Forwarded-For` (with
+    /// `trust_proxy`): the client is the entry the first of them appended,
+    /// this many from the right.
+    pub trusted_proxies: usize,
     /// Who may register.
     pub registration: Registration,
     /// The largest file (ciphertext bytes) an upload may declare.
@@ -64,6 +68,7 @@ impl Config {
             data_dir: data_dir.into(),
             secret: None,
             trust_proxy: false,
+            trusted_proxies: 1,
             registration: Registration::Invite,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             quota: DEFAULT_QUOTA,
@@ -103,6 +108,7 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("trust_proxy", &self.trust_proxy)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("registration", &self.registration)
             .field("max_file_size", &self.max_file_size)
             .field("quota", &self.quota)

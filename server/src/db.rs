@@ -28,11 +28,37 @@ pub(crate) struct Db {
     jobs: mpsc::Sender<Job>,
 }
 
+/// The database and its WAL and shared-memory files are the owner's only
+/// (0600), like the secret: SQLite creates the `-wal` and `-shm` files with
+/// the database file's mode, so the database is created 0600 before SQLite
+/// opens it, and files an older version left 0644 are narrowed.
+fn private_files(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("create the database file", path, e))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = std::path::PathBuf::from(name);
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io("narrow the permissions of", &file, e))?;
+        }
+    }
+    Ok(())
+}
+
 impl Db {
     /// Opens (creating if needed) the database at `path` in WAL mode and
     /// starts its thread. The thread ends, closing the connection cleanly,
     /// when the last handle is dropped.
     pub(crate) fn open(path: &Path) -> Result<Self, Error> {
+        private_files(path)?;
         let mut conn = Connection::open(path)?;
         configure(&mut conn)?;
         migrate(&mut conn)?;

@@ -19,6 +19,8 @@ pub(crate) struct AppState {
     pub(crate) db: Db,
     pub(crate) secret: Arc<ServerSecret>,
     pub(crate) trust_proxy: bool,
+    /// Proxies appending to `X-Forwarded-For` (see `http::client`).
+    pub(crate) trusted_proxies: usize,
     pub(crate) blobs: LocalDisk,
     pub(crate) limiter: Arc<limits::Limiter>,
     /// Wrong share-link passwords per client (growing delays).
@@ -52,6 +54,7 @@ impl AppState {
                 db,
                 secret: Arc::new(secret),
                 trust_proxy: config.trust_proxy,
+                trusted_proxies: config.trusted_proxies.max(1),
                 blobs,
                 limiter: Arc::default(),
                 penalties: Arc::default(),

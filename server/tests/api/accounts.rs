@@ -587,8 +587,18 @@ async fn the_data_dir_holds_no_password_key_name_or_plaintext() {
 #[tokio::test]
 async fn forwarded_addresses_count_only_behind_a_declared_proxy() {
     async fn registrations(trust: bool) -> Vec<u16> {
+        registrations_through(trust, "1", |i| format!("203.0.113.9, 198.51.100.{i}")).await
+    }
+    async fn registrations_through(
+        trust: bool,
+        proxies: &str,
+        header: impl Fn(u8) -> String,
+    ) -> Vec<u16> {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut envs = vec![("NOCTURNE_REGISTRATION", "open")];
+        let mut envs = vec![
+            ("NOCTURNE_REGISTRATION", "open"),
+            ("NOCTURNE_TRUSTED_PROXIES", proxies),
+        ];
         if trust {
             envs.push(("NOCTURNE_TRUST_PROXY", "true"));
         }
@@ -607,7 +617,7 @@ async fn forwarded_addresses_count_only_behind_a_declared_proxy() {
             let r = http
                 .post(s.url("/api/auth/register"))
                 // A client-supplied entry first, then the one "the proxy" appended.
-                .header("x-forwarded-for", format!("203.0.113.9, 198.51.100.{i}"))
+                .header("x-forwarded-for", header(i))
                 .json(&body)
                 .send()
                 .await
@@ -620,6 +630,19 @@ async fn forwarded_addresses_count_only_behind_a_declared_proxy() {
     assert_eq!(registrations(false).await, [201, 201, 201, 201, 201, 429]);
     // Behind a proxy, each forwarded address is its own client.
     assert_eq!(registrations(true).await, [201; 6]);
+    // Also when the proxy writes a port, or brackets an IPv6 address.
+    let with_port = |i: u8| format!("203.0.113.9, 198.51.100.{i}:443");
+    assert_eq!(registrations_through(true, "1", with_port).await, [201; 6]);
+    let bracketed = |i: u8| format!("203.0.113.9, [2001:db8:{i}::1]:443");
+    assert_eq!(registrations_through(true, "1", bracketed).await, [201; 6]);
+    // Behind two proxies the client is the second entry from the right;
+    // counting only one would make every client the inner proxy.
+    let two = |i: u8| format!("203.0.113.9, 198.51.100.{i}, 192.0.2.1");
+    assert_eq!(registrations_through(true, "2", two).await, [201; 6]);
+    assert_eq!(
+        registrations_through(true, "1", two).await,
+        [201, 201, 201, 201, 201, 429]
+    );
 }
 
 #[tokio::test]

@@ -60,6 +60,10 @@ async fn health_headers_and_graceful_shutdown_on_a_real_port() {
         |p: &std::path::Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("secret")), 0o600);
+    // So is the database, with its WAL and shared memory (once 0644).
+    for file in ["nocturne.db", "nocturne.db-wal", "nocturne.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
     // SQLite records WAL mode in the file header: bytes 18 and 19 are 2.
     let header = std::fs::read(data.join("nocturne.db")).expect("database file");
     assert_eq!(
