@@ -45,8 +45,9 @@ enum Command {
     #[command(subcommand)]
     Agent(AgentCommand),
     /// Encrypt a file into Nocturne's format with a password (Argon2id).
-    Encrypt(CryptArgs),
-    /// Decrypt a file in Nocturne's format with its password.
+    Encrypt(EncryptArgs),
+    /// Decrypt a file in Nocturne's format with its password (the cipher is
+    /// read from the file).
     Decrypt(CryptArgs),
 }
 
@@ -464,27 +465,33 @@ struct CryptArgs {
     /// Input file (standard input if omitted).
     #[arg(short, long)]
     input: Option<PathBuf>,
-    /// Output file (standard output if omitted).
+    /// Output file (standard output if omitted). An existing file is
+    /// replaced, once everything is written and authenticated; an existing
+    /// FIFO or device is written to.
     #[arg(short, long)]
     output: Option<PathBuf>,
     /// Read the password from this file instead of NOCTURNE_PASSWORD or a prompt.
     #[arg(long)]
     password_file: Option<PathBuf>,
-    /// The content cipher (encrypt only; noctis-256 is experimental and not audited).
+}
+
+/// `encrypt`'s options: the shared ones, and the cipher.
+#[derive(Debug, Args)]
+struct EncryptArgs {
+    #[command(flatten)]
+    io: CryptArgs,
+    /// The content cipher (noctis-256 is experimental and not audited).
     #[arg(long, value_parser = ["aes-256-gcm", "noctis-256"], default_value = "aes-256-gcm")]
     cipher: String,
 }
 
 impl CryptArgs {
-    fn into_job(self) -> crypt::Job {
+    fn into_job(self, cipher: noctis::format::CipherId) -> crypt::Job {
         crypt::Job {
             input: self.input,
             output: self.output,
             password_file: self.password_file,
-            cipher: match self.cipher.as_str() {
-                "noctis-256" => noctis::format::CipherId::Noctis256,
-                _ => noctis::format::CipherId::Aes256Gcm,
-            },
+            cipher,
         }
     }
 }
@@ -546,8 +553,14 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Serve(args) => serve(args),
         Command::Node(command) => node(command),
         Command::Agent(command) => agent(command),
-        Command::Encrypt(args) => crypt::encrypt(args.into_job()),
-        Command::Decrypt(args) => crypt::decrypt(args.into_job()),
+        Command::Encrypt(args) => crypt::encrypt(args.io.into_job(match args.cipher.as_str() {
+            "noctis-256" => noctis::format::CipherId::Noctis256,
+            _ => noctis::format::CipherId::Aes256Gcm,
+        })),
+        // Read from the file's header; this is only the field's filler.
+        Command::Decrypt(args) => {
+            crypt::decrypt(args.into_job(noctis::format::CipherId::Aes256Gcm))
+        }
     }
 }
 

@@ -5,7 +5,10 @@
 //! which chunk is the last), about 2 MiB, plus Argon2id's 64 MiB.
 //! Output files are written to a temporary file beside the target and
 //! renamed into place only once everything authenticated, so a failure
-//! never leaves a partial file that looks like a good one.
+//! never leaves a partial file that looks like a good one. An output that
+//! exists and is not a regular file (a FIFO, a device) is written directly,
+//! as standard output is: renaming over it would replace the device or
+//! pipe with a regular file.
 
 use std::{
     fs::File,
@@ -179,9 +182,10 @@ fn open_input(path: Option<&Path>) -> Result<(Box<dyn Read>, Option<u64>), Error
     }
 }
 
-/// Runs `body` against the output: stdout, or a temporary file in the
-/// target's directory that is synced and renamed over the target only if
-/// `body` succeeds (and deleted otherwise).
+/// Runs `body` against the output: stdout; an existing FIFO or device,
+/// written directly (never a terminal); or a temporary file in the target's
+/// directory that is synced and renamed over the target only if `body`
+/// succeeds (and deleted otherwise).
 fn write_output(
     path: Option<&Path>,
     body: impl FnOnce(&mut dyn Write) -> Result<(), Error>,
@@ -191,6 +195,22 @@ fn write_output(
         body(&mut out)?;
         return out.flush().map_err(write_error);
     };
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    if special {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io("open", path, e))?;
+        if file.is_terminal() {
+            return Err(Error::Usage(format!(
+                "refusing to write to the terminal {}: give a file, or redirect the output",
+                path.display()
+            )));
+        }
+        let mut out = io::BufWriter::with_capacity(1 << 16, file);
+        body(&mut out)?;
+        return out.flush().map_err(write_error);
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

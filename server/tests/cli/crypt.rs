@@ -268,3 +268,110 @@ async fn without_a_password_source_it_says_how_to_give_one() {
     assert!(!enc.status.success());
     assert!(one_line(&enc).contains("NOCTURNE_PASSWORD"));
 }
+
+/// An output that is a FIFO or a device is written to, not replaced: the
+/// rename that protects regular files once swapped a FIFO for a regular
+/// file (its reader got nothing) and, as root, `/dev/null` for a file
+/// holding the plaintext. Both are made in a temporary directory, never the
+/// system's.
+#[tokio::test]
+async fn fifos_and_devices_are_written_to_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = sample(300_000);
+    std::fs::write(dir.path().join("plain.bin"), &data).expect("write");
+    let enc = nocturne(
+        dir.path(),
+        &["encrypt", "-i", "plain.bin", "-o", "sealed.noc"],
+        Some("pw"),
+        None,
+    )
+    .await;
+    assert!(
+        enc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&enc.stderr)
+    );
+
+    // A FIFO, read by another thread while `decrypt` writes to it.
+    let fifo = dir.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read the fifo"))
+    };
+    let dec = nocturne(
+        dir.path(),
+        &["decrypt", "-i", "sealed.noc", "-o", "pipe"],
+        Some("pw"),
+        None,
+    )
+    .await;
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    let got = reader.join().expect("the reader");
+    assert!(got == data, "the FIFO's reader got {} bytes", got.len());
+    let kind = std::fs::symlink_metadata(&fifo)
+        .expect("still there")
+        .file_type();
+    assert!(kind.is_fifo(), "the FIFO was replaced: {kind:?}");
+
+    // A null device of our own (mknod needs root; said when skipped).
+    let null = dir.path().join("null");
+    let made = std::process::Command::new("mknod")
+        .arg(&null)
+        .args(["c", "1", "3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        eprintln!("skipped the device case: mknod needs root here");
+        return;
+    }
+    let dec = nocturne(
+        dir.path(),
+        &["decrypt", "-i", "sealed.noc", "-o", "null"],
+        Some("pw"),
+        None,
+    )
+    .await;
+    assert!(
+        dec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    let kind = std::fs::symlink_metadata(&null)
+        .expect("still there")
+        .file_type();
+    assert!(kind.is_char_device(), "the device was replaced: {kind:?}");
+    assert_eq!(std::fs::metadata(&null).expect("meta").len(), 0);
+}
+
+/// `decrypt` takes no `--cipher` (the file says which): it is refused with
+/// a usage error instead of being accepted and ignored.
+#[tokio::test]
+async fn decrypt_refuses_a_cipher_it_would_ignore() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = nocturne(
+        dir.path(),
+        &["decrypt", "--cipher", "noctis-256", "-i", "x", "-o", "y"],
+        Some("pw"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cipher"));
+}
