@@ -269,6 +269,10 @@ const MIGRATIONS: &[&str] = &[
     WHEN OLD.fragment_id != NEW.fragment_id BEGIN
         INSERT OR IGNORE INTO mesh_trash (peer, fragment_id) VALUES (OLD.peer, OLD.fragment_id);
     END;",
+    // 4: what a claim fetched again after sending a file whole (a bit per
+    // position, like `done`): once per file, so a spent one-time link
+    // cannot be read again and again through its re-fetch allowance.
+    "ALTER TABLE share_claims ADD COLUMN refetched BLOB NOT NULL DEFAULT x'';",
 ];
 
 /// Brings the schema up to date. A database from a newer Nocturne is

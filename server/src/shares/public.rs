@@ -142,6 +142,8 @@ pub(crate) struct ClaimedFile {
     /// SHA-256 of the ciphertext.
     pub(crate) sha256: Vec<u8>,
     pub(crate) sent_whole: bool,
+    /// Whether this claim already fetched the file again after that.
+    pub(crate) refetched: bool,
 }
 
 /// The file at position `index` of link `share` for the claim hashing to
@@ -155,15 +157,15 @@ pub(crate) async fn claimed_file(
     now: i64,
 ) -> Result<ClaimedFile, Error> {
     db.call(move |conn| {
-        let claim: Option<(i64, i64, bool, Vec<u8>)> = conn
+        let claim: Option<(i64, i64, bool, Vec<u8>, Vec<u8>)> = conn
             .query_row(
-                "SELECT created_at, expires_at, completed, done FROM share_claims
+                "SELECT created_at, expires_at, completed, done, refetched FROM share_claims
                      WHERE claim_hash = ?1 AND share_id = ?2",
                 rusqlite::params![&claim_hash[..], share],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        let Some((created, expires, completed, done)) = claim else {
+        let Some((created, expires, completed, done, refetched)) = claim else {
             return Err(claim_gone());
         };
         if expires <= now || created + CLAIM_LIFETIME <= now {
@@ -199,6 +201,7 @@ pub(crate) async fn claimed_file(
             size: file.1,
             sha256: file.2,
             sent_whole: completed || is_done(&done, index),
+            refetched: is_done(&refetched, index),
         })
     })
     .await
@@ -211,6 +214,41 @@ pub(crate) fn is_done(done: &[u8], index: i64) -> bool {
         .ok()
         .and_then(|i| done.get(i / 8).map(|b| b & (1 << (i % 8)) != 0))
         .unwrap_or(false)
+}
+
+/// Marks the file at `index` as fetched again by the claim; `false` if it
+/// already was (the one re-fetch is taken).
+pub(crate) async fn take_refetch(db: &Db, claim_hash: [u8; 32], index: i64) -> Result<bool, Error> {
+    db.call(move |conn| {
+        let tx = conn.transaction()?;
+        let Some(mut bits) = tx
+            .query_row(
+                "SELECT refetched FROM share_claims WHERE claim_hash = ?1",
+                [&claim_hash[..]],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+        else {
+            return Err(claim_gone());
+        };
+        if is_done(&bits, index) {
+            return Ok(false);
+        }
+        let Ok(i) = usize::try_from(index) else {
+            return Ok(false);
+        };
+        if bits.len() <= i / 8 {
+            bits.resize(i / 8 + 1, 0);
+        }
+        bits[i / 8] |= 1 << (i % 8);
+        tx.execute(
+            "UPDATE share_claims SET refetched = ?2 WHERE claim_hash = ?1",
+            rusqlite::params![&claim_hash[..], bits],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    })
+    .await
 }
 
 /// The answer for a claim that is unknown, lapsed or spent.

@@ -23,7 +23,8 @@
 //! completed by another stream) or which a newer request for the same file
 //! superseded stops before its end. After completion the claim lives on for
 //! its grace period only to re-send the last [`COMPLETED_TAIL`] bytes of a
-//! file, which a connection breaking at the very end may have lost. A claim
+//! file (all of a smaller one), which a connection breaking at the very end
+//! may have lost: once per file, and without extending the grace. A claim
 //! that lapses after some ciphertext was sent also counts as a download
 //! (otherwise stopping one byte short, waiting out the grace and claiming
 //! again would read a one-time link many times); one that lapses before any

@@ -197,19 +197,27 @@ pub(crate) async fn share_content(
         size,
         sha256,
         sent_whole,
+        refetched,
     } = public::claimed_file(&state.db, id.clone(), index, claim_hash, now).await?;
     let sha256 = crate::secret::to_hex(&sha256);
     let slice = match Wanted::from_headers(&headers, size, &sha256)? {
         Wanted::NotModified(response) => return Ok(response),
         Wanted::Bytes(slice) => slice,
     };
-    // A file this claim already sent whole may only be fetched again as far
-    // as a break at its very end can have lost.
-    if sent_whole && (slice.start == 0 || slice.start < size.saturating_sub(COMPLETED_TAIL)) {
-        return Err(Error::Gone {
-            code: "used",
-            message: "This link has already been used.",
-        });
+    // A file this claim already sent whole may be fetched again only as far
+    // as a connection breaking at its very end can have lost (its last MiB,
+    // or all of a smaller file), once, and without extending the claim.
+    let used = || Error::Gone {
+        code: "used",
+        message: "This link has already been used.",
+    };
+    if sent_whole {
+        if refetched || slice.start < size.saturating_sub(COMPLETED_TAIL) {
+            return Err(used());
+        }
+        if !public::take_refetch(&state.db, claim_hash, index).await? {
+            return Err(used());
+        }
     }
     let blob = wire::blob_id(&file_id)?;
     let stream = crate::files::content(
@@ -235,6 +243,7 @@ pub(crate) async fn share_content(
         reported: 0,
         last_touch: Instant::now(),
         finished: false,
+        extends_grace: !sent_whole,
     };
     slice.respond(stream, move |stream| {
         Body::from_stream(tracked(stream, progress))

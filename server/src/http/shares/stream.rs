@@ -32,6 +32,9 @@ pub(super) struct Progress {
     pub(super) reported: u64,
     pub(super) last_touch: Instant,
     pub(super) finished: bool,
+    /// Whether this stream keeps its claim alive (a re-fetch after the
+    /// file went out whole does not).
+    pub(super) extends_grace: bool,
 }
 
 impl Progress {
@@ -120,7 +123,7 @@ pub(super) fn tracked(
             progress.sent += chunk.len() as u64;
             let last = progress.sent == progress.len && progress.reaches_end;
             if last || progress.reported == 0 || progress.last_touch.elapsed() >= TOUCH_EVERY {
-                let job = progress.job(last, true);
+                let job = progress.job(last, progress.extends_grace);
                 if let Err(e) = progress.db.call(job).await {
                     progress.finished = true;
                     return Some((Err(stop(e.to_string())), (stream, progress)));

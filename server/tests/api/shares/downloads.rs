@@ -76,11 +76,59 @@ async fn a_one_time_link_gives_exactly_one_download_to_twenty_racers() {
         tail.bytes().await.expect("tail")[..],
         bytes[bytes.len() - 100..]
     );
+    // Once.
+    let again = opener
+        .content(
+            &link.id,
+            0,
+            &claims[0],
+            Some(&format!("bytes={}-", bytes.len() - 100)),
+        )
+        .await;
+    assert_eq!(error_of(again).await.1, "used");
     let view = owner_view(&owner, &link.id).await;
     assert_eq!(
         (view["state"].as_str(), view["downloads"].as_i64()),
         (Some("used"), Some(1))
     );
+}
+
+/// A spent one-time claim on a file of a few KiB: the "last MiB" a broken
+/// final read can have lost is the whole file, so it may be fetched again,
+/// but once, and that fetch never keeps the claim alive (a claim once read
+/// a small file again and again, each re-fetch extending its grace).
+#[tokio::test]
+async fn a_spent_claim_refetches_a_small_file_once_and_never_extends_its_grace() {
+    let clock = TestClock::new();
+    let (_dir, s, owner) = setup(Some(&clock)).await;
+    let a = encrypt("small.txt", &body(4000, 9), CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let opener = Opener::new(&s.base);
+    let (link, _keys, claim) = claimed(&owner, &opener, (&fa, &a), "one_time").await;
+    let whole = opener.content(&link.id, 0, &claim, None).await;
+    assert_eq!(whole.status(), 200);
+    let whole = whole.bytes().await.expect("body");
+
+    // Nine minutes on (within the ten-minute grace) the client asks again
+    // for what its broken final read lost: allowed, once.
+    clock.advance_to(9 * 60);
+    let lost = opener.content(&link.id, 0, &claim, Some("bytes=1-")).await;
+    assert_eq!(lost.status(), 206);
+    assert_eq!(lost.bytes().await.expect("body")[..], whole[1..]);
+    for range in [Some("bytes=1-"), Some("bytes=100-"), None] {
+        let r = opener.content(&link.id, 0, &claim, range).await;
+        assert_eq!(
+            error_of(r).await,
+            (StatusCode::GONE, "used".to_owned()),
+            "{range:?}"
+        );
+    }
+    // And the re-fetch did not keep the claim alive past its grace.
+    clock.advance_to(11 * 60);
+    let late = opener
+        .content(&link.id, 0, &claim, Some("bytes=3000-"))
+        .await;
+    assert_eq!(error_of(late).await.1, "claim_expired");
 }
 
 /// A link with password "pw" for one file, its keys as the opener derives
