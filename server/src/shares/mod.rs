@@ -53,31 +53,46 @@ pub(crate) fn purge(conn: &Connection, now: i64) -> Result<usize, Error> {
 /// flight (each removes itself when it ends), so it is bounded by the
 /// connection limit.
 #[derive(Debug, Default)]
-pub(crate) struct Streams(std::sync::Mutex<std::collections::HashMap<([u8; 32], i64), u64>>);
+pub(crate) struct Streams(
+    std::sync::Mutex<std::collections::HashMap<([u8; 32], i64), (u64, String)>>,
+);
+
+type StreamTable = std::collections::HashMap<([u8; 32], i64), (u64, String)>;
 
 impl Streams {
-    fn table(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<([u8; 32], i64), u64>> {
+    fn table(&self) -> std::sync::MutexGuard<'_, StreamTable> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a new stream for `(claim, index)`; returns its number.
-    pub(crate) fn begin(&self, claim: [u8; 32], index: i64) -> u64 {
+    /// Registers a new stream for `(claim, index)` of link `share`;
+    /// returns its number.
+    pub(crate) fn begin(&self, claim: [u8; 32], index: i64, share: &str) -> u64 {
         let mut table = self.table();
-        let n = table.entry((claim, index)).or_insert(0);
-        *n += 1;
-        *n
+        let entry = table
+            .entry((claim, index))
+            .or_insert_with(|| (0, share.to_owned()));
+        entry.0 += 1;
+        entry.0
     }
 
+    /// Whether the stream may send its next piece: the newest for its
+    /// (claim, file), and its link not stopped since.
     pub(crate) fn is_current(&self, claim: [u8; 32], index: i64, stream: u64) -> bool {
-        self.table().get(&(claim, index)) == Some(&stream)
+        self.table().get(&(claim, index)).map(|e| e.0) == Some(stream)
     }
 
     pub(crate) fn end(&self, claim: [u8; 32], index: i64, stream: u64) {
         let mut table = self.table();
-        if table.get(&(claim, index)) == Some(&stream) {
+        if table.get(&(claim, index)).map(|e| e.0) == Some(stream) {
             table.remove(&(claim, index));
         }
+    }
+
+    /// Stops every stream of link `share` at its next piece (a revoke, a
+    /// new expiry).
+    pub(crate) fn stop_share(&self, share: &str) {
+        self.table().retain(|_, (_, s)| s != share);
     }
 }

@@ -144,6 +144,8 @@ pub(crate) struct ClaimedFile {
     pub(crate) sent_whole: bool,
     /// Whether this claim already fetched the file again after that.
     pub(crate) refetched: bool,
+    /// When the link expires, if it does.
+    pub(crate) ends_at: Option<i64>,
 }
 
 /// The file at position `index` of link `share` for the claim hashing to
@@ -202,6 +204,7 @@ pub(crate) async fn claimed_file(
             sha256: file.2,
             sent_whole: completed || is_done(&done, index),
             refetched: is_done(&refetched, index),
+            ends_at: row.expires_at,
         })
     })
     .await

@@ -162,13 +162,25 @@ pub(crate) async fn update_share(
         }
         None => None,
     };
+    let new_expiry = req.expiry.is_some();
     let change = owner::Change {
         expires_at: req.expiry.map(|e| e.expires_at),
         rewrap,
         unlock: req.unlock,
     };
-    let described =
-        owner::update(&state.db, id, session.account_id, change, state.clock.now()).await?;
+    let described = owner::update(
+        &state.db,
+        id.clone(),
+        session.account_id,
+        change,
+        state.clock.now(),
+    )
+    .await?;
+    // Downloads in flight learned the old expiry when they started: stop
+    // them (a still-valid claim resumes with `Range` under the new one).
+    if new_expiry {
+        state.streams.stop_share(&id);
+    }
     Ok(Json(ShareView::from(described)))
 }
 
@@ -183,6 +195,7 @@ pub(crate) async fn revoke_share(
     PathArgs(id): PathArgs<String>,
 ) -> Result<StatusCode, Error> {
     let id = share_id(&id)?;
-    owner::revoke(&state.db, id, session.account_id, state.clock.now()).await?;
+    owner::revoke(&state.db, id.clone(), session.account_id, state.clock.now()).await?;
+    state.streams.stop_share(&id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -198,6 +198,7 @@ pub(crate) async fn share_content(
         sha256,
         sent_whole,
         refetched,
+        ends_at,
     } = public::claimed_file(&state.db, id.clone(), index, claim_hash, now).await?;
     let sha256 = crate::secret::to_hex(&sha256);
     let slice = match Wanted::from_headers(&headers, size, &sha256)? {
@@ -232,7 +233,7 @@ pub(crate) async fn share_content(
     let progress = Progress {
         db: state.db.clone(),
         clock: state.clock.clone(),
-        stream: state.streams.begin(claim_hash, index),
+        stream: state.streams.begin(claim_hash, index, &id),
         streams: state.streams.clone(),
         claim_hash,
         share: id,
@@ -244,6 +245,7 @@ pub(crate) async fn share_content(
         last_touch: Instant::now(),
         finished: false,
         extends_grace: !sent_whole,
+        ends_at,
     };
     slice.respond(stream, move |stream| {
         Body::from_stream(tracked(stream, progress))

@@ -35,6 +35,8 @@ pub(super) struct Progress {
     /// Whether this stream keeps its claim alive (a re-fetch after the
     /// file went out whole does not).
     pub(super) extends_grace: bool,
+    /// When the link expires: the stream stops at its first piece after.
+    pub(super) ends_at: Option<i64>,
 }
 
 impl Progress {
@@ -112,13 +114,20 @@ pub(super) fn tracked(
                 Ok(chunk) => chunk,
                 Err(e) => return Some((Err(e), (stream, progress))),
             };
+            // Checked before every piece, in memory: a newer request for
+            // the file, a revoke or a new expiry (both stop the link's
+            // streams), or the link's expiry passing.
             if !progress
                 .streams
                 .is_current(progress.claim_hash, progress.index, progress.stream)
             {
                 progress.finished = true;
-                let e = stop("superseded by a newer request for this file".into());
+                let e = stop("superseded, or the link was revoked".into());
                 return Some((Err(e), (stream, progress)));
+            }
+            if progress.ends_at.is_some_and(|t| progress.clock.now() >= t) {
+                progress.finished = true;
+                return Some((Err(stop("the link expired".into())), (stream, progress)));
             }
             progress.sent += chunk.len() as u64;
             let last = progress.sent == progress.len && progress.reaches_end;
