@@ -53,10 +53,9 @@ pub(crate) fn purge(conn: &Connection, now: i64) -> Result<usize, Error> {
 /// flight (each removes itself when it ends), so it is bounded by the
 /// connection limit.
 #[derive(Debug, Default)]
-pub(crate) struct Streams(
-    std::sync::Mutex<std::collections::HashMap<([u8; 32], i64), (u64, String)>>,
-);
+pub(crate) struct Streams(std::sync::Mutex<StreamTable>);
 
+/// Per (claim, file): the newest stream's number, and the link it is of.
 type StreamTable = std::collections::HashMap<([u8; 32], i64), (u64, String)>;
 
 impl Streams {

@@ -148,6 +148,9 @@ pub(crate) struct ClaimedFile {
     pub(crate) ends_at: Option<i64>,
 }
 
+/// A claim's created_at, expires_at, completed, done and refetched.
+type ClaimRow = (i64, i64, bool, Vec<u8>, Vec<u8>);
+
 /// The file at position `index` of link `share` for the claim hashing to
 /// `claim_hash`, if that claim is alive. A claim already made may finish on
 /// a link locked since (by someone else's guesses) or used up (by itself).
@@ -159,7 +162,7 @@ pub(crate) async fn claimed_file(
     now: i64,
 ) -> Result<ClaimedFile, Error> {
     db.call(move |conn| {
-        let claim: Option<(i64, i64, bool, Vec<u8>, Vec<u8>)> = conn
+        let claim: Option<ClaimRow> = conn
             .query_row(
                 "SELECT created_at, expires_at, completed, done, refetched FROM share_claims
                      WHERE claim_hash = ?1 AND share_id = ?2",
