@@ -17,8 +17,13 @@ use crate::{
     accounts::sessions::{self, ABSOLUTE},
 };
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP (http://localhost).
 pub(crate) const COOKIE: &str = "nocturne_session";
+/// Its name behind a TLS proxy: the `__Host-` prefix makes browsers refuse
+/// it unless it is `Secure`, set by this origin itself (no `Domain`) for
+/// `Path=/`, so a sibling subdomain or a plain-HTTP page cannot plant or
+/// overwrite it.
+pub(crate) const HOST_COOKIE: &str = "__Host-nocturne_session";
 const LABEL: &str = "nocturne session";
 
 /// A logged-in caller.
@@ -46,23 +51,30 @@ pub(crate) async fn start(state: &AppState, account_id: i64) -> Result<String, E
 }
 
 /// The `Set-Cookie` value that installs `token` (or, with `None`, removes
-/// the cookie). `Secure` when a TLS proxy is in front; browsers also keep
-/// non-Secure cookies for http://localhost.
+/// the cookie). Behind a TLS proxy it is `__Host-nocturne_session` and
+/// `Secure`; over plain HTTP (browsers keep non-Secure cookies for
+/// http://localhost) `nocturne_session`, since `__Host-` needs `Secure`.
 pub(crate) fn cookie(token: Option<&str>, secure: bool) -> HeaderValue {
     let (value, age) = match token {
         Some(t) => (t, ABSOLUTE),
         None => ("", 0),
     };
-    let secure = if secure { "; Secure" } else { "" };
+    let (name, secure) = if secure {
+        (HOST_COOKIE, "; Secure")
+    } else {
+        (COOKIE, "")
+    };
     HeaderValue::from_str(&format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={age}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("nocturne_session=; Max-Age=0"))
 }
 
-/// Finds the token: `Authorization: Bearer …` first, then the cookie.
-/// Returns it with whether it came from the cookie.
-fn token(headers: &HeaderMap) -> Option<(String, bool)> {
+/// Finds the token: `Authorization: Bearer …` first, then the cookie (by
+/// the name this deployment sets: `__Host-…` behind TLS). Returns it with
+/// whether it came from the cookie.
+fn token(headers: &HeaderMap, secure: bool) -> Option<(String, bool)> {
+    let name = if secure { HOST_COOKIE } else { COOKIE };
     if let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -77,7 +89,7 @@ fn token(headers: &HeaderMap) -> Option<(String, bool)> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| (value.to_owned(), true))
 }
 
@@ -86,7 +98,8 @@ impl FromRequestParts<AppState> for Session {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
-        let (token, from_cookie) = token(&parts.headers).ok_or(Error::Unauthorized)?;
+        let (token, from_cookie) =
+            token(&parts.headers, state.trust_proxy).ok_or(Error::Unauthorized)?;
         // SameSite=Strict already keeps the cookie off cross-site requests;
         // refusing a cookie-carrying change that a browser marks cross-site
         // is a second lock on the same door.
@@ -135,5 +148,30 @@ mod tests {
                 .expect("ascii")
                 .contains("Max-Age=0; Secure")
         );
+        // Behind TLS: the __Host- prefix, whose rules the value keeps.
+        let secure = cookie(Some("abc"), true);
+        let secure = secure.to_str().expect("ascii");
+        assert!(
+            secure.starts_with("__Host-nocturne_session=abc;"),
+            "{secure}"
+        );
+        assert!(secure.contains("; Path=/;") && secure.contains("; Secure"));
+        assert!(!secure.contains("Domain"));
+    }
+
+    #[test]
+    fn the_cookie_is_read_by_the_name_the_deployment_sets() {
+        let headers = |cookie: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::COOKIE, cookie.parse().expect("value"));
+            h
+        };
+        let plain = headers("nocturne_session=p");
+        let host = headers("__Host-nocturne_session=h");
+        assert_eq!(token(&plain, false), Some(("p".into(), true)));
+        assert_eq!(token(&host, true), Some(("h".into(), true)));
+        // Behind TLS a cookie without the prefix (one a plain-HTTP page or
+        // a sibling domain could have planted) is not taken.
+        assert_eq!(token(&plain, true), None);
     }
 }

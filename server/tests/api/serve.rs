@@ -96,6 +96,49 @@ async fn a_trusted_proxy_turns_on_hsts() {
         .to_str()
         .expect("ascii");
     assert!(hsts.starts_with("max-age="), "{hsts}");
+
+    // Behind TLS the session cookie carries the __Host- prefix, and only a
+    // cookie by that name is a session.
+    let mut alice = crate::common::client::Client::new(&server.base, "alice");
+    assert_eq!(alice.register("pw", None).await.status(), 201);
+    let keys = alice.password_keys("pw").await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let login = http
+        .post(server.url("/api/auth/login"))
+        .json(&serde_json::json!({"username": "alice",
+            "auth_key": crate::common::client::b64(&keys.auth)}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let set = login.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(set.starts_with("__Host-nocturne_session="), "{set}");
+    assert!(
+        set.contains("; Secure") && set.contains("; Path=/;"),
+        "{set}"
+    );
+    let token = set
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .expect("a value");
+    let me = |name: &str| {
+        http.get(server.url("/api/account"))
+            .header("cookie", format!("{name}={token}"))
+            .send()
+    };
+    assert_eq!(
+        me("__Host-nocturne_session").await.expect("me").status(),
+        200
+    );
+    assert_eq!(me("nocturne_session").await.expect("me").status(), 401);
 }
 
 #[tokio::test]
