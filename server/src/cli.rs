@@ -28,7 +28,15 @@ use crate::{
 /// With no command, `nocturne` runs the server: `nocturne --port 9000` is
 /// `nocturne serve --port 9000`.
 #[derive(Debug, Parser)]
-#[command(name = "nocturne", version, about, long_about = None)]
+#[command(
+    name = "nocturne",
+    version,
+    about,
+    long_about = None,
+    after_help = "Without a command, `nocturne [OPTIONS]` runs the server: `nocturne serve --help` \
+                  lists its options (--port, --data-dir, --registration, --mesh, …), each also an \
+                  environment variable (PORT, NOCTURNE_DATA_DIR, …)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -133,6 +141,10 @@ struct ServeArgs {
     /// Bytes per shard (a stripe is k shards): even, at most 256KiB.
     #[arg(long, env = "NOCTURNE_MESH_SHARD_SIZE", default_value = "256KiB", value_parser = parse_size, hide = true)]
     mesh_shard_size: u64,
+    /// How long blobs no row names are kept in `<data dir>/orphans/` before
+    /// they are deleted (`0` keeps them forever).
+    #[arg(long, env = "NOCTURNE_ORPHAN_RETENTION", default_value = "30d", value_parser = parse_duration)]
+    orphan_retention: Duration,
     /// Connections served at once.
     #[arg(long, env = "NOCTURNE_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
@@ -541,6 +553,11 @@ fn canonical_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         _ => None,
     };
     if let Some(sub) = sub {
+        // The alias is `nocturne <sub>`, and its help and errors say so
+        // (not `nocturne-node node …`).
+        if let Some(program) = args.first_mut() {
+            *program = "nocturne".into();
+        }
         args.insert(1.min(args.len()), sub.into());
     } else if serve_implied {
         args.insert(1.min(args.len()), "serve".into());
@@ -571,6 +588,7 @@ fn serve(args: ServeArgs) -> Result<(), Error> {
     config.mesh = mesh;
     config.trust_proxy = args.trust_proxy;
     config.trusted_proxies = args.trusted_proxies;
+    config.orphan_retention = (!args.orphan_retention.is_zero()).then_some(args.orphan_retention);
     config.registration = args.registration;
     config.max_file_size = args.max_file_size;
     config.quota = args.quota;
@@ -885,11 +903,11 @@ mod tests {
     fn old_binary_names_map_to_subcommands() {
         assert_eq!(
             canon(&["/usr/bin/nocturne-node", "status"]),
-            ["/usr/bin/nocturne-node", "node", "status"]
+            ["nocturne", "node", "status"]
         );
         assert_eq!(
             canon(&["nocturne-agent", "setup"]),
-            ["nocturne-agent", "agent", "setup"]
+            ["nocturne", "agent", "setup"]
         );
     }
 }

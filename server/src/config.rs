@@ -58,6 +58,9 @@ pub struct Config {
     pub test_clock_file: Option<PathBuf>,
     /// The storage mesh (`NOCTURNE_MESH` other than `off`).
     pub mesh: Option<MeshConfig>,
+    /// How long blobs moved to `orphans/` are kept before they are deleted
+    /// (`None`: kept forever).
+    pub orphan_retention: Option<Duration>,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             quota: DEFAULT_QUOTA,
             test_clock_file: None,
+            orphan_retention: Some(Duration::from_secs(30 * 86_400)),
             mesh: None,
         }
     }

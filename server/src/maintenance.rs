@@ -13,8 +13,11 @@
 //! - reports, but keeps, file rows whose blob is missing (an unmounted
 //!   volume must not turn into deleted keys).
 //!
-//! While running, the sweep only expires old uploads, sessions and invites;
-//! it never touches blobs that a finishing upload might be committing.
+//! While running, the sweep only expires old uploads, sessions and invites,
+//! and deletes what has sat in `orphans/` past its retention (30 days by
+//! default); it never touches blobs that a finishing upload might be
+//! committing. A blob found in another fan-out folder than its name's is
+//! moved where it belongs (`store`).
 
 use std::{collections::HashSet, time::Duration};
 
@@ -196,6 +199,18 @@ pub(crate) async fn sweep(state: &AppState) -> Result<usize, Error> {
         .await?;
     for id in expired.iter().filter_map(|i| BlobId::parse(i)) {
         let _ = state.blobs.discard_staged(&id).await;
+    }
+    // Blobs set aside in `orphans/` (no row named them) are kept for the
+    // retention period, for an operator restoring an older database, then
+    // deleted.
+    if let Some(retention) = state.orphan_retention
+        && let Some(before) = std::time::SystemTime::now().checked_sub(retention)
+    {
+        match state.blobs.purge_orphans(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(count = n, "deleted orphaned blobs past their retention"),
+            Err(e) => tracing::warn!(error = %e, "could not purge orphans/"),
+        }
     }
     Ok(expired.len())
 }

@@ -35,6 +35,8 @@ pub(crate) struct AppState {
     pub(crate) clock: crate::clock::Clock,
     /// The storage mesh, when `NOCTURNE_MESH` is on.
     pub(crate) mesh: Option<crate::replication::Mesh>,
+    /// How long `orphans/` keeps a blob (`None`: forever).
+    pub(crate) orphan_retention: Option<std::time::Duration>,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
                 max_file_size: config.max_file_size,
                 clock: crate::clock::Clock::new(config.test_clock_file.clone()),
                 mesh: None,
+                orphan_retention: config.orphan_retention,
             })
         })
         .await

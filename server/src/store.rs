@@ -106,6 +106,12 @@ pub(crate) trait BlobStore: Send + Sync {
     /// Moves a committed blob that no row names out of the store, into a
     /// quarantine the operator can inspect, rather than deleting it.
     fn quarantine(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
+    /// Deletes blobs moved to `orphans/` before `older_than` (the move
+    /// sets their modification time); returns how many went.
+    fn purge_orphans(
+        &self,
+        older_than: std::time::SystemTime,
+    ) -> impl Future<Output = io::Result<usize>> + Send;
 
     /// Every committed blob and every staged upload, for the startup check.
     fn inventory(&self) -> impl Future<Output = io::Result<(Vec<BlobId>, Vec<BlobId>)>> + Send;
@@ -145,6 +151,15 @@ impl LocalDisk {
 
     fn staged_path(&self, id: &BlobId) -> PathBuf {
         self.staging.join(format!("{}.part", id.as_str()))
+    }
+}
+
+/// Sets a file's modification time to now (if it is there).
+fn touch(path: &Path) -> io::Result<()> {
+    match std::fs::File::options().write(true).open(path) {
+        Ok(file) => file.set_modified(std::time::SystemTime::now()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -286,25 +301,73 @@ impl BlobStore for LocalDisk {
         .map_err(io::Error::other)?
     }
 
+    async fn purge_orphans(&self, older_than: std::time::SystemTime) -> io::Result<usize> {
+        let orphans = self.quarantine.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            for entry in std::fs::read_dir(&orphans)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                if meta.is_file() && meta.modified()? < older_than {
+                    ignore_missing(std::fs::remove_file(entry.path()))?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(io::Error::other)?
+    }
+
     async fn quarantine(&self, id: &BlobId) -> io::Result<()> {
-        ignore_missing(
-            tokio::fs::rename(self.blob_path(id), self.quarantine.join(id.as_str())).await,
-        )
+        let target = self.quarantine.join(id.as_str());
+        ignore_missing(tokio::fs::rename(self.blob_path(id), &target).await)?;
+        // The retention of `orphans/` counts from now, not from the upload.
+        touch(&target)
     }
 
     async fn inventory(&self) -> io::Result<(Vec<BlobId>, Vec<BlobId>)> {
-        let (blobs, staging) = (self.blobs.clone(), self.staging.clone());
+        let (blobs, staging, orphans) = (
+            self.blobs.clone(),
+            self.staging.clone(),
+            self.quarantine.clone(),
+        );
         tokio::task::spawn_blocking(move || {
             let mut committed = Vec::new();
+            let mut strays = Vec::new();
             for fan in std::fs::read_dir(&blobs)? {
                 let fan = fan?;
                 if !fan.file_type()?.is_dir() {
                     continue;
                 }
+                let fan_name = fan.file_name();
                 for entry in std::fs::read_dir(fan.path())? {
-                    if let Some(id) = entry?.file_name().to_str().and_then(BlobId::parse) {
-                        committed.push(id);
+                    let entry = entry?;
+                    if let Some(id) = entry.file_name().to_str().and_then(BlobId::parse) {
+                        if fan_name.to_str() != Some(&id.as_str()[..2]) {
+                            strays.push((entry.path(), id));
+                        } else {
+                            committed.push(id);
+                        }
                     }
+                }
+            }
+            // A blob in another fan-out folder than its name's (copied in by
+            // hand, say) goes where it belongs, once, instead of being
+            // reported at every start; if its place is taken, to `orphans/`.
+            for (path, id) in strays {
+                let home = blobs.join(&id.as_str()[..2]);
+                let target = home.join(id.as_str());
+                if target.exists() {
+                    let orphan = orphans.join(format!("{}.stray", id.as_str()));
+                    std::fs::rename(&path, &orphan)?;
+                    touch(&orphan)?;
+                    tracing::warn!(blob = %id.as_str(), "a second copy of a blob in the wrong folder went to orphans/");
+                } else {
+                    std::fs::create_dir_all(&home)?;
+                    std::fs::rename(&path, &target)?;
+                    tracing::warn!(blob = %id.as_str(), "a blob in the wrong folder was moved where it belongs");
+                    committed.push(id);
                 }
             }
             let mut staged = Vec::new();

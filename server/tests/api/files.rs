@@ -391,6 +391,66 @@ async fn leftovers_of_a_crash_are_sorted_out_at_startup() {
     assert_eq!((name.as_str(), plain), ("late.txt", body(PART + 5)));
 }
 
+/// A blob found in another fan-out folder than its name's is moved where
+/// it belongs (it was once reported at every start and its file could not
+/// be downloaded), and `orphans/` keeps what it holds for the retention
+/// period only: an orphan set aside 40 days ago goes, one from yesterday
+/// stays.
+#[tokio::test]
+async fn strays_go_home_and_old_orphans_go_away() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = Server::start(&binary(), dir.path(), &[]).await;
+    let a = logged_in(&s, "alice").await;
+    let file = a
+        .upload(
+            &encrypt("stray.txt", b"wandering", CipherId::Aes256Gcm),
+            PART,
+        )
+        .await;
+    let id = file["id"].as_str().expect("id").to_owned();
+    assert_eq!(s.terminate().await.code(), Some(0));
+    let data = dir.path().join("data");
+    let home = data.join("blobs").join(&id[..2]).join(&id);
+    let wrong_fan = if &id[..2] == "00" { "01" } else { "00" };
+    let astray = data.join("blobs").join(wrong_fan).join(&id);
+    std::fs::create_dir_all(astray.parent().expect("parent")).expect("mkdir");
+    std::fs::rename(&home, &astray).expect("move by hand");
+    let orphans = data.join("orphans");
+    std::fs::create_dir_all(&orphans).expect("orphans");
+    let aged = |name: &str, days: u64| {
+        let path = orphans.join(name);
+        std::fs::write(&path, b"x").expect("write");
+        let when = std::time::SystemTime::now() - std::time::Duration::from_secs(days * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(when)
+            .expect("set the time");
+        path
+    };
+    let old = aged("ef000000000000000000000000000000", 40);
+    let recent = aged("ef000000000000000000000000000001", 1);
+
+    let s = Server::start(&binary(), dir.path(), &[]).await;
+    assert!(
+        home.exists() && !astray.exists(),
+        "the stray was not moved home"
+    );
+    assert!(!old.exists(), "an orphan past its retention was kept");
+    assert!(
+        recent.exists(),
+        "an orphan within its retention was deleted"
+    );
+    let mut a = Client::new(&s.base, "alice");
+    assert_eq!(a.login("pw").await, 200);
+    let (name, plain) = a.open(&file).await;
+    assert_eq!(
+        (name.as_str(), plain.as_slice()),
+        ("stray.txt", &b"wandering"[..])
+    );
+}
+
 #[tokio::test]
 async fn a_finish_waits_for_parts_still_being_written() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -213,4 +213,19 @@ async fn the_old_binary_names_still_work() {
         "{}",
         stderr(&output)
     );
+    // Its help speaks of `nocturne node`, which is what it runs (it once
+    // read `nocturne-node node …`).
+    let help = run(&link, &["--help"], &[]).await;
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Usage: nocturne node"), "{text}");
+    assert!(!text.contains("nocturne-node node"), "{text}");
+}
+
+/// `nocturne --help` says where the server's options are: they work
+/// without `serve`, and the top-level help does not list them.
+#[tokio::test]
+async fn the_top_level_help_points_at_the_servers_options() {
+    let help = run(&crate::common::binary(), &["--help"], &[]).await;
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("nocturne serve --help"), "{text}");
 }
