@@ -35,6 +35,14 @@ pub(super) async fn security_headers(
 ) -> Response {
     let mut response = next.run(request).await;
     apply(response.headers_mut(), state.trust_proxy);
+    // A body refused before it was read (413) is still on the wire: the
+    // connection cannot carry another request, so say so, and the client
+    // opens a fresh one instead of sending into a closing connection.
+    if response.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
 }
 
