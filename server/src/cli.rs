@@ -57,6 +57,25 @@ enum Command {
     /// Decrypt a file in Nocturne's format with its password (the cipher is
     /// read from the file).
     Decrypt(CryptArgs),
+    /// Copy the data directory (a consistent database snapshot, the blobs,
+    /// the secret) into a new directory, while the server runs.
+    Backup {
+        /// Where to write the backup (a new or empty directory).
+        #[arg(long)]
+        to: PathBuf,
+        /// The server's data directory.
+        #[arg(long, env = "NOCTURNE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Restore a backup into a data directory that holds no database yet.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to restore into.
+        #[arg(long, env = "NOCTURNE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// Options of `nocturne serve`; each can also come from the environment.
@@ -574,6 +593,8 @@ fn dispatch(cli: Cli) -> Result<(), Error> {
             "noctis-256" => noctis::format::CipherId::Noctis256,
             _ => noctis::format::CipherId::Aes256Gcm,
         })),
+        Command::Backup { to, data_dir } => crate::backup::backup(&data_dir, &to),
+        Command::Restore { from, data_dir } => crate::backup::restore(&from, &data_dir),
         // Read from the file's header; this is only the field's filler.
         Command::Decrypt(args) => {
             crypt::decrypt(args.into_job(noctis::format::CipherId::Aes256Gcm))

@@ -19,6 +19,7 @@
 
 mod accounts;
 mod agent;
+mod backup;
 pub mod cli;
 mod clock;
 mod config;

@@ -451,6 +451,84 @@ async fn strays_go_home_and_old_orphans_go_away() {
     );
 }
 
+/// `nocturne backup` taken while the server runs, `nocturne restore` into
+/// a fresh data directory: a server started there serves the same account
+/// and the same file.
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_into_a_working_server() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = Server::start(&binary(), dir.path(), &[]).await;
+    let a = logged_in(&s, "alice").await;
+    let plain = body(2 * PART + 7);
+    let file = a
+        .upload(&encrypt("kept.bin", &plain, CipherId::Aes256Gcm), PART)
+        .await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(binary())
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .output()
+            .expect("run nocturne")
+    };
+    let out = run(&["backup", "--to", "bk", "--data-dir", "data"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.starts_with("backed up 1 files"), "{said}");
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        (mode("bk"), mode("bk/nocturne.db"), mode("bk/secret")),
+        (0o700, 0o600, 0o600)
+    );
+    // Into a non-empty directory it refuses, in one line.
+    let again = run(&["backup", "--to", "bk", "--data-dir", "data"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr)
+            .trim_end()
+            .lines()
+            .count(),
+        1
+    );
+
+    let out = run(&["restore", "--from", "bk", "--data-dir", "fresh"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let twice = run(&["restore", "--from", "bk", "--data-dir", "fresh"]);
+    assert_eq!(
+        twice.status.code(),
+        Some(1),
+        "a second restore over a database"
+    );
+
+    let restored = Server::start(&binary(), dir.path(), &[("NOCTURNE_DATA_DIR", "fresh")]).await;
+    let mut b = Client::new(&restored.base, "alice");
+    assert_eq!(b.login("pw").await, 200);
+    let list = b.list().await;
+    let files = list["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1, "{list}");
+    assert_eq!(files[0]["id"], file["id"]);
+    let (name, got) = b.open(&files[0]).await;
+    assert_eq!((name.as_str(), got), ("kept.bin", plain));
+    drop(s);
+}
+
 #[tokio::test]
 async fn a_finish_waits_for_parts_still_being_written() {
     let dir = tempfile::tempdir().expect("tempdir");
