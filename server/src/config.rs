@@ -61,6 +61,9 @@ pub struct Config {
     /// How long blobs moved to `orphans/` are kept before they are deleted
     /// (`None`: kept forever).
     pub orphan_retention: Option<Duration>,
+    /// `NOCTURNE_METRICS_TOKEN`: turns on `GET /metrics` for this bearer
+    /// token (environment only, so it never shows in process listings).
+    pub metrics_token: Option<Zeroizing<String>>,
 }
 
 impl Config {
@@ -77,6 +80,7 @@ impl Config {
             quota: DEFAULT_QUOTA,
             test_clock_file: None,
             orphan_retention: Some(Duration::from_secs(30 * 86_400)),
+            metrics_token: None,
             mesh: None,
         }
     }
@@ -102,6 +106,24 @@ impl Config {
                 return Err(Error::Config("NOCTURNE_SECRET is not valid UTF-8".into()));
             }
         }
+        match std::env::var("NOCTURNE_METRICS_TOKEN") {
+            Ok(value) if value.is_empty() => {}
+            Ok(value) => {
+                let value = Zeroizing::new(value);
+                if value.len() < 16 {
+                    return Err(Error::Config(
+                        "NOCTURNE_METRICS_TOKEN must be at least 16 characters long".into(),
+                    ));
+                }
+                self.metrics_token = Some(value);
+            }
+            Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::Config(
+                    "NOCTURNE_METRICS_TOKEN is not valid UTF-8".into(),
+                ));
+            }
+        }
         Ok(self)
     }
 }
@@ -111,6 +133,10 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("data_dir", &self.data_dir)
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("trust_proxy", &self.trust_proxy)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("registration", &self.registration)

@@ -37,6 +37,10 @@ pub(crate) struct AppState {
     pub(crate) mesh: Option<crate::replication::Mesh>,
     /// How long `orphans/` keeps a blob (`None`: forever).
     pub(crate) orphan_retention: Option<std::time::Duration>,
+    /// What `/metrics` reports.
+    pub(crate) metrics: Arc<crate::http::metrics::Metrics>,
+    /// `/metrics`'s bearer token; without one it does not exist.
+    pub(crate) metrics_token: Option<Arc<zeroize::Zeroizing<String>>>,
 }
 
 impl AppState {
@@ -68,6 +72,8 @@ impl AppState {
                 clock: crate::clock::Clock::new(config.test_clock_file.clone()),
                 mesh: None,
                 orphan_retention: config.orphan_retention,
+                metrics: Arc::default(),
+                metrics_token: config.metrics_token.clone().map(Arc::new),
             })
         })
         .await

@@ -14,6 +14,7 @@ mod files;
 mod headers;
 mod invites;
 mod mesh;
+pub(crate) mod metrics;
 mod range;
 pub(crate) mod session;
 mod shares;
@@ -97,8 +98,14 @@ pub async fn app(config: &Config) -> Result<(Router, Vec<::mesh::Multiaddr>), Er
     let routes = generate_route_list(app::App);
 
     let router = Router::new()
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .nest("/api", api::routes().0)
         .leptos_routes(&state, routes, move || app::shell(options.clone()))
+        // Counted per route template (only matched routes carry one).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::record,
+        ))
         .fallback(assets::fallback)
         // Layers wrap what is above them: the security headers go on last so
         // they also cover the timeout's and the body limit's own answers.

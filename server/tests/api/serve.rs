@@ -269,3 +269,81 @@ async fn an_oversized_declared_body_is_refused_before_it_arrives() {
     let head = String::from_utf8_lossy(&answer);
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
 }
+
+/// `GET /metrics`: absent unless a token is configured, then only for its
+/// bearer; counts by route template, with no user, file or link in it.
+#[tokio::test]
+async fn metrics_are_off_by_default_and_behind_their_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plain = Server::start(&binary(), dir.path(), &[]).await;
+    let off = reqwest::get(plain.url("/metrics")).await.expect("metrics");
+    assert_eq!(off.status(), 404);
+    drop(plain);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = "metrics-token-0123456789abcdef";
+    let server = Server::start(
+        &binary(),
+        dir.path(),
+        &[
+            ("NOCTURNE_METRICS_TOKEN", token),
+            ("NOCTURNE_REGISTRATION", "open"),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    for _ in 0..3 {
+        let r = http
+            .get(server.url("/api/health"))
+            .send()
+            .await
+            .expect("health");
+        assert_eq!(r.status(), 200);
+    }
+    let mut carol = crate::common::client::Client::new(&server.base, "carol-the-user");
+    assert_eq!(carol.register("pw", None).await.status(), 201);
+    let refused = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(refused.status(), 401);
+    let wrong = http
+        .get(server.url("/metrics"))
+        .bearer_auth("metrics-token-0123456789abcdeX")
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(wrong.status(), 401);
+    let r = http
+        .get(server.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("text");
+    assert!(
+        text.contains(
+            r#"nocturne_http_requests_total{route="/api/health",method="GET",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/api/auth/register",method="POST",status="201"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("nocturne_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("nocturne_files 0"), "{text}");
+    assert!(text.contains("nocturne_uploads_in_progress 0"), "{text}");
+    assert!(
+        !text.contains("carol"),
+        "a user's name in the metrics: {text}"
+    );
+}
