@@ -31,6 +31,7 @@ pub mod http;
 mod limits;
 mod maintenance;
 mod mcp;
+mod metrics;
 mod node;
 mod replication;
 mod secret;

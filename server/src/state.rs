@@ -38,7 +38,7 @@ pub(crate) struct AppState {
     /// How long `orphans/` keeps a blob (`None`: forever).
     pub(crate) orphan_retention: Option<std::time::Duration>,
     /// What `/metrics` reports.
-    pub(crate) metrics: Arc<crate::http::metrics::Metrics>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// `/metrics`'s bearer token; without one it does not exist.
     pub(crate) metrics_token: Option<Arc<zeroize::Zeroizing<String>>>,
 }

@@ -6,7 +6,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    event_loop::Command,
+    Command,
     record::{OperatorId, RecordId, Signed},
     store::Query,
     task::Task,

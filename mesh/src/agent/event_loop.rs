@@ -21,6 +21,7 @@ use libp2p::{
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
+    Command,
     anomaly::{Finding, Thresholds, Watch},
     client::{AgentStatus, Client, Found, PeerInfo},
     clock::Clock,
@@ -31,10 +32,8 @@ use super::{
         bound_operator,
     },
     store::{Inserted, Query, RecordStore},
-    task::Task,
     trust::Trust,
-    view::{Awareness, Changes, QuarantineView, View},
-    vote::Tally,
+    view::View,
     wire,
 };
 use crate::{
@@ -81,67 +80,6 @@ struct Behaviour {
     kad: kad::Behaviour<kad::store::MemoryStore>,
     gossip: gossipsub::Behaviour,
     rr: request_response::Behaviour<Checked<cbor::codec::Codec<wire::Request, wire::Response>>>,
-}
-
-/// What a [`Client`] asks of the event loop.
-#[derive(Debug)]
-pub(super) enum Command {
-    Publish {
-        record: Signed,
-        reply: oneshot::Sender<Result<RecordId, Error>>,
-    },
-    Providers {
-        domain: String,
-        reply: oneshot::Sender<Vec<PeerId>>,
-    },
-    Ingest {
-        records: Vec<Vec<u8>>,
-        reply: oneshot::Sender<usize>,
-    },
-    LocalQuery {
-        query: Query,
-        reply: oneshot::Sender<Vec<Found>>,
-    },
-    Get {
-        id: RecordId,
-        reply: oneshot::Sender<Result<Option<Found>, Error>>,
-    },
-    Request {
-        peer: PeerId,
-        request: wire::Request,
-        reply: oneshot::Sender<Result<wire::Response, Error>>,
-    },
-    CheckTrust {
-        record: Signed,
-        reply: oneshot::Sender<Result<(), String>>,
-    },
-    Status {
-        reply: oneshot::Sender<AgentStatus>,
-    },
-    Peers {
-        reply: oneshot::Sender<Vec<PeerInfo>>,
-    },
-    Tally {
-        entry: RecordId,
-        reply: oneshot::Sender<Option<Tally>>,
-    },
-    Tasks {
-        reply: oneshot::Sender<Vec<Task>>,
-    },
-    Quarantines {
-        reply: oneshot::Sender<Vec<QuarantineView>>,
-    },
-    Awareness {
-        reply: oneshot::Sender<Awareness>,
-    },
-    Changes {
-        operator: OperatorId,
-        reply: oneshot::Sender<Changes>,
-    },
-    Banned {
-        reply: oneshot::Sender<HashSet<PeerId>>,
-    },
-    Shutdown,
 }
 
 enum Pending {

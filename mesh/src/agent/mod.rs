@@ -52,6 +52,76 @@ pub use view::{
     Activity, Awareness, Changes, DomainView, EntrySummary, Outcomes, QuarantineView, TaskCounts,
 };
 
+use std::collections::HashSet;
+
+use libp2p::PeerId;
+use tokio::sync::oneshot;
+
+use crate::Error;
+use task::Task;
+use vote::Tally;
+
+/// What a [`Client`] asks of the [`EventLoop`], over its bounded channel.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Publish {
+        record: Signed,
+        reply: oneshot::Sender<Result<RecordId, Error>>,
+    },
+    Providers {
+        domain: String,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Ingest {
+        records: Vec<Vec<u8>>,
+        reply: oneshot::Sender<usize>,
+    },
+    LocalQuery {
+        query: Query,
+        reply: oneshot::Sender<Vec<Found>>,
+    },
+    Get {
+        id: RecordId,
+        reply: oneshot::Sender<Result<Option<Found>, Error>>,
+    },
+    Request {
+        peer: PeerId,
+        request: wire::Request,
+        reply: oneshot::Sender<Result<wire::Response, Error>>,
+    },
+    CheckTrust {
+        record: Signed,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Status {
+        reply: oneshot::Sender<AgentStatus>,
+    },
+    Peers {
+        reply: oneshot::Sender<Vec<PeerInfo>>,
+    },
+    Tally {
+        entry: RecordId,
+        reply: oneshot::Sender<Option<Tally>>,
+    },
+    Tasks {
+        reply: oneshot::Sender<Vec<Task>>,
+    },
+    Quarantines {
+        reply: oneshot::Sender<Vec<QuarantineView>>,
+    },
+    Awareness {
+        reply: oneshot::Sender<Awareness>,
+    },
+    Changes {
+        operator: OperatorId,
+        reply: oneshot::Sender<Changes>,
+    },
+    Banned {
+        reply: oneshot::Sender<HashSet<PeerId>>,
+    },
+    Shutdown,
+}
+
 /// Unix seconds now.
 pub fn now() -> u64 {
     std::time::SystemTime::now()

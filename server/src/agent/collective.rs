@@ -13,7 +13,7 @@ use mesh::agent::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::api::{
+use super::peer::{
     Peer, Published, invalid, may_act, mesh_error, operator_of, publish_best_effort, sign_now,
 };
 use crate::{

@@ -12,6 +12,8 @@ mod ballots;
 mod collective;
 pub(crate) mod commands;
 pub(crate) mod local;
+mod peer;
+mod voting;
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -222,7 +224,7 @@ pub(crate) async fn launch(args: Start) -> Result<Launched, Error> {
     local::write_private(&dir.join(API_PORT), &format!("{port}\n"), false)?;
     let api = format!("http://127.0.0.1:{port}");
     let stop = Arc::new(Notify::new());
-    let peer = api::Peer {
+    let peer = peer::Peer {
         client: client.clone(),
         key: Arc::new(key),
         network,
