@@ -235,7 +235,12 @@ pub(crate) fn SharePage() -> impl IntoView {
                                     let size = human_size(meta.size.unwrap_or(file.size));
                                     let (f, n) = (file.clone(), name.clone());
                                     let running = { let n = name.clone(); Signal::derive(move || downloading(transfers, &n)) };
-                                    let label = format!("Download {name}");
+                                    // The accessible name starts with the visible text,
+                                    // whatever the button says ("Download", "Link used"…).
+                                    let label = {
+                                        let name = name.clone();
+                                        move || format!("{} {name}", button_text(claiming.get(), running.get(), spent.get()))
+                                    };
                                     view! {
                                         <li class="shared-file" data-index=file.index>
                                             <span class="shared-name">{name}</span>
