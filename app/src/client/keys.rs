@@ -224,18 +224,26 @@ pub(crate) async fn new_account(
     })
 }
 
+/// The same floor the server enforces at sign-up, checked before a password
+/// is derived with a cost the server handed out: a server (or database)
+/// that hands out a cheaper cost would make what the derivation protects,
+/// and through it the password, cheap to brute-force. The login page and
+/// the share page both apply it.
+pub(crate) fn strong_enough(a: Argon2, salt: &[u8]) -> bool {
+    a.m_kib >= 19 * 1024
+        && a.t >= 1
+        && a.p >= 1
+        && (a.t >= 2 || a.m_kib >= 46 * 1024)
+        && salt.len() >= 16
+}
+
 /// Derives the auth key and key-encryption key from a password.
 pub(crate) async fn password_keys(
     password: &str,
     params: &KeyParams,
 ) -> Result<noctis::keys::AccountKeys, String> {
     let salt = &params.salt.0;
-    // The same floor the server enforces at sign-up: a server (or database)
-    // that hands out a cheaper cost would make the auth key, and through it
-    // the password, cheap to brute-force.
-    let a = params.argon2;
-    let strong = a.m_kib >= 19 * 1024 && a.t >= 1 && a.p >= 1 && (a.t >= 2 || a.m_kib >= 46 * 1024);
-    if !strong || salt.len() < 16 {
+    if !strong_enough(params.argon2, salt) {
         return Err(
             "The server asked for key-derivation settings too weak to protect your password; \
              nothing was sent."
@@ -289,4 +297,28 @@ pub(crate) async fn reset_material(
     let master = unwrap_key(&r.kek, master_by_recovery, MASTER_BY_RECOVERY)
         .map_err(|_| "This recovery key does not open this account.".to_owned())?;
     password_material(new_password, &master).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_refuses_what_the_server_would_refuse_at_sign_up() {
+        let cost = |m_kib, t, p| Argon2 { m_kib, t, p };
+        let salt = [0u8; 16];
+        assert!(strong_enough(cost(19 * 1024, 2, 1), &salt));
+        assert!(strong_enough(cost(46 * 1024, 1, 1), &salt));
+        assert!(strong_enough(cost(64 * 1024, 3, 4), &salt));
+        assert!(
+            !strong_enough(cost(19 * 1024, 1, 1), &salt),
+            "one pass needs 46 MiB"
+        );
+        assert!(!strong_enough(cost(1024, 3, 1), &salt));
+        assert!(!strong_enough(cost(64 * 1024, 3, 0), &salt));
+        assert!(
+            !strong_enough(cost(64 * 1024, 3, 4), &salt[..8]),
+            "a short salt"
+        );
+    }
 }

@@ -215,6 +215,15 @@ pub(crate) async fn open(
         message,
     };
     let salt = info.salt.0.clone();
+    if let (Some(a), Some(_)) = (info.argon2, password)
+        && !super::keys::strong_enough(a, &salt)
+    {
+        return Err(local(
+            "The server asked for key-derivation settings too weak to protect this link's \
+             password; nothing was sent."
+                .to_owned(),
+        ));
+    }
     let argon = match (info.argon2, password) {
         (Some(a), Some(p)) => Some(
             worker::account_keys(p, &salt, super::keys::argon2_params(a))
