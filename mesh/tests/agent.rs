@@ -7,6 +7,10 @@
 //! - Oversized and malformed requests get their sender disconnected.
 //! - Three enrolled operators' votes revoke an operator on every peer.
 
+mod common;
+
+use common::{DEADLINE, poll};
+
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -18,8 +22,6 @@ use libp2p::{
     tcp, yamux,
 };
 use mesh::agent::{self, Body, Genesis, Kind, Knowledge, NetworkId, OperatorKey, Signed};
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 fn entry(key: &OperatorKey, network: NetworkId, content: &str) -> Signed {
     key.make(
@@ -64,25 +66,6 @@ async fn peer(
     })
     .await;
     (client, dir, addr)
-}
-
-/// Polls a condition until it holds (with a deadline); no bare sleeps.
-async fn poll<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[derive(NetworkBehaviour)]

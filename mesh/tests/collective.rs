@@ -14,7 +14,9 @@
 //!   network-wide once 4 (two thirds of the quorum of 5) reported, and
 //!   freed by 4 lifts but not 3; a single lying report quarantines nobody.
 
-use std::time::{Duration, Instant};
+mod common;
+
+use common::poll;
 
 use libp2p::{Multiaddr, identity::Keypair};
 use mesh::agent::{
@@ -24,7 +26,6 @@ use mesh::agent::{
     vote::{Outcome, Tally},
 };
 
-const DEADLINE: Duration = Duration::from_secs(60);
 const WINDOW: u64 = 60;
 
 struct Net {
@@ -87,25 +88,6 @@ async fn network(n: usize, thresholds: impl Fn(usize) -> Thresholds) -> Net {
         keys,
         peers,
         _dirs: dirs,
-    }
-}
-
-/// Polls a condition until it holds (with a deadline); no bare sleeps.
-async fn poll<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            started.elapsed() < DEADLINE,
-            "timed out waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
