@@ -180,3 +180,64 @@ pub struct PendingInvite {
     /// Unix seconds after which the code no longer works.
     pub expires_at: i64,
 }
+
+/// One account as an administrator sees it: names, counts and sizes,
+/// nothing that decrypts.
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountSummary {
+    pub username: String,
+    pub is_admin: bool,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+    /// Files stored.
+    pub files: u64,
+    /// Bytes stored (ciphertext and sealed metadata), uploads in progress
+    /// included.
+    pub used: u64,
+    /// The quota that applies: the account's own, or the server's default.
+    pub quota: u64,
+    /// The account's own quota; `null` when the server's default applies.
+    pub own_quota: Option<u64>,
+    /// A disabled account cannot log in, and its share links answer 410.
+    pub disabled: bool,
+}
+
+/// `GET /api/admin/accounts?after=&limit=`: a page of accounts by name.
+#[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AccountPage {
+    pub accounts: Vec<AccountSummary>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next: Option<String>,
+}
+
+/// The query of `GET /api/admin/accounts`.
+#[derive(Debug, PartialEq, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ListAccounts {
+    /// The `next` of the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Accounts per page: 100 unless given, at most 500.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `PATCH /api/admin/accounts/{username}`: what to change; absent fields
+/// stay as they are.
+#[derive(Debug, PartialEq, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateAccount {
+    /// A quota in bytes for this account alone.
+    #[serde(default)]
+    pub quota: Option<u64>,
+    /// Return the account to the server's default quota.
+    #[serde(default)]
+    pub clear_quota: bool,
+    /// Disable (`true`) or enable (`false`) the account. Disabling ends
+    /// its sessions at once.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}

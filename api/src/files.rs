@@ -33,14 +33,34 @@ pub struct FileView {
     pub mesh: Option<crate::mesh::MeshHealth>,
 }
 
-/// The caller's files and storage use.
+/// One page of the caller's files (newest first) and storage use.
 #[derive(Debug, PartialEq, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileList {
     pub files: Vec<FileView>,
-    /// Bytes stored, uploads in progress included.
+    /// Pass as `after` for the next page; `null` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// How many files the account holds in all.
+    #[serde(default)]
+    pub total: u64,
+    /// Bytes stored (ciphertext and sealed metadata), uploads in progress
+    /// included.
     pub used: u64,
     pub quota: u64,
+}
+
+/// `GET /api/files?after=&limit=`.
+#[derive(Debug, PartialEq, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+pub struct ListFiles {
+    /// The `next` of the previous page; the first page without it.
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Files per page: 500 unless given, at most 1,000.
+    #[serde(default)]
+    pub limit: Option<u32>,
 }
 
 /// `PATCH /api/files/{id}`.

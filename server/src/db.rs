@@ -273,6 +273,10 @@ const MIGRATIONS: &[&str] = &[
     // position, like `done`): once per file, so a spent one-time link
     // cannot be read again and again through its re-fetch allowance.
     "ALTER TABLE share_claims ADD COLUMN refetched BLOB NOT NULL DEFAULT x'';",
+    // 5: the file list a page at a time (newest first, by id within a
+    // second), and accounts an administrator disabled.
+    "CREATE INDEX files_by_account_created ON files(account_id, created_at DESC, id);
+    ALTER TABLE accounts ADD COLUMN disabled_at INTEGER;",
 ];
 
 /// Brings the schema up to date. A database from a newer Nocturne is

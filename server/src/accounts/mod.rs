@@ -2,6 +2,7 @@
 //! comes through. For now the lifetime of sessions and what an account
 //! stores against its quota.
 
+pub(crate) mod admin;
 pub(crate) mod invites;
 pub(crate) mod sessions;
 
@@ -11,11 +12,13 @@ use crate::{Error, config::Registration, db, db::Db};
 
 use sessions::end_all;
 
-/// Bytes an account holds or has reserved for uploads in progress.
+/// Bytes an account holds or has reserved for uploads in progress:
+/// ciphertext and sealed metadata alike, so that many tiny files with
+/// large metadata count for what they take.
 pub(crate) fn used_bytes(conn: &rusqlite::Connection, account_id: i64) -> Result<u64, Error> {
     let used: i64 = conn.query_row(
-        "SELECT (SELECT COALESCE(SUM(size), 0) FROM files WHERE account_id = ?1)
-              + (SELECT COALESCE(SUM(size), 0) FROM uploads WHERE account_id = ?1)",
+        "SELECT (SELECT COALESCE(SUM(size + length(metadata)), 0) FROM files WHERE account_id = ?1)
+              + (SELECT COALESCE(SUM(size + length(metadata)), 0) FROM uploads WHERE account_id = ?1)",
         [account_id],
         |r| r.get(0),
     )?;
@@ -216,6 +219,14 @@ pub(crate) struct Login {
     pub(crate) master_by_password: Vec<u8>,
 }
 
+/// The refusal a disabled account gets once its credentials are right.
+pub(crate) fn disabled() -> Error {
+    Error::Forbidden {
+        code: "account_disabled",
+        message: "This account was disabled by the server's administrator.",
+    }
+}
+
 /// Checks the hash of the presented auth key against account `name`'s. A
 /// wrong key and an unknown name are the same `BadCredentials`.
 pub(crate) async fn log_in(db: &Db, name: String, presented: [u8; 32]) -> Result<Login, Error> {
@@ -223,7 +234,8 @@ pub(crate) async fn log_in(db: &Db, name: String, presented: [u8; 32]) -> Result
         .call(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT id, is_admin, auth_hash, master_by_password FROM accounts WHERE username = ?1",
+                    "SELECT id, is_admin, auth_hash, master_by_password, disabled_at IS NOT NULL
+                     FROM accounts WHERE username = ?1",
                     [&name],
                     |r| {
                         Ok((
@@ -231,6 +243,7 @@ pub(crate) async fn log_in(db: &Db, name: String, presented: [u8; 32]) -> Result
                             r.get::<_, bool>(1)?,
                             r.get::<_, Vec<u8>>(2)?,
                             r.get::<_, Vec<u8>>(3)?,
+                            r.get::<_, bool>(4)?,
                         ))
                     },
                 )
@@ -238,7 +251,12 @@ pub(crate) async fn log_in(db: &Db, name: String, presented: [u8; 32]) -> Result
         })
         .await?;
     match row {
-        Some((id, is_admin, stored, master_by_password))
+        // Only someone who knows the password learns the account is
+        // disabled; anyone else gets the usual 401.
+        Some((_, _, stored, _, true)) if crate::secret::same(&stored, &presented) => {
+            Err(disabled())
+        }
+        Some((id, is_admin, stored, master_by_password, false))
             if crate::secret::same(&stored, &presented) =>
         {
             Ok(Login {
@@ -265,15 +283,24 @@ pub(crate) async fn check_recovery(
         .call(move |conn| {
             Ok(conn
                 .query_row(
-                    "SELECT id, recovery_hash, master_by_recovery FROM accounts WHERE username = ?1",
+                    "SELECT id, recovery_hash, master_by_recovery, disabled_at IS NOT NULL
+                     FROM accounts WHERE username = ?1",
                     [&name],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)),
+                    |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, bool>(3)?,
+                        ))
+                    },
                 )
                 .optional()?)
         })
         .await?;
     match row {
-        Some((id, stored, wrapped)) if crate::secret::same(&stored, &presented) => {
+        Some((_, stored, _, true)) if crate::secret::same(&stored, &presented) => Err(disabled()),
+        Some((id, stored, wrapped, false)) if crate::secret::same(&stored, &presented) => {
             Ok((id, wrapped))
         }
         _ => {

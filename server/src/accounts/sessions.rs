@@ -49,7 +49,7 @@ pub(crate) async fn find(db: &Db, token_hash: [u8; 32]) -> Result<Found, Error> 
             .query_row(
                 "SELECT s.account_id, s.created_at, s.last_seen, a.is_admin
                  FROM sessions s JOIN accounts a ON a.id = s.account_id
-                 WHERE s.token_hash = ?1",
+                 WHERE s.token_hash = ?1 AND a.disabled_at IS NULL",
                 [&token_hash[..]],
                 |r| {
                     Ok((

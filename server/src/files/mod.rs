@@ -196,26 +196,94 @@ pub(crate) async fn content(
     }
 }
 
-/// An account's files, newest first, with its storage use and quota.
+/// Files per page of the list unless the client asks for fewer, and the
+/// most it may ask for: a page is built in memory, and 1,000 rows of the
+/// largest metadata are 8 MiB of JSON.
+pub(crate) const DEFAULT_PAGE: u32 = 500;
+pub(crate) const MAX_PAGE: u32 = 1000;
+
+/// Where a page of the list starts: after the file with this creation time
+/// and id, in the list's order (newest first, then by id). Clients see it
+/// as an opaque `<created_at>.<id>` string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cursor {
+    pub(crate) created_at: i64,
+    pub(crate) id: String,
+}
+
+impl Cursor {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        let (t, id) = s.split_once('.')?;
+        let id = BlobId::parse(id)?;
+        Some(Cursor {
+            created_at: t.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.created_at, self.id)
+    }
+}
+
+/// One page of an account's files, newest first, with its storage use and
+/// quota.
 #[derive(Debug)]
 pub(crate) struct Listing {
     pub(crate) files: Vec<File>,
-    /// Ciphertext bytes stored or reserved by uploads in progress.
+    /// Where the next page starts; `None` on the last page.
+    pub(crate) next: Option<Cursor>,
+    /// How many files the account holds in all.
+    pub(crate) total: u64,
+    /// Ciphertext and metadata bytes stored or reserved by uploads in
+    /// progress.
     pub(crate) used: u64,
     pub(crate) quota: u64,
 }
 
-/// The account's files; `default_quota` unless it has its own.
-pub(crate) async fn list(db: &Db, account: i64, default_quota: u64) -> Result<Listing, Error> {
+/// A page of at most `limit` (capped at [`MAX_PAGE`]) of the account's
+/// files after `after`; `default_quota` unless the account has its own.
+pub(crate) async fn list(
+    db: &Db,
+    account: i64,
+    after: Option<Cursor>,
+    limit: u32,
+    default_quota: u64,
+) -> Result<Listing, Error> {
+    let limit = limit.clamp(1, MAX_PAGE);
     db.call(move |conn| {
-        let files = conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM files WHERE account_id = ?1 ORDER BY created_at DESC, id"
+        // One more than asked says whether another page follows.
+        let (t, id) = after.map_or((i64::MAX, String::new()), |c| (c.created_at, c.id));
+        let mut files = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM files WHERE account_id = ?1
+                   AND (created_at < ?2 OR (created_at = ?2 AND id > ?3))
+                 ORDER BY created_at DESC, id LIMIT ?4"
             ))?
-            .query_map([account], read)?
+            .query_map(
+                rusqlite::params![account, t, id, i64::from(limit) + 1],
+                read,
+            )?
             .collect::<Result<Vec<_>, _>>()?;
+        let next = (files.len() > limit as usize).then(|| {
+            files.truncate(limit as usize);
+            let last = files.last().expect("a full page has a last row");
+            Cursor {
+                created_at: last.created_at,
+                id: last.id.clone(),
+            }
+        });
+        let total: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM files WHERE account_id = ?1",
+            [account],
+            |r| r.get(0),
+        )?;
         Ok(Listing {
             files,
+            next,
+            total: u64::try_from(total).unwrap_or(0),
             used: used_bytes(conn, account)?,
             quota: quota_of(conn, account, default_quota)?,
         })
@@ -229,21 +297,34 @@ pub(crate) async fn get(db: &Db, id: String, account: i64) -> Result<Option<File
 }
 
 /// Replaces the encrypted metadata of the account's file `id` (a rename).
+/// Metadata counts in the quota, so metadata that grows must fit in it.
 pub(crate) async fn set_metadata(
     db: &Db,
     id: String,
     account: i64,
     metadata: Vec<u8>,
+    default_quota: u64,
 ) -> Result<File, Error> {
     db.call(move |conn| {
-        let n = conn.execute(
+        let tx = conn.transaction()?;
+        let old = load(&tx, &id, account)?.ok_or(Error::NotFound)?;
+        let grows = (metadata.len() as u64).saturating_sub(old.metadata.len() as u64);
+        if grows > 0 {
+            let quota = quota_of(&tx, account, default_quota)?;
+            if used_bytes(&tx, account)?.saturating_add(grows) > quota {
+                return Err(Error::TooLarge {
+                    code: "quota_exceeded",
+                    message: format!("The new metadata needs {grows} more bytes than the account's quota has left."),
+                });
+            }
+        }
+        tx.execute(
             "UPDATE files SET metadata = ?3, updated_at = ?4 WHERE id = ?1 AND account_id = ?2",
             rusqlite::params![id, account, metadata, db::now()],
         )?;
-        if n == 0 {
-            return Err(Error::NotFound);
-        }
-        load(conn, &id, account)?.ok_or(Error::NotFound)
+        let file = load(&tx, &id, account)?.ok_or(Error::NotFound)?;
+        tx.commit()?;
+        Ok(file)
     })
     .await
 }

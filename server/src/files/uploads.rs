@@ -139,10 +139,19 @@ pub(crate) async fn finish(
             message: format!("Parts not received yet: {}", numbers(&missing)),
         });
     }
-    let actual = blobs
-        .hash_staged(&id, view.part_size)
-        .await
-        .map_err(|e| Error::io("read a staged upload in", "the data directory", e))?;
+    hold(&db, &id, account).await?;
+    let actual = match blobs.hash_staged(&id, view.part_size).await {
+        Ok(hashes) => hashes,
+        // The account was deleted meanwhile (its staged files go with it).
+        Err(_) if !still_there(&db, &id, account).await? => return Err(Error::NotFound),
+        Err(e) => {
+            return Err(Error::io(
+                "read a staged upload in",
+                "the data directory",
+                e,
+            ));
+        }
+    };
     let damaged: Vec<u64> = view
         .received
         .iter()
@@ -180,11 +189,73 @@ pub(crate) async fn finish(
             "The ciphertext's SHA-256 differs from `sha256`; the parts sent are not the file the client meant.",
         ));
     }
-    blobs
-        .commit(&id)
-        .await
-        .map_err(|e| Error::io("commit an upload in", "the data directory", e))?;
-    let (row_id, whole) = (id.to_string(), actual.whole);
+    commit(&db, &blobs, account, &id, actual.whole).await
+}
+
+/// How long a finish holds its upload against expiry (seconds): far longer
+/// than re-reading the largest file takes.
+const FINISH_HOLD: i64 = 60 * 60;
+
+/// Pushes the upload's expiry past the finish about to run, so the sweep
+/// does not take it meanwhile: its staged bytes would vanish under the
+/// hash, or its row before the file row is written. Never past an hour
+/// after its normal lifetime, however often a finish is tried.
+async fn hold(db: &Db, id: &BlobId, account: i64) -> Result<(), Error> {
+    let row_id = id.to_string();
+    db.call(move |conn| {
+        let now = db::now();
+        let held = conn.execute(
+            "UPDATE uploads SET expires_at = MAX(expires_at, MIN(?3, created_at + ?4))
+             WHERE id = ?1 AND account_id = ?2 AND expires_at > ?5",
+            rusqlite::params![
+                row_id,
+                account,
+                now + FINISH_HOLD,
+                UPLOAD_LIFETIME + FINISH_HOLD,
+                now
+            ],
+        )?;
+        if held == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    })
+    .await
+}
+
+async fn still_there(db: &Db, id: &BlobId, account: i64) -> Result<bool, Error> {
+    let row_id = id.to_string();
+    db.call(move |conn| {
+        Ok(conn
+            .query_row(
+                "SELECT 1 FROM uploads WHERE id = ?1 AND account_id = ?2",
+                rusqlite::params![row_id, account],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    })
+    .await
+}
+
+/// Moves the checked staging file into `blobs/`, then turns the upload row
+/// into the file row. If the row went meanwhile (the account was deleted,
+/// or the upload cancelled by another path), the blob just committed is
+/// deleted again: no bytes stay on disk outside every quota.
+async fn commit(
+    db: &Db,
+    blobs: &LocalDisk,
+    account: i64,
+    id: &BlobId,
+    whole: [u8; 32],
+) -> Result<File, Error> {
+    if let Err(e) = blobs.commit(id).await {
+        if !still_there(db, id, account).await? {
+            return Err(Error::NotFound);
+        }
+        return Err(Error::io("commit an upload in", "the data directory", e));
+    }
+    let row_id = id.to_string();
     let file = db
         .call(move |conn| {
             let tx = conn.transaction()?;
@@ -196,15 +267,23 @@ pub(crate) async fn finish(
                 rusqlite::params![row_id, &whole[..], now, account],
             )?;
             if moved == 0 {
-                return Err(Error::NotFound);
+                return Ok(None);
             }
             tx.execute("DELETE FROM uploads WHERE id = ?1", [&row_id])?;
             let file = super::load(&tx, &row_id, account)?.ok_or(Error::NotFound)?;
             tx.commit()?;
-            Ok(file)
+            Ok(Some(file))
         })
         .await?;
-    Ok(file)
+    match file {
+        Some(file) => Ok(file),
+        None => {
+            if let Err(e) = blobs.delete(id).await {
+                tracing::warn!(error = %e, "a finished upload's blob without a row stays until the next startup check");
+            }
+            Err(Error::NotFound)
+        }
+    }
 }
 
 fn numbers(indices: &[u64]) -> String {
@@ -229,6 +308,124 @@ mod tests {
         assert_eq!(part_len(25, 10, 2), Some(5));
         assert_eq!(part_len(25, 10, 3), None);
         assert_eq!(part_len(20, 10, 1), Some(10));
+    }
+
+    /// A real database and data directory with one account (id 1) and a
+    /// staged 16-byte upload expiring `expires_in` seconds from now.
+    async fn staged(expires_in: i64) -> (tempfile::TempDir, crate::state::AppState, BlobId) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = crate::state::AppState::open(&crate::Config::new(dir.path().join("data")))
+            .await
+            .expect("state");
+        let id = BlobId::random();
+        state.blobs.stage(&id, 16).await.expect("stage");
+        let row = id.to_string();
+        state
+            .db
+            .call(move |conn| {
+                let now = db::now();
+                conn.execute(
+                    "INSERT INTO accounts (id, username, salt, argon2_m_kib, argon2_t, argon2_p,
+                        auth_hash, master_by_password, master_by_recovery, recovery_hash, created_at)
+                     VALUES (1, 'a', x'00', 19456, 2, 1, x'00', x'00', x'00', x'00', ?1)",
+                    [now],
+                )?;
+                conn.execute(
+                    "INSERT INTO uploads (id, account_id, size, part_size, metadata, wrapped_key,
+                        created_at, expires_at) VALUES (?1, 1, 16, 262144, x'01', x'02', ?2, ?3)",
+                    rusqlite::params![row, now, now + expires_in],
+                )?;
+                Ok(())
+            })
+            .await
+            .expect("seed");
+        (dir, state, id)
+    }
+
+    /// An account deleted (or an upload swept) between a finish's checks
+    /// and its commit: the blob the finish moved into `blobs/` is removed
+    /// again, not left on disk outside every quota until a restart.
+    #[tokio::test]
+    async fn a_commit_whose_upload_row_went_leaves_no_blob() {
+        let (_dir, state, id) = staged(3600).await;
+        state
+            .db
+            .call(|conn| Ok(conn.execute("DELETE FROM accounts WHERE id = 1", [])?))
+            .await
+            .expect("delete the account");
+        let outcome = commit(&state.db, &state.blobs, 1, &id, [0; 32]).await;
+        assert!(matches!(outcome, Err(Error::NotFound)), "{outcome:?}");
+        let (blobs, staged) = state.blobs.inventory().await.expect("inventory");
+        assert!(
+            blobs.is_empty() && staged.is_empty(),
+            "{blobs:?} {staged:?}"
+        );
+    }
+
+    /// A finish holds its upload against the sweep: an upload a second
+    /// from expiry when its finish begins is not expired under it.
+    #[tokio::test]
+    async fn a_finish_pushes_its_upload_past_the_sweep() {
+        let (_dir, state, id) = staged(1).await;
+        let guard = std::sync::Arc::new(super::super::UploadLocks::default())
+            .exclusive(&id)
+            .expect("lock");
+        use sha2::Digest as _;
+        let part = axum::body::Bytes::from_static(b"sixteen bytes!!!");
+        let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(part.clone())]);
+        state.blobs.write_at(&id, 0, stream).await.expect("write");
+        let (row, hash) = (
+            id.to_string(),
+            <[u8; 32]>::from(sha2::Sha256::digest(&part)),
+        );
+        state
+            .db
+            .call(move |conn| {
+                Ok(conn.execute(
+                    "INSERT INTO upload_parts (upload_id, idx, sha256) VALUES (?1, 0, ?2)",
+                    rusqlite::params![row, &hash[..]],
+                )?)
+            })
+            .await
+            .expect("record the part");
+        // The whole hash is wrong, so the finish stops after its hold
+        // (which a long re-read would need), before committing anything.
+        let outcome = finish(
+            state.db.clone(),
+            state.blobs.clone(),
+            1,
+            id.clone(),
+            [0; 32],
+            16,
+            guard,
+        )
+        .await;
+        assert!(
+            matches!(
+                outcome,
+                Err(Error::Invalid {
+                    code: "hash_mismatch",
+                    ..
+                })
+            ),
+            "{outcome:?}"
+        );
+        let row = id.to_string();
+        let expires: i64 = state
+            .db
+            .call(move |conn| {
+                Ok(
+                    conn.query_row("SELECT expires_at FROM uploads WHERE id = ?1", [row], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .await
+            .expect("expiry");
+        assert!(
+            expires >= db::now() + FINISH_HOLD - 60,
+            "the upload still expires at {expires}"
+        );
     }
 }
 
@@ -263,11 +460,12 @@ pub(crate) async fn create(
             let tx = conn.transaction()?;
             let quota = quota_of(&tx, account, default_quota)?;
             let used = used_bytes(&tx, account)?;
-            if used.saturating_add(size) > quota {
+            let needed = size.saturating_add(metadata.len() as u64);
+            if used.saturating_add(needed) > quota {
                 return Err(Error::TooLarge {
                     code: "quota_exceeded",
                     message: format!(
-                        "This upload needs {size} bytes; {} of the account's {quota} are left.",
+                        "This upload needs {needed} bytes; {} of the account's {quota} are left.",
                         quota.saturating_sub(used)
                     ),
                 });

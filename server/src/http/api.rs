@@ -9,7 +9,7 @@ use axum::{Json, Router, extract::State, routing::get};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, auth, files, invites, mesh, shares, uploads};
+use super::{AppState, admin, auth, files, invites, mesh, shares, uploads};
 use crate::Error;
 
 #[derive(OpenApi)]
@@ -47,6 +47,8 @@ pub(super) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::change_password))
         .routes(routes!(invites::create_invite, invites::list_invites))
         .routes(routes!(invites::revoke_invite))
+        .routes(routes!(admin::list_accounts))
+        .routes(routes!(admin::update_account))
         .routes(routes!(uploads::create_upload, uploads::list_uploads))
         .routes(routes!(uploads::get_upload, uploads::cancel_upload))
         .routes(routes!(uploads::put_part))

@@ -12,7 +12,7 @@
 
 use crate::http::wire::Bounded as _;
 use api::{
-    files::{FileList, FileView, FinishUpload, UpdateFile},
+    files::{FileList, FileView, FinishUpload, ListFiles, UpdateFile},
     mesh::MeshHealth,
 };
 use axum::{
@@ -26,7 +26,7 @@ use axum::{
 use super::{
     range::Wanted,
     session::Session,
-    wire::{B64, JsonBody, PathArgs, blob_id},
+    wire::{B64, JsonBody, PathArgs, QueryArgs, blob_id},
 };
 use crate::{
     Error,
@@ -106,16 +106,31 @@ pub(crate) async fn finish_upload(
     Ok((StatusCode::CREATED, Json(FileView::from(file))))
 }
 
-/// Lists the caller's files, newest first.
-#[utoipa::path(get, path = "/files", tag = TAG,
-    responses((status = 200, body = FileList), (status = 401, body = crate::error::ErrorBody)))]
+/// Lists the caller's files, newest first, a page at a time.
+#[utoipa::path(get, path = "/files", tag = TAG, params(ListFiles),
+    responses((status = 200, body = FileList), (status = 400, body = crate::error::ErrorBody),
+              (status = 401, body = crate::error::ErrorBody)))]
 pub(crate) async fn list_files(
     State(state): State<AppState>,
     session: Session,
+    QueryArgs(page): QueryArgs<ListFiles>,
 ) -> Result<Json<FileList>, Error> {
-    let listing = files::list(&state.db, session.account_id, state.quota).await?;
+    let after = match page.after.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(files::Cursor::parse(s).ok_or_else(|| {
+            Error::invalid(
+                "invalid_cursor",
+                "`after` is not a `next` this server handed out.",
+            )
+        })?),
+    };
+    let limit = page.limit.unwrap_or(files::DEFAULT_PAGE);
+    let listing = files::list(&state.db, session.account_id, after, limit, state.quota).await?;
     let health = match &state.mesh {
-        Some(mesh) => mesh.health(session.account_id).await?,
+        Some(mesh) => {
+            let ids = listing.files.iter().map(|f| f.id.clone()).collect();
+            mesh.health(session.account_id, ids).await?
+        }
         None => Default::default(),
     };
     Ok(Json(FileList {
@@ -136,6 +151,8 @@ pub(crate) async fn list_files(
                 }
             })
             .collect(),
+        next: listing.next.map(|c| c.to_string()),
+        total: listing.total,
         used: listing.used,
         quota: listing.quota,
     }))
@@ -210,7 +227,9 @@ pub(crate) async fn download(
 #[utoipa::path(patch, path = "/files/{id}", tag = TAG,
     params(("id" = String, Path, description = "file id")), request_body = UpdateFile,
     responses((status = 200, body = FileView), (status = 400, body = crate::error::ErrorBody),
-              (status = 404, body = crate::error::ErrorBody)))]
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 413, body = crate::error::ErrorBody)))]
 pub(crate) async fn update_file(
     State(state): State<AppState>,
     session: Session,
@@ -219,7 +238,8 @@ pub(crate) async fn update_file(
 ) -> Result<Json<FileView>, Error> {
     let id = blob_id(&id)?.to_string();
     let metadata = req.metadata.bounded("metadata", 1, MAX_METADATA)?.to_vec();
-    let file = files::set_metadata(&state.db, id, session.account_id, metadata).await?;
+    let file =
+        files::set_metadata(&state.db, id, session.account_id, metadata, state.quota).await?;
     Ok(Json(FileView::from(file)))
 }
 

@@ -19,21 +19,10 @@ pub(crate) async fn create_invite(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<(StatusCode, Json<Invite>), Error> {
-    require_admin(&session)?;
+    session.require_admin()?;
     let invites::NewInvite { code, expires_at } =
         invites::create(&state.db, session.account_id).await?;
     Ok((StatusCode::CREATED, Json(Invite { code, expires_at })))
-}
-
-fn require_admin(session: &Session) -> Result<(), Error> {
-    if session.is_admin {
-        Ok(())
-    } else {
-        Err(Error::Forbidden {
-            code: "admin_only",
-            message: "Only an administrator can manage invites.",
-        })
-    }
 }
 
 /// The pending invites, newest first (administrators only).
@@ -44,7 +33,7 @@ pub(crate) async fn list_invites(
     State(state): State<AppState>,
     session: Session,
 ) -> Result<Json<Vec<PendingInvite>>, Error> {
-    require_admin(&session)?;
+    session.require_admin()?;
     let list = invites::pending(&state.db)
         .await?
         .into_iter()
@@ -60,14 +49,15 @@ pub(crate) async fn list_invites(
 /// Revokes a pending invite: its code stops working at once.
 #[utoipa::path(delete, path = "/invites/{id}", tag = TAG,
     params(("id" = String, Path, description = "the invite's id from the list")),
-    responses((status = 204), (status = 403, body = crate::error::ErrorBody),
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody),
+              (status = 403, body = crate::error::ErrorBody),
               (status = 404, body = crate::error::ErrorBody)))]
 pub(crate) async fn revoke_invite(
     State(state): State<AppState>,
     session: Session,
     PathArgs(id): PathArgs<String>,
 ) -> Result<StatusCode, Error> {
-    require_admin(&session)?;
+    session.require_admin()?;
     let hash = crate::secret::from_hex(&id)
         .filter(|h| h.len() == 32)
         .ok_or(Error::NotFound)?;

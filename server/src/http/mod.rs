@@ -5,6 +5,7 @@
 //! icons) and otherwise answers 404 (JSON under `/api`, the not-found page
 //! elsewhere). Every response passes through the security-header layer.
 
+mod admin;
 mod api;
 mod assets;
 mod auth;

@@ -35,6 +35,18 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// Refuses anyone but an administrator.
+    pub(crate) fn require_admin(&self) -> Result<(), Error> {
+        if self.is_admin {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                code: "admin_only",
+                message: "Only an administrator can do this.",
+            })
+        }
+    }
+
     /// Ends this session.
     pub(crate) async fn end(&self, state: &AppState) -> Result<(), Error> {
         sessions::end(&state.db, self.token_hash).await

@@ -124,10 +124,11 @@ impl Mesh {
     pub(crate) async fn health(
         &self,
         account: i64,
+        ids: Vec<String>,
     ) -> Result<HashMap<String, (u32, u32, bool)>, Error> {
         self.inner
             .db
-            .call(move |conn| manifest::health(conn, account))
+            .call(move |conn| manifest::health(conn, account, &ids))
             .await
     }
 

@@ -78,6 +78,8 @@ pub(crate) struct Row {
     pub(crate) locked: bool,
     pub(crate) revoked: bool,
     pub(crate) created_at: i64,
+    /// The owner's account was disabled by an administrator.
+    pub(crate) owner_disabled: bool,
 }
 
 // Not derived: seeds, salts and token hashes stay out of any log.
@@ -90,8 +92,10 @@ impl std::fmt::Debug for Row {
     }
 }
 
-pub(crate) const ROW_COLUMNS: &str = "id, seed, salt, argon2_m_kib, argon2_t, argon2_p, token_hash, mode,
-    expires_at, max_downloads, downloads, failures, next_attempt_at, locked, revoked_at, created_at";
+pub(crate) const ROW_COLUMNS: &str =
+    "id, seed, salt, argon2_m_kib, argon2_t, argon2_p, token_hash, mode,
+    expires_at, max_downloads, downloads, failures, next_attempt_at, locked, revoked_at, created_at,
+    (SELECT disabled_at IS NOT NULL FROM accounts WHERE accounts.id = shares.account_id)";
 
 pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let m: Option<u32> = r.get(3)?;
@@ -115,6 +119,7 @@ pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         locked: r.get(13)?,
         revoked: r.get::<_, Option<i64>>(14)?.is_some(),
         created_at: r.get(15)?,
+        owner_disabled: r.get::<_, Option<bool>>(16)?.unwrap_or(false),
     })
 }
 
@@ -146,6 +151,12 @@ impl Row {
     /// Why the link cannot be used now, if it cannot; says which, and
     /// nothing about the files.
     pub(crate) fn refusal(&self, now: i64) -> Option<Error> {
+        if self.owner_disabled {
+            return Some(Error::Gone {
+                code: "unavailable",
+                message: "This link is unavailable: its owner's account is disabled.",
+            });
+        }
         match self.state(now) {
             ShareState::Active => None,
             ShareState::Revoked => Some(Error::Gone {
