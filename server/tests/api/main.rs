@@ -4,6 +4,7 @@
 mod common;
 
 mod accounts;
+mod admin;
 mod files;
 mod serve;
 mod shares;

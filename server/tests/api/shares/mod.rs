@@ -581,3 +581,31 @@ async fn a_new_password_after_a_file_was_deleted_rewraps_the_rest() {
         ]
     );
 }
+
+/// A link whose owner an administrator disabled answers 410 `unavailable`
+/// to anyone who opens it, and works again once the owner is enabled.
+#[tokio::test]
+async fn a_disabled_owners_links_answer_410() {
+    let (_dir, s, admin) = setup(None).await;
+    let bob = logged_in(&s, "bob").await;
+    let enc = encrypt("a.txt", b"bob's", CipherId::Aes256Gcm);
+    let file = bob.upload(&enc, 256 * 1024).await;
+    let link = share(&bob, &[(&file, &enc)], None, json!({"mode": "persistent"})).await;
+    let opener = Opener::new(&s.base);
+    let keys = opener.keys(&link, None).await;
+    let set = |disabled: bool| {
+        admin
+            .req(Method::PATCH, "/api/admin/accounts/bob")
+            .json(&json!({ "disabled": disabled }))
+            .send()
+    };
+    assert_eq!(set(true).await.expect("disable").status(), 200);
+    assert_eq!(
+        error_of(opener.info(&link.id).await).await,
+        (StatusCode::GONE, "unavailable".into())
+    );
+    let (code, error) = error_of(opener.post(&link.id, "open", &keys).await).await;
+    assert_eq!((code, error.as_str()), (StatusCode::GONE, "unavailable"));
+    assert_eq!(set(false).await.expect("enable").status(), 200);
+    assert!(!opener.claim(&link, &keys).await.is_empty());
+}
