@@ -7,5 +7,5 @@ mod transfers;
 
 pub(crate) use cipher_picker::{Cipher, CipherPicker};
 pub(crate) use header::Header;
-pub(crate) use size::human_size;
+pub(crate) use size::{human_size, parse_size};
 pub(crate) use transfers::TransferPanel;

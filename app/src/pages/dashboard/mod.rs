@@ -9,26 +9,25 @@
 //! (`client::transfer`).
 
 mod links;
+mod listing;
 mod table;
 mod uploader;
 
-use ::api::{
-    accounts::AccountDetails,
-    files::{FileList, FileView},
-};
+use ::api::accounts::AccountDetails;
 use leptos::{prelude::*, task::spawn_local};
 
 use crate::{
     client::{
         api,
         keyring::{KeyringSignal, log_in},
-        keys::{self, Keyring},
+        keys,
         share::LinkView,
         transfer::{self, PendingUpload, Phase, Transfers},
     },
     components::{Cipher, CipherPicker, Header, TransferPanel, human_size},
 };
 use links::{LinksPanel, ShareDialog, Shareable};
+use listing::Listing;
 use table::{FileTable, Row};
 use uploader::{Interrupted, InterruptedList, Uploader};
 
@@ -51,9 +50,10 @@ pub(crate) fn Dashboard() -> impl IntoView {
     let keyring = expect_context::<KeyringSignal>();
     let cipher = RwSignal::new(Cipher::default());
     let state = RwSignal::new(State::Checking);
-    let rows = RwSignal::new(None::<Vec<Row>>);
+    let listing = Listing::new();
+    let rows = listing.rows;
     let interrupted = RwSignal::new(Vec::<Interrupted>::new());
-    let usage = RwSignal::new(None::<(u64, u64)>);
+    let usage = listing.usage;
     let transfers = Transfers::new();
     let reload = RwSignal::new(0u32);
     let sharing = RwSignal::new(None::<Vec<Shareable>>);
@@ -105,12 +105,8 @@ pub(crate) fn Dashboard() -> impl IntoView {
         reload.track();
         if let (Some(k), true) = (unlocked, signed_in) {
             spawn_local(async move {
-                match api::get::<FileList>("/api/files").await {
-                    Ok(list) => {
-                        usage.set(Some((list.used, list.quota)));
-                        rows.set(Some(open_rows(&k, list.files)));
-                    }
-                    Err(e) => state.set(State::Failed(e.message)),
+                if let Err(e) = listing.refresh(&k).await {
+                    state.set(State::Failed(e.message));
                 }
                 if let Ok(pending) = api::get::<Vec<PendingUpload>>("/api/uploads").await {
                     let running: Vec<String> = transfers.list.with_untracked(|l| {
@@ -192,7 +188,7 @@ pub(crate) fn Dashboard() -> impl IntoView {
                                 <Uploader cipher transfers/>
                                 <TransferPanel transfers/>
                                 <InterruptedList interrupted transfers reload/>
-                                <FileTable rows transfers reload sharing links/>
+                                <FileTable listing transfers reload sharing links/>
                                 <ShareDialog sharing links_changed/>
                                 <LinksPanel files=shareable links links_changed/>
                             }>
@@ -204,26 +200,6 @@ pub(crate) fn Dashboard() -> impl IntoView {
             </main>
         </div>
     }
-}
-
-fn open_rows(keyring: &Keyring, files: Vec<FileView>) -> Vec<Row> {
-    files
-        .into_iter()
-        .map(|f| {
-            // The keyring takes wrapped keys and sealed metadata as base64.
-            let wrapped_key = keys::b64(&f.wrapped_key.0);
-            Row {
-                meta: keyring
-                    .open_file(&wrapped_key, &keys::b64(&f.metadata.0))
-                    .map(|(_, m)| m),
-                id: f.id,
-                size: f.size,
-                created_at: f.created_at,
-                wrapped_key,
-                mesh: f.mesh,
-            }
-        })
-        .collect()
 }
 
 /// Storage used against the quota.

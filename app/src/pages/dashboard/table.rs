@@ -5,7 +5,10 @@
 use ::api::{B64, files::UpdateFile, mesh::MeshHealth};
 use leptos::{prelude::*, task::spawn_local};
 
-use super::links::Shareable;
+use super::{
+    links::Shareable,
+    listing::{Listing, PAGE},
+};
 use crate::{
     client::{
         api, keyring,
@@ -126,21 +129,51 @@ fn download(row: &Row, transfers: Transfers, error: RwSignal<Option<String>>) {
 /// The list, or its empty state.
 #[component]
 pub(super) fn FileTable(
-    rows: RwSignal<Option<Vec<Row>>>,
+    listing: Listing,
     transfers: Transfers,
     reload: RwSignal<u32>,
     sharing: RwSignal<Option<Vec<Shareable>>>,
     links: RwSignal<Vec<LinkView>>,
 ) -> impl IntoView {
+    let rows = listing.rows;
     let filter = RwSignal::new(String::new());
     let sort = RwSignal::new((SortKey::Added, false));
+    // Rows shown: a page at first, a page more at each "Show more".
+    let shown = RwSignal::new(PAGE);
     let selected = RwSignal::new(std::collections::BTreeSet::<String>::new());
     let editing = RwSignal::new(None::<String>);
     let new_name = RwSignal::new(String::new());
     let confirm = RwSignal::new(None::<Vec<String>>);
     let error = RwSignal::new(None::<String>);
 
-    let visible = move || {
+    // The server lists newest first; any other order, and any filter,
+    // needs every name, which only this browser can read: load the rest.
+    Effect::new(move |_| {
+        let needs_all = !filter.with(String::is_empty) || sort.get() != (SortKey::Added, false);
+        if needs_all && listing.next.with(Option::is_some) && !listing.loading.get() {
+            if let Some(keyring) = keyring::unlocked() {
+                spawn_local(async move {
+                    if let Err(e) = listing.all(&keyring).await {
+                        error.set(Some(e.message));
+                    }
+                });
+            }
+        }
+    });
+    let show_more = move |_| {
+        shown.update(|n| *n += PAGE);
+        let loaded = rows.with_untracked(|r| r.as_ref().map_or(0, Vec::len));
+        if loaded < shown.get_untracked()
+            && let Some(keyring) = keyring::unlocked()
+        {
+            spawn_local(async move {
+                if let Err(e) = listing.more(&keyring).await {
+                    error.set(Some(e.message));
+                }
+            });
+        }
+    };
+    let matching = move || {
         let needle = filter.get().to_lowercase();
         let (key, ascending) = sort.get();
         let mut list: Vec<Row> = rows
@@ -158,6 +191,33 @@ pub(super) fn FileTable(
             if ascending { order } else { order.reverse() }
         });
         list
+    };
+    let visible = move || {
+        let mut list = matching();
+        list.truncate(shown.get());
+        list
+    };
+    // "Showing 200 of 5,000": of every file, or of the matches once the
+    // filter has seen them all.
+    let summary = move || {
+        let showing = visible().len();
+        let everything = listing.next.with(Option::is_none);
+        let of = if filter.with(String::is_empty) {
+            Some(listing.total.get() as usize)
+        } else if everything {
+            Some(matching().len())
+        } else {
+            None
+        };
+        match of {
+            Some(of) if of > showing => format!("Showing {showing} of {of} files"),
+            Some(_) => format!("{showing} file{}", if showing == 1 { "" } else { "s" }),
+            None => format!("Searching… {showing} matches so far"),
+        }
+    };
+    let more_left = move || {
+        matching().len() > shown.get()
+            || (filter.with(String::is_empty) && listing.next.with(Option::is_some))
     };
     let header = move |key: SortKey, label: &'static str, class: &'static str| {
         let aria = move || match sort.get() {
@@ -357,6 +417,13 @@ pub(super) fn FileTable(
                         }).collect_view()}
                     </tbody>
                 </table>
+                <div class="list-footer">
+                    <span id="list-summary" class="muted" aria-live="polite">{summary}</span>
+                    <Show when=more_left>
+                        <button id="show-more" class="ghost small" type="button"
+                            disabled=move || listing.loading.get() on:click=show_more>"Show more"</button>
+                    </Show>
+                </div>
             </section>
         }
         .into_any(),

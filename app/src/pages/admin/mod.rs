@@ -1,4 +1,5 @@
-//! `/admin`: the administrator invites people and watches the storage mesh.
+//! `/admin`: the administrator invites people, manages accounts
+//! (`accounts`) and watches the storage mesh.
 //!
 //! With the default `invite` registration a server admits a second person
 //! only with an invite code. This page creates one (shown once, as a
@@ -9,6 +10,8 @@
 //! storage node with its space and audits; or how to turn it on. Anyone
 //! else who opens the page is told it is not theirs; the server refuses
 //! them whatever the page shows.
+
+mod accounts;
 
 use ::api::{
     accounts::{AccountDetails, Invite, PendingInvite},
@@ -26,7 +29,8 @@ enum Access {
     Checking,
     SignedOut,
     NotAdmin,
-    Admin,
+    /// Signed in as this administrator.
+    Admin(String),
     Failed(String),
 }
 
@@ -88,7 +92,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
         crate::client::mark_hydrated();
         spawn_local(async move {
             match api::get::<AccountDetails>("/api/account").await {
-                Ok(me) if me.is_admin => access.set(Access::Admin),
+                Ok(me) if me.is_admin => access.set(Access::Admin(me.username)),
                 Ok(_) => access.set(Access::NotAdmin),
                 Err(e) if e.status == 401 => access.set(Access::SignedOut),
                 Err(e) => access.set(Access::Failed(e.message)),
@@ -97,7 +101,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
     });
     Effect::new(move |_| {
         reload.track();
-        if access.get() != Access::Admin {
+        if !matches!(access.get(), Access::Admin(_)) {
             return;
         }
         spawn_local(async move {
@@ -109,7 +113,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
     });
 
     Effect::new(move |_| {
-        if access.get() != Access::Admin {
+        if !matches!(access.get(), Access::Admin(_)) {
             return;
         }
         spawn_local(async move {
@@ -167,7 +171,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
                             "Only the server's administrator can invite people. Ask them for an invite to pass on."
                         </p>
                     }.into_any(),
-                    Access::Admin => view! {
+                    Access::Admin(me) => view! {
                         <section class="card invite-card" aria-labelledby="invite-new-title">
                             <h2 id="invite-new-title">"New invite"</h2>
                             <p class="muted">
@@ -229,6 +233,7 @@ pub(crate) fn AdminPage() -> impl IntoView {
                                 }.into_any()
                             }}
                         </section>
+                        <accounts::AccountsPanel me/>
                         <MeshPanel mesh/>
                     }.into_any(),
                 }}
@@ -310,8 +315,8 @@ fn mesh_details(m: MeshView) -> impl IntoView {
     } else {
         let now = (js_sys::Date::now() / 1000.0) as i64;
         view! {
-            <div class="mesh-nodes-scroll" role="region" aria-labelledby="mesh-nodes-title" tabindex="0">
-                <table id="mesh-nodes" class="mesh-nodes" aria-labelledby="mesh-nodes-title">
+            <div class="table-scroll" role="region" aria-labelledby="mesh-nodes-title" tabindex="0">
+                <table id="mesh-nodes" class="data-table" aria-labelledby="mesh-nodes-title">
                     <thead>
                         <tr>
                             <th scope="col">"Node"</th>
