@@ -8,6 +8,8 @@
 //!   clippy for the server and for the WASM build, the release build, and
 //!   every test (the browser test runs against that release binary).
 //! - `cargo xtask build`: only the release build.
+//! - `cargo xtask schema`: only the schema fuzzing of the JSON API (the
+//!   last step of `test`), against the release binary already built.
 //!
 //! Tools it installs when absent or at the wrong version: the
 //! `wasm32-unknown-unknown` target (rustup), cargo-leptos 0.3.10 and the
@@ -15,7 +17,8 @@
 //! npm's `binaryen` (Debian's binaryen 108 produces WASM that breaks in the
 //! browser) into `target/tools`, and for tests axe-core from npm (into the
 //! same folder), TypeScript from npm (to type-check the workers' JavaScript)
-//! and Debian's `chromium`, `chromium-driver` and
+//! schemathesis from PyPI (a virtualenv in `target/tools`, for the schema
+//! fuzzing) and Debian's `chromium`, `chromium-driver` and
 //! `fonts-wqy-microhei` (apt-get, when running as root).
 
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "a console tool")]
@@ -38,6 +41,10 @@ const AXE_VERSION: &str = "4.11.0";
 /// (`// @ts-check` with JSDoc types; `tsconfig.json`), emitting nothing.
 const TYPESCRIPT_VERSION: &str = "5.9.3";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// schemathesis from PyPI, the JSON API's schema fuzzer.
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+/// Seconds each schema-fuzzing run (without a session, with one) takes.
+const SCHEMA_FUZZ_SECONDS: &str = "60";
 
 type Result<T = ()> = std::result::Result<T, String>;
 
@@ -50,8 +57,9 @@ fn main() -> ExitCode {
         Some("run") => run(&rest),
         Some("build") => tools().and_then(|t| build_release(&t)),
         Some("test") => test(),
+        Some("schema") => tools().and_then(|t| schema_fuzz(&t.path)),
         _ => Err(
-            "usage: cargo xtask <run|build|test>\n  run   build the release binary and start it \
+            "usage: cargo xtask <run|build|test|schema>\n  run   build the release binary and start it \
                   (options after -- go to `nocturne serve`)\n  build build the release binary\n  \
                   test  run formatting, clippy and every test"
                 .into(),
@@ -414,7 +422,42 @@ fn test() -> Result {
     if totals.0 == 0 {
         return Err("no test ran".into());
     }
-    Ok(())
+    schema_fuzz(path)
+}
+
+/// The JSON API against its OpenAPI document: schemathesis (installed into
+/// a virtualenv under `target/tools`) drives the release binary for a
+/// bounded time without a session and with one (`xtask/schema/fuzz.py`).
+fn schema_fuzz(path: &OsString) -> Result {
+    let venv = root().join("target/tools/schemathesis");
+    let st = venv.join("bin/schemathesis");
+    let installed =
+        output_of(&st, &["--version"], path).is_some_and(|v| v.contains(SCHEMATHESIS_VERSION));
+    if !installed {
+        if output_of("python3", &["-c", "import venv, ensurepip"], path).is_none() {
+            ensure_debian_packages(&["python3", "python3-venv"], path)?;
+        }
+        sh(
+            Command::new("python3")
+                .args(["-m", "venv", "--clear"])
+                .arg(&venv),
+            path,
+        )?;
+        sh(
+            Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")),
+            path,
+        )?;
+    }
+    sh(
+        Command::new(venv.join("bin/python"))
+            .arg(root().join("xtask/schema/fuzz.py"))
+            .arg(release_binary())
+            .arg(&st)
+            .arg(SCHEMA_FUZZ_SECONDS),
+        path,
+    )
 }
 
 /// Runs `cargo test`, passing its output through and adding each test

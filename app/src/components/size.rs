@@ -39,7 +39,9 @@ pub(crate) fn parse_size(text: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = number * factor;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < 1.8e19).then_some(bytes.round() as u64)
+    (0.0..1.8e19)
+        .contains(&bytes)
+        .then_some(bytes.round() as u64)
 }
 
 #[cfg(test)]

@@ -72,12 +72,93 @@ pub(super) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .into_iter()
         .map(|(path, item)| (format!("/api{path}"), item))
         .collect();
+    complete(&mut doc);
     let served = doc.clone();
     let router = router
         .route("/openapi.json", get(move || async move { Json(served) }))
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed });
     (router, doc)
+}
+
+/// Routes anyone may call: everything else needs a session, answers 401
+/// without one, and says so in the document.
+const PUBLIC: &[&str] = &[
+    "/api/health",
+    "/api/auth/params",
+    "/api/auth/register",
+    "/api/auth/login",
+    "/api/auth/recovery/key",
+    "/api/auth/recovery/reset",
+    "/api/s/{id}",
+    "/api/s/{id}/open",
+    "/api/s/{id}/claim",
+    "/api/s/{id}/files/{index}/content",
+];
+
+/// Adds what the shared extractors make true of every route, so that no
+/// handler's annotation can forget it: a session route declares the
+/// session (cookie or bearer) and its 401; a JSON body, a path or a query
+/// parameter can be malformed (400); a JSON body can be too large (413).
+fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{
+        Content, Ref, ResponseBuilder,
+        security::{
+            ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+        },
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.security_schemes.insert(
+        "bearer".into(),
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.security_schemes.insert(
+        "cookie".into(),
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+            crate::http::session::COOKIE,
+        ))),
+    );
+    let error = |why: &str| {
+        ResponseBuilder::new()
+            .description(why)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let public = PUBLIC.contains(&path.as_str());
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in operations.into_iter().flatten() {
+            let mut add = |status: &str, why: &str| {
+                op.responses
+                    .responses
+                    .entry(status.into())
+                    .or_insert_with(|| error(why).into());
+            };
+            if op.request_body.is_some() {
+                add("400", "The body is not the JSON this route takes.");
+                add("413", "The body is larger than this route takes.");
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                add("400", "A path or query parameter does not parse.");
+            }
+            if !public {
+                add("401", "No live session (cookie or bearer token).");
+                op.security = Some(vec![
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    SecurityRequirement::new("cookie", Vec::<String>::new()),
+                ]);
+            }
+        }
+    }
 }
 
 /// Liveness and readiness in one: answers only once the database answers.

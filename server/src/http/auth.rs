@@ -360,7 +360,7 @@ pub(crate) async fn account(
 #[utoipa::path(post, path = "/account/password", tag = TAG,
     request_body = ChangePasswordRequest,
     responses((status = 204), (status = 400, body = crate::error::ErrorBody),
-              (status = 401, body = crate::error::ErrorBody)))]
+              (status = 401, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     session: Session,
@@ -387,7 +387,8 @@ pub(crate) async fn change_password(
 /// the blobs; a crash in between leaves blobs the startup check removes.
 #[utoipa::path(delete, path = "/account", tag = TAG,
     request_body = DeleteAccountRequest,
-    responses((status = 204), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 204), (status = 401, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)))]
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     session: Session,

@@ -163,11 +163,12 @@ fn account_row(
             )
         }
     };
-    let share = if a.quota == 0 {
-        0
-    } else {
-        (a.used.saturating_mul(100) / a.quota).min(100)
-    };
+    let share = a
+        .used
+        .saturating_mul(100)
+        .checked_div(a.quota)
+        .unwrap_or(0)
+        .min(100);
     let quota_label = match a.own_quota {
         Some(q) => human_size(q),
         None => format!("{} (default)", human_size(a.quota)),

@@ -150,14 +150,16 @@ pub(super) fn FileTable(
     // needs every name, which only this browser can read: load the rest.
     Effect::new(move |_| {
         let needs_all = !filter.with(String::is_empty) || sort.get() != (SortKey::Added, false);
-        if needs_all && listing.next.with(Option::is_some) && !listing.loading.get() {
-            if let Some(keyring) = keyring::unlocked() {
-                spawn_local(async move {
-                    if let Err(e) = listing.all(&keyring).await {
-                        error.set(Some(e.message));
-                    }
-                });
-            }
+        if needs_all
+            && listing.next.with(Option::is_some)
+            && !listing.loading.get()
+            && let Some(keyring) = keyring::unlocked()
+        {
+            spawn_local(async move {
+                if let Err(e) = listing.all(&keyring).await {
+                    error.set(Some(e.message));
+                }
+            });
         }
     });
     let show_more = move |_| {
