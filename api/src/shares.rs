@@ -58,6 +58,12 @@ pub struct CreateShare {
     pub argon2: Option<Argon2>,
     /// The access token (32 bytes); the server keeps a hash.
     pub token: B64,
+    /// The link proof (32 bytes, from the fragment secret alone); the
+    /// server keeps a hash and answers a wrong one like an unknown link.
+    pub proof: B64,
+    /// The ids of the files, sealed under a key from the link's secret
+    /// (`noctis::share::seal_file_list`; 28 + 16 per file bytes).
+    pub file_list: B64,
     pub mode: Mode,
     /// Unix time after which the link is refused (required for `expiring`).
     #[serde(default)]
@@ -98,6 +104,10 @@ pub struct ShareView {
     /// The shared files, in the link's order (deleted files drop out, so
     /// positions can have gaps).
     pub files: Vec<LinkFile>,
+    /// The ids of the files the link was made for, sealed by the owner's
+    /// browser; `null` for a link made before Nocturne kept one.
+    #[serde(default)]
+    pub file_list: Option<B64>,
     pub created_at: i64,
 }
 
@@ -127,6 +137,10 @@ pub struct Rewrap {
     pub token: B64,
     /// Every file still in the link, re-wrapped.
     pub files: Vec<RewrappedKey>,
+    /// A sealed file list for a link that has none yet (made before
+    /// Nocturne kept one); ignored when the link has one.
+    #[serde(default)]
+    pub file_list: Option<B64>,
 }
 
 /// A new expiry: a Unix time, or `null` for none.
@@ -161,12 +175,17 @@ pub struct ShareInfo {
     pub argon2: Option<Argon2>,
 }
 
-/// The access token derived from the link's secret (and password).
+/// The access token derived from the link's secret (and password), and
+/// the proof derived from the secret alone.
 #[derive(Debug, PartialEq, Clone, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShareToken {
-    /// 32 bytes.
+    /// 32 bytes. A wrong one counts towards the link's lock.
     pub token: B64,
+    /// 32 bytes. A wrong or missing one is answered like an unknown link
+    /// and not counted (links made before Nocturne kept a proof take any).
+    #[serde(default)]
+    pub proof: Option<B64>,
 }
 
 /// One shared file, for the opener.

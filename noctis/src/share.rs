@@ -84,6 +84,81 @@ pub fn link_keys(
     keys
 }
 
+/// The link proof: HKDF-SHA256 of the fragment secret alone (no salt, so
+/// it survives a password change), info `"Nocturne v1 share link proof"`.
+pub fn link_proof(secret: &[u8; SECRET_LEN]) -> Zeroizing<[u8; 32]> {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, secret);
+    let mut out = Zeroizing::new([0u8; 32]);
+    let _ = hk.expand(b"Nocturne v1 share link proof", out.as_mut_slice());
+    out
+}
+
+/// Associated data of a sealed file list.
+const FILE_LIST: &[u8] = b"share link file list";
+
+/// Bytes of a file id in a sealed list.
+pub const FILE_ID_LEN: usize = 16;
+
+fn file_list_key(secret: &[u8; SECRET_LEN]) -> Zeroizing<[u8; 32]> {
+    let hk = hkdf::Hkdf::<sha2::Sha256>::new(None, secret);
+    let mut out = Zeroizing::new([0u8; 32]);
+    let _ = hk.expand(b"Nocturne v1 share link file list", out.as_mut_slice());
+    out
+}
+
+/// Seals the ids of a link's files under a key from its secret:
+/// AES-256-GCM, random nonce, `nonce (12) ‖ ids (16 each) ‖ tag (16)`.
+pub fn seal_file_list(
+    rng: &mut impl rand_core::CryptoRng,
+    secret: &[u8; SECRET_LEN],
+    ids: &[[u8; FILE_ID_LEN]],
+) -> alloc::vec::Vec<u8> {
+    use aead::{AeadInOut, KeyInit};
+    let key = file_list_key(secret);
+    let cipher = aes_gcm::Aes256Gcm::new((&*key).into());
+    let mut nonce = aead::Nonce::<aes_gcm::Aes256Gcm>::default();
+    rng.fill_bytes(&mut nonce);
+    let mut out = alloc::vec::Vec::with_capacity(12 + ids.len() * FILE_ID_LEN + 16);
+    out.extend_from_slice(&nonce);
+    ids.iter().for_each(|id| out.extend_from_slice(id));
+    match cipher.encrypt_inout_detached(&nonce, FILE_LIST, out[12..].as_mut().into()) {
+        Ok(tag) => out.extend_from_slice(&tag),
+        // Only messages beyond GCM's 64 GiB limit fail.
+        Err(_) => out.truncate(0),
+    }
+    out
+}
+
+/// Opens what [`seal_file_list`] made; a wrong secret, another link's
+/// list, or any change gives the opaque [`crate::Error::Decrypt`].
+pub fn open_file_list(
+    secret: &[u8; SECRET_LEN],
+    sealed: &[u8],
+) -> Result<alloc::vec::Vec<[u8; FILE_ID_LEN]>, crate::Error> {
+    use aead::{AeadInOut, KeyInit};
+    if sealed.len() < 28 || (sealed.len() - 28) % FILE_ID_LEN != 0 {
+        return Err(crate::Error::Decrypt);
+    }
+    let key = file_list_key(secret);
+    let cipher = aes_gcm::Aes256Gcm::new((&*key).into());
+    let (nonce, rest) = sealed.split_at(12);
+    let (body, tag) = rest.split_at(rest.len() - 16);
+    let mut ids = alloc::vec::Vec::from(body);
+    let nonce = nonce.try_into().map_err(|_| crate::Error::Decrypt)?;
+    let tag = tag.try_into().map_err(|_| crate::Error::Decrypt)?;
+    cipher
+        .decrypt_inout_detached(nonce, FILE_LIST, ids.as_mut_slice().into(), tag)
+        .map_err(|_| crate::Error::Decrypt)?;
+    Ok(ids
+        .chunks_exact(FILE_ID_LEN)
+        .map(|c| {
+            let mut id = [0u8; FILE_ID_LEN];
+            id.copy_from_slice(c);
+            id
+        })
+        .collect())
+}
+
 /// Wraps a file's data key for a link.
 pub fn wrap_file_key(
     rng: &mut impl rand_core::CryptoRng,
@@ -112,6 +187,43 @@ mod tests {
             kek: [byte; 32],
             auth: [byte ^ 0x55; 32],
         }
+    }
+
+    #[test]
+    fn the_proof_needs_the_secret_and_nothing_else() {
+        let secret = [1u8; 32];
+        assert_eq!(*link_proof(&secret), *link_proof(&secret));
+        assert_ne!(*link_proof(&secret), *link_proof(&[2u8; 32]));
+        // Independent of the key and token, with or without a password.
+        for keys in [
+            link_keys(&secret, None, b"salt"),
+            link_keys(&secret, Some(&argon(3)), b"salt"),
+        ] {
+            assert_ne!(*link_proof(&secret), keys.token);
+            assert_ne!(*link_proof(&secret), keys.key);
+        }
+    }
+
+    #[test]
+    fn a_file_list_opens_only_under_its_secret_and_unchanged() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let secret = [9u8; 32];
+        let ids = [[1u8; 16], [2u8; 16], [3u8; 16]];
+        let sealed = seal_file_list(&mut rng, &secret, &ids);
+        assert_eq!(sealed.len(), 12 + 3 * 16 + 16);
+        assert_eq!(open_file_list(&secret, &sealed).expect("opens"), ids);
+        assert!(open_file_list(&[8u8; 32], &sealed).is_err());
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 1;
+            assert!(open_file_list(&secret, &bad).is_err(), "byte {i}");
+        }
+        assert!(open_file_list(&secret, &sealed[..sealed.len() - 16]).is_err());
+        let empty = seal_file_list(&mut rng, &secret, &[]);
+        assert_eq!(
+            open_file_list(&secret, &empty).expect("opens"),
+            alloc::vec::Vec::<[u8; 16]>::new()
+        );
     }
 
     #[test]

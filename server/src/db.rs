@@ -277,6 +277,11 @@ const MIGRATIONS: &[&str] = &[
     // second), and accounts an administrator disabled.
     "CREATE INDEX files_by_account_created ON files(account_id, created_at DESC, id);
     ALTER TABLE accounts ADD COLUMN disabled_at INTEGER;",
+    // 6: a share link's proof (from its fragment secret alone, so a wrong
+    // one is not counted towards the lock) and its sealed file list. NULL
+    // for links made before.
+    "ALTER TABLE shares ADD COLUMN proof_hash BLOB;
+    ALTER TABLE shares ADD COLUMN file_list BLOB;",
 ];
 
 /// Brings the schema up to date. A database from a newer Nocturne is

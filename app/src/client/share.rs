@@ -2,14 +2,17 @@
 //! opener derives the link's keys from the URL fragment and the password.
 //!
 //! What reaches the server: a random seed and salt, the Argon2id cost, each
-//! file's data key wrapped under the link key, and the access token. The
-//! fragment secret, the password and the link key stay here (see
-//! `noctis::share`).
+//! file's data key wrapped under the link key, the access token, the link
+//! proof and the sealed list of the link's file ids. The fragment secret,
+//! the password and the link key stay here (see `noctis::share`).
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use noctis::{
     keys::{AccountKeys, DEFAULT_ARGON2},
-    share::{LinkKeys, link_keys, unwrap_file_key, wrap_file_key},
+    share::{
+        FILE_ID_LEN, LinkKeys, link_keys, link_proof, open_file_list, seal_file_list,
+        unwrap_file_key, wrap_file_key,
+    },
 };
 use zeroize::Zeroizing;
 
@@ -101,6 +104,29 @@ fn link_argon2(password: bool) -> Option<Argon2> {
     })
 }
 
+/// A file id (32 hex digits) as the 16 bytes a sealed file list holds.
+fn id_bytes(id: &str) -> Option<[u8; FILE_ID_LEN]> {
+    if id.len() != 2 * FILE_ID_LEN || !id.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; FILE_ID_LEN];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&id[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The ids of `files`, sealed under the link's secret.
+fn sealed_ids<'a>(
+    secret: &[u8; 32],
+    files: impl Iterator<Item = &'a str>,
+) -> Result<Vec<u8>, String> {
+    let ids = files
+        .map(|id| id_bytes(id).ok_or("A file id is malformed."))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(seal_file_list(&mut rng(), secret, &ids))
+}
+
 /// Creates a link for `files` (id, the owner's wrapped key); returns its URL.
 pub(crate) async fn create(
     keyring: &Keyring,
@@ -127,6 +153,8 @@ pub(crate) async fn create(
         salt: B64(salt),
         argon2: link_argon2(new.password.is_some()),
         token: B64(keys.token.to_vec()),
+        proof: B64(link_proof(&secret).to_vec()),
+        file_list: B64(sealed_ids(&secret, files.iter().map(|(id, _)| id.as_str()))?),
         mode: new.mode,
         expires_at: new.expires_at,
         max_downloads: new.max_downloads,
@@ -145,6 +173,11 @@ pub(crate) async fn list() -> Result<Vec<LinkView>, ApiError> {
 /// Sets a new password (or none) on `link`, re-wrapping each file's key in
 /// this browser; `wrapped` holds each of the link's files as (position in
 /// the link, the owner's wrapped key).
+///
+/// Only files in the link's sealed file list are re-wrapped: a server that
+/// lists another of the owner's files in the link is caught here, before
+/// any key is wrapped for it. A link made before Nocturne kept a list gets
+/// one now, of the files it lists.
 pub(crate) async fn change_password(
     keyring: &Keyring,
     link: &LinkView,
@@ -153,6 +186,30 @@ pub(crate) async fn change_password(
 ) -> Result<(), String> {
     let seed = &link.seed.0;
     let secret = keyring.link_secret(seed);
+    let listed = |index: i64| link.files.iter().find(|f| f.index == index);
+    let mut new_list = None;
+    match &link.file_list {
+        Some(sealed) => {
+            let allowed = open_file_list(&secret, &sealed.0)
+                .map_err(|_| "This link's file list does not open with your keys; nothing was changed.")?;
+            for (index, _) in wrapped {
+                let ok = listed(*index)
+                    .and_then(|f| id_bytes(&f.file_id))
+                    .is_some_and(|id| allowed.contains(&id));
+                if !ok {
+                    return Err("The server lists a file this link was never made for; nothing was \
+                                re-wrapped."
+                        .into());
+                }
+            }
+        }
+        None => {
+            new_list = Some(B64(sealed_ids(
+                &secret,
+                link.files.iter().map(|f| f.file_id.as_str()),
+            )?));
+        }
+    }
     let salt = random16();
     let argon = password_keys(password.as_deref(), &salt, DEFAULT_ARGON2).await?;
     let keys = link_keys(&secret, argon.as_ref(), &salt);
@@ -172,6 +229,7 @@ pub(crate) async fn change_password(
             argon2: link_argon2(password.is_some()),
             token: B64(keys.token.to_vec()),
             files,
+            file_list: new_list,
         }),
         unlock: false,
     };
@@ -197,6 +255,8 @@ pub(crate) fn secret_from_fragment(hash: &str) -> Option<Zeroizing<[u8; 32]>> {
 /// An opened link: its keys, and the files with their names decrypted.
 pub(crate) struct OpenLink {
     pub(crate) keys: LinkKeys,
+    /// The link proof, sent beside the token.
+    proof: Zeroizing<[u8; 32]>,
     pub(crate) files: Vec<(SharedFile, super::keys::FileMeta)>,
     pub(crate) mode: Mode,
 }
@@ -233,10 +293,12 @@ pub(crate) async fn open(
         _ => None,
     };
     let keys = link_keys(secret, argon.as_ref(), &salt);
+    let proof = link_proof(secret);
     let opened: SharedFiles = api::post(
         &format!("/api/s/{id}/open"),
         &ShareToken {
             token: B64(keys.token.to_vec()),
+            proof: Some(B64(proof.to_vec())),
         },
     )
     .await?;
@@ -253,6 +315,7 @@ pub(crate) async fn open(
     }
     Ok(OpenLink {
         keys,
+        proof,
         files,
         mode: opened.mode,
     })
@@ -265,6 +328,7 @@ impl OpenLink {
             &format!("/api/s/{id}/claim"),
             &ShareToken {
                 token: B64(self.keys.token.to_vec()),
+                proof: Some(B64(self.proof.to_vec())),
             },
         )
         .await?;

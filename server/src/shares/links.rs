@@ -34,6 +34,12 @@ pub(crate) const TOUCH_EVERY: Duration = Duration::from_secs(30);
 pub(crate) const MAX_LIFETIME: i64 = 10 * 365 * 24 * 60 * 60;
 
 pub(crate) const TOKEN_LABEL: &str = "nocturne share token";
+/// Domain of the stored link proof's hash.
+pub(crate) const PROOF_LABEL: &str = "nocturne share proof";
+/// Bytes of a sealed file list: nonce and tag around 16 per file.
+pub(crate) fn file_list_len(files: usize) -> usize {
+    12 + 16 * files + 16
+}
 pub(crate) const CLAIM_LABEL: &str = "nocturne share claim";
 
 pub(crate) use api::shares::{Mode, ShareState};
@@ -80,6 +86,10 @@ pub(crate) struct Row {
     pub(crate) created_at: i64,
     /// The owner's account was disabled by an administrator.
     pub(crate) owner_disabled: bool,
+    /// Hash of the link proof; `None` for a link made before there was one.
+    pub(crate) proof_hash: Option<Vec<u8>>,
+    /// The file ids, sealed by the owner's browser.
+    pub(crate) file_list: Option<Vec<u8>>,
 }
 
 // Not derived: seeds, salts and token hashes stay out of any log.
@@ -95,7 +105,8 @@ impl std::fmt::Debug for Row {
 pub(crate) const ROW_COLUMNS: &str =
     "id, seed, salt, argon2_m_kib, argon2_t, argon2_p, token_hash, mode,
     expires_at, max_downloads, downloads, failures, next_attempt_at, locked, revoked_at, created_at,
-    (SELECT disabled_at IS NOT NULL FROM accounts WHERE accounts.id = shares.account_id)";
+    (SELECT disabled_at IS NOT NULL FROM accounts WHERE accounts.id = shares.account_id),
+    proof_hash, file_list";
 
 pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     let m: Option<u32> = r.get(3)?;
@@ -120,6 +131,8 @@ pub(crate) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         revoked: r.get::<_, Option<i64>>(14)?.is_some(),
         created_at: r.get(15)?,
         owner_disabled: r.get::<_, Option<bool>>(16)?.unwrap_or(false),
+        proof_hash: r.get(17)?,
+        file_list: r.get(18)?,
     })
 }
 
@@ -176,16 +189,27 @@ impl Row {
     }
 }
 
-/// Checks a presented access token against the link, counting a wrong one.
-/// Runs on the database thread, so attempts on one link never interleave.
+/// Checks a presented proof and access token against the link. A wrong
+/// or missing proof is answered like an unknown link and not counted: it
+/// shows no knowledge of the fragment secret, only of the id, and must not
+/// lock the link. A wrong token with the right proof is a wrong password,
+/// counted towards the lock. Runs on the database thread, so attempts on
+/// one link never interleave.
 pub(crate) fn check_token(
     conn: &Connection,
     row: &Row,
+    proof: Option<&[u8]>,
     token: &[u8],
     now: i64,
 ) -> Result<(), Error> {
     if let Some(refused) = row.refusal(now) {
         return Err(refused);
+    }
+    if let Some(expected) = &row.proof_hash {
+        let shown = proof.map(|p| crate::secret::digest(PROOF_LABEL, p));
+        if !shown.is_some_and(|h| crate::secret::same(&h, expected)) {
+            return Err(Error::UnknownLink);
+        }
     }
     if now < row.next_attempt_at {
         return Err(Error::RateLimited {

@@ -20,6 +20,9 @@ pub(crate) struct NewShare {
     pub(crate) seed: Vec<u8>,
     pub(crate) salt: Vec<u8>,
     pub(crate) token_hash: [u8; 32],
+    pub(crate) proof_hash: [u8; 32],
+    /// The file ids, sealed by the owner's browser.
+    pub(crate) file_list: Vec<u8>,
     pub(crate) argon2: Option<Argon2>,
     pub(crate) mode: Mode,
     pub(crate) expires_at: Option<i64>,
@@ -100,6 +103,8 @@ pub(crate) async fn create(
         seed,
         salt,
         token_hash,
+        proof_hash,
+        file_list,
         argon2,
         mode,
         expires_at,
@@ -136,8 +141,9 @@ pub(crate) async fn create(
         let (m, t, p) = argon2_columns(argon2);
         tx.execute(
             "INSERT INTO shares (id, account_id, seed, salt, argon2_m_kib, argon2_t, argon2_p,
-                     token_hash, mode, expires_at, max_downloads, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                     token_hash, mode, expires_at, max_downloads, created_at, updated_at,
+                     proof_hash, file_list)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, ?13, ?14)",
             rusqlite::params![
                 id,
                 account,
@@ -150,7 +156,9 @@ pub(crate) async fn create(
                 mode.column(),
                 expires_at,
                 max_downloads,
-                now
+                now,
+                &proof_hash[..],
+                file_list
             ],
         )?;
         for (idx, (file, key)) in files.iter().enumerate() {
@@ -195,6 +203,8 @@ pub(crate) struct Rewrap {
     pub(crate) argon2: Option<Argon2>,
     pub(crate) token_hash: [u8; 32],
     pub(crate) keys: Vec<(i64, Vec<u8>)>,
+    /// A sealed file list for a link made before there was one.
+    pub(crate) file_list: Option<Vec<u8>>,
 }
 
 /// What an owner changes on a link, any of the three.
@@ -246,8 +256,17 @@ pub(crate) async fn update(
             argon2,
             token_hash,
             keys,
+            file_list,
         }) = rewrap
         {
+            // Set once, for a link that had none: a hostile caller cannot
+            // replace a list the owner's browser checks against.
+            if let Some(list) = file_list {
+                tx.execute(
+                    "UPDATE shares SET file_list = ?2 WHERE id = ?1 AND file_list IS NULL",
+                    rusqlite::params![id, list],
+                )?;
+            }
             let mut held: Vec<i64> = tx
                 .prepare("SELECT idx FROM share_files WHERE share_id = ?1 ORDER BY idx")?
                 .query_map([&id], |r| r.get(0))?

@@ -12,6 +12,20 @@ use super::{
 };
 use crate::{Error, db::Db};
 
+/// What an opener presents: the access token (secret and password) and the
+/// proof (secret alone).
+pub(crate) struct Attempt {
+    pub(crate) token: Vec<u8>,
+    pub(crate) proof: Option<Vec<u8>>,
+}
+
+// Not derived: tokens and proofs stay out of any log.
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Attempt(..)")
+    }
+}
+
 /// A shared file as an opener receives it.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -39,17 +53,17 @@ pub(crate) async fn info(db: &Db, id: String, now: i64) -> Result<Row, Error> {
     .await
 }
 
-/// Checks `token` against link `id`; the link and its files.
+/// Checks `attempt` against link `id`; the link and its files.
 pub(crate) async fn open(
     db: &Db,
     id: String,
-    token: Vec<u8>,
+    attempt: Attempt,
     now: i64,
 ) -> Result<(Row, Vec<Shared>), Error> {
     db.call(move |conn| {
         settle_claims(conn, Some(&id), now)?;
         let row = load(conn, &id)?.ok_or(Error::UnknownLink)?;
-        check_token(conn, &row, &token, now)?;
+        check_token(conn, &row, attempt.proof.as_deref(), &attempt.token, now)?;
         let files = conn
             .prepare(
                 "SELECT sf.idx, f.size, f.metadata, sf.wrapped_key
@@ -76,12 +90,12 @@ pub(crate) async fn open(
     .await
 }
 
-/// Checks `token` and records a claim whose bearer value hashes to
+/// Checks `attempt` and records a claim whose bearer value hashes to
 /// `claim_hash`, if the link has a download left.
 pub(crate) async fn claim(
     db: &Db,
     id: String,
-    token: Vec<u8>,
+    attempt: Attempt,
     claim_hash: [u8; 32],
     now: i64,
 ) -> Result<(), Error> {
@@ -89,7 +103,7 @@ pub(crate) async fn claim(
         let tx = conn.transaction()?;
         settle_claims(&tx, Some(&id), now)?;
         let row = load(&tx, &id)?.ok_or(Error::UnknownLink)?;
-        let checked = check_token(&tx, &row, &token, now);
+        let checked = check_token(&tx, &row, attempt.proof.as_deref(), &attempt.token, now);
         if checked.is_err() {
             // A wrong attempt is counted even though nothing is claimed.
             tx.commit()?;

@@ -16,7 +16,7 @@ use super::{
 use crate::{
     Error,
     shares::{
-        links::{MAX_SHARE_FILES, TOKEN_LABEL, check_expiry, share_id},
+        links::{MAX_SHARE_FILES, PROOF_LABEL, TOKEN_LABEL, check_expiry, file_list_len, share_id},
         owner::{self, NewShare},
     },
     state::AppState,
@@ -47,6 +47,7 @@ impl From<owner::Described> for ShareView {
                 .into_iter()
                 .map(|(index, file_id)| LinkFile { index, file_id })
                 .collect(),
+            file_list: row.file_list.map(B64),
             created_at: row.created_at,
         }
     }
@@ -92,6 +93,12 @@ pub(crate) async fn create_share(
     let seed = req.seed.bounded("seed", 16, 16)?.to_vec();
     let salt = req.salt.bounded("salt", 16, 16)?.to_vec();
     let token_hash = crate::secret::digest(TOKEN_LABEL, req.token.bounded("token", 32, 32)?);
+    let proof_hash = crate::secret::digest(PROOF_LABEL, req.proof.bounded("proof", 32, 32)?);
+    let n = files.len();
+    let file_list = req
+        .file_list
+        .bounded("file_list", file_list_len(n), file_list_len(n))?
+        .to_vec();
     let argon2 = req.argon2.map(Argon2::check).transpose()?;
     let max_downloads = owner::allowed_downloads(req.mode, req.max_downloads)?;
     let now = state.clock.now();
@@ -101,6 +108,8 @@ pub(crate) async fn create_share(
         seed,
         salt,
         token_hash,
+        proof_hash,
+        file_list,
         argon2,
         mode: req.mode,
         expires_at: req.expires_at,
@@ -157,6 +166,13 @@ pub(crate) async fn update_share(
                 salt: r.salt.bounded("salt", 16, 16)?.to_vec(),
                 argon2: r.argon2.map(Argon2::check).transpose()?,
                 token_hash: crate::secret::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
+                file_list: match &r.file_list {
+                    Some(list) => {
+                        let n = keys.len();
+                        Some(list.bounded("file_list", 28, file_list_len(n.max(MAX_SHARE_FILES)))?.to_vec())
+                    }
+                    None => None,
+                },
                 keys,
             })
         }

@@ -58,8 +58,14 @@ pub(crate) async fn share_info(
     }))
 }
 
-fn token_of(req: &ShareToken) -> Result<Vec<u8>, Error> {
-    Ok(req.token.bounded("token", 32, 32)?.to_vec())
+fn token_of(req: &ShareToken) -> Result<public::Attempt, Error> {
+    Ok(public::Attempt {
+        token: req.token.bounded("token", 32, 32)?.to_vec(),
+        proof: match &req.proof {
+            Some(p) => Some(p.bounded("proof", 32, 32)?.to_vec()),
+            None => None,
+        },
+    })
 }
 
 /// Checks the token and returns the wrapped keys and metadata. A wrong

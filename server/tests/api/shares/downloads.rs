@@ -138,7 +138,7 @@ async fn claimed(
     opener: &Opener,
     file: (&Value, &Encrypted),
     mode: &str,
-) -> (Link, LinkKeys, String) {
+) -> (Link, Keys, String) {
     let link = link_for(owner, file, "pw", mode).await;
     let keys = opener.keys(&link, Some("pw")).await;
     let claim = opener.claim(&link, &keys).await;
@@ -146,7 +146,7 @@ async fn claimed(
 }
 
 /// The wrapped key of the link's first file, fetched by opening it.
-async fn owner_file_key(opener: &Opener, link: &Link, keys: &LinkKeys) -> Value {
+async fn owner_file_key(opener: &Opener, link: &Link, keys: &Keys) -> Value {
     let opened: Value = opener
         .post(&link.id, "open", keys)
         .await

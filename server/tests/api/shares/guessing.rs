@@ -114,3 +114,39 @@ async fn a_client_guessing_on_one_link_waits_on_the_next() {
     assert_eq!(r.status(), 429);
     assert_eq!(owner_view(&owner, &second.id).await["failures"], 0);
 }
+
+/// Knowing a link's id (servers and proxies see it in the path) is not
+/// enough to lock it: tokens sent without the fragment secret's proof are
+/// answered like an unknown link and never counted, so the owner's link
+/// still opens after 25 of them, and its wrong-attempt count stays 0.
+#[tokio::test]
+async fn the_id_alone_cannot_lock_a_link() {
+    let (_dir, s, owner) = setup(None).await;
+    let a = encrypt("a.txt", &body(100, 8), CipherId::Aes256Gcm);
+    let fa = owner.upload(&a, 1 << 20).await;
+    let link = link_for(&owner, (&fa, &a), "right", "persistent").await;
+    let opener = Opener::new(&s.base);
+    let salt = unb64(&opener.info(&link.id).await.json::<Value>().await.expect("json")["salt"]);
+    for i in 0..25 {
+        // Random secrets: random tokens with their (wrong) proofs.
+        let guess = keys_for(&random(), Some("right"), &salt);
+        let (status, code) = error_of(opener.post(&link.id, "open", &guess).await).await;
+        assert_eq!((status.as_u16(), code.as_str()), (404, "unknown_link"), "attempt {i}");
+    }
+    // A token without any proof is the same.
+    let right = opener.keys(&link, Some("right")).await;
+    let r = opener
+        .http
+        .post(format!("{}/api/s/{}/open", s.base, link.id))
+        .json(&json!({"token": b64(&right.token)}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(error_of(r).await, (StatusCode::NOT_FOUND, "unknown_link".into()));
+    assert_eq!(owner_view(&owner, &link.id).await["failures"], 0);
+    assert_eq!(opener.post(&link.id, "open", &right).await.status(), 200);
+    // The right proof with a wrong password is a counted wrong attempt.
+    let wrong = opener.keys(&link, Some("wrong")).await;
+    assert_eq!(opener.post(&link.id, "open", &wrong).await.status(), 401);
+    assert_eq!(owner_view(&owner, &link.id).await["failures"], 1);
+}

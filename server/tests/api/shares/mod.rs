@@ -18,7 +18,10 @@ use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use noctis::{
     format::CipherId,
     keys::account_keys,
-    share::{LinkKeys, link_keys, link_secret, unwrap_file_key, wrap_file_key},
+    share::{
+        LinkKeys, link_keys, link_proof, link_secret, seal_file_list, unwrap_file_key,
+        wrap_file_key,
+    },
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -66,11 +69,37 @@ impl Link {
     }
 }
 
+/// A link's keys and the proof an opener sends beside the token.
+struct Keys {
+    link: LinkKeys,
+    proof: [u8; 32],
+}
+
+impl std::ops::Deref for Keys {
+    type Target = LinkKeys;
+    fn deref(&self) -> &LinkKeys {
+        &self.link
+    }
+}
+
 /// The link keys for `password` under the link's salt, as the owner makes
-/// them at creation.
-fn keys_for(secret: &[u8; 32], password: Option<&str>, salt: &[u8]) -> LinkKeys {
+/// them at creation, with the proof of the secret.
+fn keys_for(secret: &[u8; 32], password: Option<&str>, salt: &[u8]) -> Keys {
     let argon = password.map(|p| account_keys(p.as_bytes(), salt, QUICK).expect("argon2"));
-    link_keys(secret, argon.as_ref(), salt)
+    Keys {
+        link: link_keys(secret, argon.as_ref(), salt),
+        proof: *link_proof(secret),
+    }
+}
+
+/// 16-byte file ids, as a sealed file list holds them.
+fn id_bytes(file: &Value) -> [u8; 16] {
+    let hex = file["id"].as_str().expect("id");
+    let mut id = [0u8; 16];
+    for (i, b) in id.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex");
+    }
+    id
 }
 
 /// Creates a link for `files` (uploaded by `owner`) as the dashboard does.
@@ -94,11 +123,14 @@ async fn share(
             })
         })
         .collect();
+    let ids: Vec<[u8; 16]> = files.iter().map(|(f, _)| id_bytes(f)).collect();
     let mut req = json!({
         "files": entries,
         "seed": b64(&seed),
         "salt": b64(&salt),
         "token": b64(&keys.token),
+        "proof": b64(&keys.proof),
+        "file_list": b64(&seal_file_list(&mut rng, &secret, &ids)),
     });
     if password.is_some() {
         req["argon2"] = json!({"m_kib": QUICK.m_kib, "t": QUICK.t, "p": QUICK.p});
@@ -142,7 +174,7 @@ impl Opener {
     }
 
     /// The link keys an opener derives from the fragment and a password.
-    async fn keys(&self, link: &Link, password: Option<&str>) -> LinkKeys {
+    async fn keys(&self, link: &Link, password: Option<&str>) -> Keys {
         let info: Value = self.info(&link.id).await.json().await.expect("json");
         let salt = unb64(&info["salt"]);
         keys_for(
@@ -152,10 +184,10 @@ impl Opener {
         )
     }
 
-    async fn post(&self, id: &str, what: &str, keys: &LinkKeys) -> reqwest::Response {
+    async fn post(&self, id: &str, what: &str, keys: &Keys) -> reqwest::Response {
         self.http
             .post(format!("{}/api/s/{id}/{what}", self.base))
-            .json(&json!({"token": b64(&keys.token)}))
+            .json(&json!({"token": b64(&keys.token), "proof": b64(&keys.proof)}))
             .send()
             .await
             .expect("post")
@@ -202,7 +234,7 @@ impl Opener {
         out
     }
 
-    async fn claim(&self, link: &Link, keys: &LinkKeys) -> String {
+    async fn claim(&self, link: &Link, keys: &Keys) -> String {
         let r = self.post(&link.id, "claim", keys).await;
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
         let claim: Value = r.json().await.expect("json");
@@ -337,15 +369,16 @@ async fn every_mode_opens_with_the_right_password_only() {
     );
 
     // Without its fragment a link opens nothing: another secret with the
-    // right password is refused by the server, and even the wrapped keys a
-    // rightful opener received do not unwrap under it.
+    // right password is answered like an unknown link (its proof is wrong,
+    // and it is not counted), and even the wrapped keys a rightful opener
+    // received do not unwrap under it.
     let link = link_for(&owner, (&fa, &a), "pw", "persistent").await;
     let guessed = Link {
         id: link.id.clone(),
         secret: random(),
     };
     let keys = opener.keys(&guessed, Some("pw")).await;
-    assert_eq!(opener.post(&link.id, "open", &keys).await.status(), 401);
+    assert_eq!(opener.post(&link.id, "open", &keys).await.status(), 404);
     let right = opener.keys(&link, Some("pw")).await;
     let opened: Value = opener
         .post(&link.id, "open", &right)
@@ -371,7 +404,7 @@ async fn every_mode_opens_with_the_right_password_only() {
         .json(
             &json!({"files": [{"file_id": fa["id"], "wrapped_key": b64(&[0; 60])}],
                       "seed": b64(&[0; 16]), "salt": b64(&[0; 16]), "token": b64(&[0; 32]),
-                      "mode": "persistent"}),
+                      "proof": b64(&[0; 32]), "file_list": b64(&[0; 44]), "mode": "persistent"}),
         )
         .send()
         .await
