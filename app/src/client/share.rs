@@ -154,7 +154,10 @@ pub(crate) async fn create(
         argon2: link_argon2(new.password.is_some()),
         token: B64(keys.token.to_vec()),
         proof: B64(link_proof(&secret).to_vec()),
-        file_list: B64(sealed_ids(&secret, files.iter().map(|(id, _)| id.as_str()))?),
+        file_list: B64(sealed_ids(
+            &secret,
+            files.iter().map(|(id, _)| id.as_str()),
+        )?),
         mode: new.mode,
         expires_at: new.expires_at,
         max_downloads: new.max_downloads,
@@ -190,16 +193,19 @@ pub(crate) async fn change_password(
     let mut new_list = None;
     match &link.file_list {
         Some(sealed) => {
-            let allowed = open_file_list(&secret, &sealed.0)
-                .map_err(|_| "This link's file list does not open with your keys; nothing was changed.")?;
+            let allowed = open_file_list(&secret, &sealed.0).map_err(
+                |_| "This link's file list does not open with your keys; nothing was changed.",
+            )?;
             for (index, _) in wrapped {
                 let ok = listed(*index)
                     .and_then(|f| id_bytes(&f.file_id))
                     .is_some_and(|id| allowed.contains(&id));
                 if !ok {
-                    return Err("The server lists a file this link was never made for; nothing was \
+                    return Err(
+                        "The server lists a file this link was never made for; nothing was \
                                 re-wrapped."
-                        .into());
+                            .into(),
+                    );
                 }
             }
         }

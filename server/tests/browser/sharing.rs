@@ -498,3 +498,187 @@ async fn run(
     }
     Ok(())
 }
+
+/// What a hostile server could try through a link, caught in the browser:
+/// a link row whose Argon2id cost was lowered makes the share page refuse
+/// to derive the password (nothing sent: the link's wrong-attempt count
+/// stays 0), and another of the owner's files slipped into a link is not
+/// re-wrapped when the owner changes its password (the sealed file list
+/// says it never was in the link).
+#[tokio::test]
+async fn a_tampered_link_is_refused_in_the_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&release_binary(), dir.path(), &[]).await;
+    let mut native = client::Client::new(&server.base, "olga");
+    assert_eq!(native.register(PASSWORD, None).await.status(), 201);
+    assert_eq!(native.login(PASSWORD).await, 200);
+    native
+        .upload(
+            &client::encrypt("public.txt", b"for anyone", CipherId::Aes256Gcm),
+            8 << 20,
+        )
+        .await;
+    let private = native
+        .upload(
+            &client::encrypt("private.txt", b"for olga only", CipherId::Aes256Gcm),
+            8 << 20,
+        )
+        .await;
+    let owner = browser().await;
+    let opener = browser().await;
+    let db = dir.path().join("data").join("nocturne.db");
+    let private_id = private["id"].as_str().expect("id").to_owned();
+    let result = tampered(
+        &server,
+        &native,
+        &owner.client,
+        &opener.client,
+        &db,
+        &private_id,
+    )
+    .await;
+    let _ = owner.client.close().await;
+    let _ = opener.client.close().await;
+    result.unwrap_or_else(|e| panic!("{e}\n--- server log ---\n{}", server.logs()));
+}
+
+/// Runs `sql` on the server's database behind its back, as a compromised
+/// server would.
+fn tamper(db: &Path, sql: &str, params: &[&dyn rusqlite::ToSql]) -> Result<(), String> {
+    let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    conn.execute(sql, params)
+        .map_err(|e| format!("{sql}: {e}"))?;
+    Ok(())
+}
+
+async fn link_row(native: &client::Client, id: &str) -> Result<Value, String> {
+    let links: Value = native
+        .req(Method::GET, "/api/shares")
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    links["shares"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["id"] == id)
+        .cloned()
+        .ok_or_else(|| format!("link {id} not listed"))
+}
+
+async fn tampered(
+    server: &Server,
+    native: &client::Client,
+    owner: &Client,
+    opener: &Client,
+    db: &Path,
+    private_id: &str,
+) -> Result<(), String> {
+    open(owner, server, "/login").await?;
+    fill(owner, "username", "olga").await?;
+    fill(owner, "password", PASSWORD).await?;
+    click(owner, "login").await?;
+    until(
+        owner,
+        "return document.querySelectorAll('tr.file-row').length === 2 ? true : null;",
+        TRANSFER_LIMIT,
+        "both files listed",
+    )
+    .await?;
+    let url = create_link(owner, Some("public.txt"), "persistent").await?;
+    let id = link_id(&url).to_owned();
+
+    // A cost below the floor: the page refuses before deriving or sending.
+    tamper(
+        db,
+        "UPDATE shares SET argon2_m_kib = 8, argon2_t = 1 WHERE id = ?1",
+        &[&id],
+    )?;
+    opener.goto(&url).await.map_err(|e| e.to_string())?;
+    wait_for(opener, Locator::Id("share-password"), "the password form").await?;
+    fill(opener, "share-password", LINK_PASSWORD).await?;
+    click(opener, "share-unlock").await?;
+    let refused = until(
+        opener,
+        "const e = document.getElementById('share-error'); return e ? e.textContent : null;",
+        TRANSFER_LIMIT,
+        "the weak cost refused",
+    )
+    .await?;
+    if !refused.as_str().unwrap_or_default().contains("too weak") {
+        return Err(format!("the page said {refused} to a weakened cost"));
+    }
+    if link_row(native, &id).await?["failures"] != 0 {
+        return Err("a token derived at the weakened cost reached the server".into());
+    }
+    // Restored, the same page opens.
+    tamper(
+        db,
+        "UPDATE shares SET argon2_m_kib = 65536, argon2_t = 3 WHERE id = ?1",
+        &[&id],
+    )?;
+    opener.refresh().await.map_err(|e| e.to_string())?;
+    wait_for(
+        opener,
+        Locator::Id("share-password"),
+        "the password form again",
+    )
+    .await?;
+    fill(opener, "share-password", LINK_PASSWORD).await?;
+    click(opener, "share-unlock").await?;
+    wait_for(opener, Locator::Id("shared-files"), "the shared file").await?;
+
+    // The private file slipped into the link (with a key the server made
+    // up): the owner's password change re-wraps nothing.
+    tamper(
+        db,
+        "INSERT INTO share_files (share_id, idx, file_id, wrapped_key) VALUES (?1, 1, ?2, zeroblob(60))",
+        &[&id, &private_id],
+    )?;
+    owner.refresh().await.map_err(|e| e.to_string())?;
+    wait_for(owner, Locator::Id("unlock-password"), "locked after reload").await?;
+    fill(owner, "unlock-password", PASSWORD).await?;
+    click(owner, "unlock").await?;
+    let row = format!("#links .link-row[data-id='{id}']");
+    wait_for(owner, Locator::Css(&row), "the link in the owner's panel").await?;
+    let salt = link_row(native, &id).await?["salt"].clone();
+    owner
+        .find(Locator::Css(&format!("{row} .link-new-password")))
+        .await
+        .map_err(|e| e.to_string())?
+        .send_keys(NEW_LINK_PASSWORD)
+        .await
+        .map_err(|e| e.to_string())?;
+    link_click(owner, &id, "link-password-apply").await?;
+    let said = until(
+        owner,
+        "const e = document.getElementById('links-error'); return e ? e.textContent : null;",
+        TRANSFER_LIMIT,
+        "the slipped-in file refused",
+    )
+    .await?;
+    if !said.as_str().unwrap_or_default().contains("never made for") {
+        return Err(format!("the dashboard said {said}"));
+    }
+    let after = link_row(native, &id).await?;
+    if after["salt"] != salt {
+        return Err("the link was re-keyed despite the foreign file".into());
+    }
+    let conn = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    let key: Vec<u8> = conn
+        .query_row(
+            "SELECT wrapped_key FROM share_files WHERE share_id = ?1 AND idx = 1",
+            [&id],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())?;
+    if key != vec![0u8; 60] {
+        return Err("the private file's key was re-wrapped for the link".into());
+    }
+    Ok(())
+}

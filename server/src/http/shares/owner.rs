@@ -169,7 +169,10 @@ pub(crate) async fn update_share(
                 file_list: match &r.file_list {
                     Some(list) => {
                         let n = keys.len();
-                        Some(list.bounded("file_list", 28, file_list_len(n.max(MAX_SHARE_FILES)))?.to_vec())
+                        Some(
+                            list.bounded("file_list", 28, file_list_len(n.max(MAX_SHARE_FILES)))?
+                                .to_vec(),
+                        )
                     }
                     None => None,
                 },

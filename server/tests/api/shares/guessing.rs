@@ -126,12 +126,23 @@ async fn the_id_alone_cannot_lock_a_link() {
     let fa = owner.upload(&a, 1 << 20).await;
     let link = link_for(&owner, (&fa, &a), "right", "persistent").await;
     let opener = Opener::new(&s.base);
-    let salt = unb64(&opener.info(&link.id).await.json::<Value>().await.expect("json")["salt"]);
+    let salt = unb64(
+        &opener
+            .info(&link.id)
+            .await
+            .json::<Value>()
+            .await
+            .expect("json")["salt"],
+    );
     for i in 0..25 {
         // Random secrets: random tokens with their (wrong) proofs.
         let guess = keys_for(&random(), Some("right"), &salt);
         let (status, code) = error_of(opener.post(&link.id, "open", &guess).await).await;
-        assert_eq!((status.as_u16(), code.as_str()), (404, "unknown_link"), "attempt {i}");
+        assert_eq!(
+            (status.as_u16(), code.as_str()),
+            (404, "unknown_link"),
+            "attempt {i}"
+        );
     }
     // A token without any proof is the same.
     let right = opener.keys(&link, Some("right")).await;
@@ -142,7 +153,10 @@ async fn the_id_alone_cannot_lock_a_link() {
         .send()
         .await
         .expect("post");
-    assert_eq!(error_of(r).await, (StatusCode::NOT_FOUND, "unknown_link".into()));
+    assert_eq!(
+        error_of(r).await,
+        (StatusCode::NOT_FOUND, "unknown_link".into())
+    );
     assert_eq!(owner_view(&owner, &link.id).await["failures"], 0);
     assert_eq!(opener.post(&link.id, "open", &right).await.status(), 200);
     // The right proof with a wrong password is a counted wrong attempt.
