@@ -54,6 +54,24 @@ pub fn recovery_keys(recovery_key: &[u8; 32]) -> RecoveryKeys {
     }
 }
 
+/// Sizes sealed metadata is padded to (nonce and tag included): a file
+/// name's length shows only as which of these its metadata needs.
+pub const METADATA_BUCKETS: [usize; 5] = [512, 1024, 2048, 4096, 8192];
+
+/// Bytes [`seal_metadata`] adds around the metadata (nonce and tag).
+pub const METADATA_OVERHEAD: usize = 12 + 16;
+
+/// Pads JSON metadata with trailing spaces (which every JSON parser
+/// ignores) so that, sealed, it fills the smallest of
+/// [`METADATA_BUCKETS`] it fits; metadata too large for any is left as it
+/// is (and refused by the server).
+pub fn pad_json_metadata(json: &mut Vec<u8>) {
+    let sealed = json.len() + METADATA_OVERHEAD;
+    if let Some(bucket) = METADATA_BUCKETS.iter().find(|&&b| b >= sealed) {
+        json.resize(bucket - METADATA_OVERHEAD, b' ');
+    }
+}
+
 /// Seals a file's metadata (any bytes; the dashboard uses JSON) under a
 /// subkey of its data key: AES-256-GCM, random 12-byte nonce,
 /// `nonce ‖ ciphertext ‖ tag`.
@@ -99,4 +117,28 @@ pub fn open_metadata(data_key: &[u8; 32], sealed: &[u8]) -> Result<Zeroizing<Vec
             Error::Decrypt
         })?;
     Ok(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn metadata_pads_to_its_bucket_and_stays_json() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for (name_len, sealed) in [(1, 512), (300, 512), (600, 1024), (3000, 4096), (7000, 8192)] {
+            let meta = alloc::format!("{{\"name\":\"{}\"}}", "x".repeat(name_len));
+            let mut json = meta.clone().into_bytes();
+            pad_json_metadata(&mut json);
+            let key = [3u8; 32];
+            let out = seal_metadata(&mut rng, &key, &json);
+            assert_eq!(out.len(), sealed, "a {name_len}-byte name");
+            let opened = open_metadata(&key, &out).expect("opens");
+            assert_eq!(core::str::from_utf8(&opened).expect("utf-8").trim_end(), meta);
+        }
+        let mut huge = alloc::vec![b'a'; 9000];
+        pad_json_metadata(&mut huge);
+        assert_eq!(huge.len(), 9000, "too large for any bucket: untouched");
+    }
 }

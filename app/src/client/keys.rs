@@ -144,8 +144,11 @@ impl Keyring {
     }
 }
 
+/// `meta` as JSON, padded to a size bucket (so its sealed length does not
+/// tell a name's length), sealed under the file's data key.
 fn seal(data_key: &[u8; 32], meta: &FileMeta) -> String {
-    let json = Zeroizing::new(serde_json::to_vec(meta).unwrap_or_default());
+    let mut json = Zeroizing::new(serde_json::to_vec(meta).unwrap_or_default());
+    account::pad_json_metadata(&mut json);
     b64(&account::seal_metadata(&mut rng(), data_key, &json))
 }
 

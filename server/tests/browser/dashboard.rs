@@ -283,6 +283,17 @@ async fn dashboard(
     // Browser → native: every upload decrypts with the native code, and the
     // Noctis one really is Noctis.
     let list = native.list().await;
+    // Names of 8 to 16 bytes, sizes from 0 to 70 MiB: every sealed
+    // metadata is padded to the same 512 bytes.
+    let sealed: std::collections::BTreeSet<usize> = list["files"]
+        .as_array()
+        .ok_or("no files array")?
+        .iter()
+        .map(|f| client::unb64(&f["metadata"]).len())
+        .collect();
+    if sealed != std::collections::BTreeSet::from([512]) {
+        return Err(format!("sealed metadata sizes {sealed:?}, not all 512"));
+    }
     for file in list["files"].as_array().ok_or("no files array")? {
         let (name, plain) = native.open(file).await;
         let original = all
