@@ -24,6 +24,7 @@
  * @property {string} upload The upload's id on the server.
  * @property {number} partSize Ciphertext bytes per part (the last one may be shorter).
  * @property {number} size The ciphertext's total length, declared when the upload was created.
+ * @property {number} [plainLen] The plaintext's length with padding (zeros past the file's end); the file's size if absent.
  * @property {ReceivedPart[]} received Parts the server already holds (a resumed upload), else empty.
  */
 
@@ -39,6 +40,7 @@
  * @property {Uint8Array<ArrayBuffer>} key The file's 32-byte data key; its buffer is transferred.
  * @property {number} size The ciphertext's total length.
  * @property {string} [auth] A share download's claim, sent as `Authorization: Bearer`.
+ * @property {number} [plainSize] A padded file's real length: the plaintext past it is dropped.
  * @property {FileSystemFileHandle & {remove?: () => Promise<void>}} [handle] A file from the
  *   save dialog (File System Access API); `remove` where the browser has it.
  * @property {MessagePort} [port] The service worker's download stream; transferred.

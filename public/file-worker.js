@@ -245,15 +245,18 @@ async function discard(id) {
  */
 async function uploadParts(msg, job, inFlight, owned) {
   const { file, key, header, upload: id, partSize, size } = msg;
+  // The plaintext's length with its padding: zero bytes past the file's
+  // end, sealed like the rest (the real length is in the sealed metadata).
+  const plainLen = msg.plainLen ?? file.size;
   const received = new Map(
     (msg.received || []).map((p) => /** @type {[number, string]} */ ([p.index, p.sha256])),
   );
   const cs = chunk_size(header);
-  const chunks = chunk_count(header, file.size);
+  const chunks = chunk_count(header, plainLen);
   const cipher = await chunkCipher(key, header, true);
   key.fill(0);
   if (cipher.wasm) owned.push(cipher.wasm);
-  if (ciphertext_len(header, file.size) !== size) {
+  if (plainLen < file.size || ciphertext_len(header, plainLen) !== size) {
     throw new Stop("The picked file does not have the size this upload was started with.");
   }
   const hasher = new Sha256Stream();
@@ -307,9 +310,16 @@ async function uploadParts(msg, job, inFlight, owned) {
 
   /** @param {number} i */
   const sealChunk = async (i) => {
-    const plain = new Uint8Array(
+    let plain = new Uint8Array(
       await file.slice(i * cs, Math.min((i + 1) * cs, file.size)).arrayBuffer(),
     );
+    const want = Math.min(cs, plainLen - i * cs);
+    if (plain.byteLength < want) {
+      // Past the file's end: padding, zeros.
+      const padded = new Uint8Array(want);
+      padded.set(plain);
+      plain = padded;
+    }
     return cipher.seal(i, i === chunks - 1, plain);
   };
   await append(header);
@@ -529,8 +539,11 @@ async function download(msg, job) {
       const want = last ? size - consumed : sealedLen;
       if (want < cipher.tagLen || !(await fill(want))) throw new Stop(MODIFIED);
       const plain = await cipher.open(i, last, take(want));
-      written += plain.byteLength;
-      await sink.write(plain);
+      // A padded file ends at `plainSize`: the zeros after it were
+      // authenticated with the rest and are dropped here.
+      const keep = msg.plainSize === undefined ? plain.byteLength : Math.max(0, Math.min(plain.byteLength, msg.plainSize - written));
+      if (keep > 0) await sink.write(keep === plain.byteLength ? plain : plain.slice(0, keep));
+      written += keep;
       post({ type: "progress", job: msg.job, sent: consumed, size });
     }
     // Bytes beyond the declared size are an attack or damage as well.

@@ -127,7 +127,13 @@ mod tests {
     #[test]
     fn metadata_pads_to_its_bucket_and_stays_json() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        for (name_len, sealed) in [(1, 512), (300, 512), (600, 1024), (3000, 4096), (7000, 8192)] {
+        for (name_len, sealed) in [
+            (1, 512),
+            (300, 512),
+            (600, 1024),
+            (3000, 4096),
+            (7000, 8192),
+        ] {
             let meta = alloc::format!("{{\"name\":\"{}\"}}", "x".repeat(name_len));
             let mut json = meta.clone().into_bytes();
             pad_json_metadata(&mut json);
@@ -135,7 +141,10 @@ mod tests {
             let out = seal_metadata(&mut rng, &key, &json);
             assert_eq!(out.len(), sealed, "a {name_len}-byte name");
             let opened = open_metadata(&key, &out).expect("opens");
-            assert_eq!(core::str::from_utf8(&opened).expect("utf-8").trim_end(), meta);
+            assert_eq!(
+                core::str::from_utf8(&opened).expect("utf-8").trim_end(),
+                meta
+            );
         }
         let mut huge = alloc::vec![b'a'; 9000];
         pad_json_metadata(&mut huge);

@@ -84,6 +84,11 @@ pub(crate) struct FileMeta {
     /// re-encrypted to the very same bytes after a reload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) header: Option<String>,
+    /// The content was padded with zero bytes to Padmé's length of `size`
+    /// (`noctis::format::padded_len`) before encryption; a download keeps
+    /// the first `size` bytes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) padded: bool,
     /// Fields a newer release added: kept through a rename.
     #[serde(flatten)]
     pub(crate) other: serde_json::Map<String, serde_json::Value>,

@@ -115,7 +115,7 @@ pub(crate) fn SharePage() -> impl IntoView {
 
     // One claim for `files` (reusing the current one if none of them was
     // started under it yet), then each file's key and where to fetch it.
-    let prepare = move |files: Vec<(SharedFile, String)>| {
+    let prepare = move |files: Vec<(SharedFile, FileMeta)>| {
         let link = opened.get_value();
         let link_id = id();
         async move {
@@ -141,7 +141,7 @@ pub(crate) fn SharePage() -> impl IntoView {
             };
             files
                 .into_iter()
-                .map(|(file, name)| {
+                .map(|(file, meta)| {
                     let key = link
                         .data_key(&file)
                         .ok_or("This file cannot be decrypted: the link is damaged.")?;
@@ -149,9 +149,10 @@ pub(crate) fn SharePage() -> impl IntoView {
                         key,
                         FileRef {
                             id: format!("{link_id}-{}", file.index),
-                            name,
+                            name: meta.name,
                             size: file.size,
-                            plain_size: None,
+                            plain_size: meta.size,
+                            padded: meta.padded,
                             content_url: format!("/api/s/{link_id}/files/{}/content", file.index),
                             bearer: Some(bearer.clone()),
                         },
@@ -166,10 +167,11 @@ pub(crate) fn SharePage() -> impl IntoView {
             error.set(Some(e));
         }
     };
-    let download = move |file: SharedFile, name: String| {
+    let download = move |file: SharedFile, meta: FileMeta| {
         claiming.set(true);
         error.set(None);
-        let ready = prepare(vec![(file, name.clone())]);
+        let name = meta.name.clone();
+        let ready = prepare(vec![(file, meta)]);
         let ready = async move {
             let mut all = ready.await?;
             claiming.set(false);
@@ -177,7 +179,7 @@ pub(crate) fn SharePage() -> impl IntoView {
         };
         transfer::save(transfers, &name, ready, failed);
     };
-    let download_all = move |files: Vec<(SharedFile, String)>| {
+    let download_all = move |files: Vec<(SharedFile, FileMeta)>| {
         claiming.set(true);
         error.set(None);
         let ready = prepare(files);
@@ -224,7 +226,7 @@ pub(crate) fn SharePage() -> impl IntoView {
                     Stage::Open(files) => {
                         let one_time = opened.with_value(|l| l.as_ref().is_some_and(|l| l.mode == Mode::OneTime));
                         let several = files.len() > 1;
-                        let all: Vec<(SharedFile, String)> = files.iter().map(|(f, m)| (f.clone(), m.name.clone())).collect();
+                        let all: Vec<(SharedFile, FileMeta)> = files.clone();
                         view! {
                             {(one_time && several).then(|| view! {
                                 <p class="muted">"This link works for one download: take all the files at once."</p>
@@ -233,7 +235,7 @@ pub(crate) fn SharePage() -> impl IntoView {
                                 {files.into_iter().map(|(file, meta)| {
                                     let name = meta.name.clone();
                                     let size = human_size(meta.size.unwrap_or(file.size));
-                                    let (f, n) = (file.clone(), name.clone());
+                                    let (f, n) = (file.clone(), meta.clone());
                                     let running = { let n = name.clone(); Signal::derive(move || downloading(transfers, &n)) };
                                     // The accessible name starts with the visible text,
                                     // whatever the button says ("Download", "Link used"…).

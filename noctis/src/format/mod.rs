@@ -16,11 +16,13 @@
 //! specification is `docs/format.md`.
 
 mod header;
+mod padding;
 mod stream;
 
 pub use header::{
     Argon2Params, CipherId, HEADER_LEN, Header, KeySource, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
 };
+pub use padding::padded_len;
 pub use stream::{
     Decryptor, Encryptor, FileKey, aes_content_key, chunk_count, chunk_nonce, ciphertext_len,
     sealed_chunk_count, sealed_chunk_len,

@@ -657,3 +657,88 @@ async fn resume(s: &Session, server: &Server, native: &client::Client) -> Result
     }
     Ok(())
 }
+
+/// With "Hide exact sizes" on, the stored ciphertext is the size of the
+/// Padmé length, not the file's (for both ciphers), and the download
+/// gives back exactly the file: the padding is dropped, not saved.
+#[tokio::test]
+async fn padded_uploads_store_padme_sizes_and_download_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&release_binary(), dir.path(), &[]).await;
+    let mut native = client::Client::new(&server.base, "paula");
+    assert_eq!(native.register(PASSWORD, None).await.status(), 201);
+    assert_eq!(native.login(PASSWORD).await, 200);
+    let s = session().await;
+    let result = padded(&s, &server, &native).await;
+    let _ = s.browser.clone().close().await;
+    result.unwrap_or_else(|e| panic!("{e}\n--- server log ---\n{}", server.logs()));
+}
+
+async fn padded(s: &Session, server: &Server, native: &client::Client) -> Result<(), String> {
+    let browser = &s.browser;
+    let files = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // Past one 1 MiB chunk, so the padding fills a chunk of its own.
+    let aes = sample(files.path(), "padded.bin", pattern(1_048_000, 7));
+    let noctis = sample(files.path(), "padded-noctis.bin", pattern(70_001, 8));
+    log_in(browser, server, "paula").await?;
+    click(browser, "pad-sizes").await?;
+    pick(browser, "#file-input", &[aes.path.as_path()]).await?;
+    transfers_done(browser, "upload", 1).await?;
+    click(browser, "cipher-noctis").await?;
+    pick(browser, "#file-input", &[noctis.path.as_path()]).await?;
+    transfers_done(browser, "upload", 2).await?;
+
+    let list = native.list().await;
+    for (f, cipher) in [(&aes, CipherId::Aes256Gcm), (&noctis, CipherId::Noctis256)] {
+        let padded = noctis::format::padded_len(f.bytes.len() as u64);
+        let header = noctis::format::Header::generate(
+            &mut rand::rng(),
+            cipher,
+            noctis::format::DEFAULT_CHUNK_SIZE,
+            noctis::format::KeySource::External,
+        )
+        .map_err(|e| e.to_string())?;
+        let want = noctis::format::ciphertext_len(&header, padded);
+        let stored = list["files"]
+            .as_array()
+            .ok_or("no files")?
+            .iter()
+            .find(|x| x["size"].as_u64() == Some(want))
+            .ok_or(format!(
+                "{}: no file of the padded size {want} in {list}",
+                f.name
+            ))?;
+        // Natively: the plaintext is the file, then zeros up to Padmé's length.
+        let (_, plain) = native.open(stored).await;
+        if plain.len() as u64 != padded
+            || plain[..f.bytes.len()] != f.bytes[..]
+            || plain[f.bytes.len()..].iter().any(|&b| b != 0)
+        {
+            return Err(format!(
+                "{}: the stored plaintext is not the file and its zero padding",
+                f.name
+            ));
+        }
+    }
+
+    // Both download paths give back exactly the file.
+    save_dialog_to_opfs(browser).await?;
+    clear_transfers(browser).await?;
+    for f in [&aes, &noctis] {
+        row_click(browser, &f.name, "download").await?;
+    }
+    transfers_done(browser, "download", 2).await?;
+    let saved = opfs_files(browser).await?;
+    for f in [&aes, &noctis] {
+        if saved.get(&f.name) != Some(&(f.bytes.len() as u64, sha256_hex(&f.bytes))) {
+            return Err(format!("{}: saved {:?}", f.name, saved.get(&f.name)));
+        }
+    }
+    no_save_dialog(browser).await?;
+    clear_transfers(browser).await?;
+    row_click(browser, &noctis.name, "download").await?;
+    if downloaded(s.downloads.path(), &noctis.name, noctis.bytes.len()).await? != noctis.bytes {
+        return Err("the service worker's download of a padded file differs".into());
+    }
+    Ok(())
+}

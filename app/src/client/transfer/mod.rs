@@ -23,7 +23,7 @@
 use std::{cell::RefCell, collections::HashMap};
 
 use leptos::prelude::*;
-use noctis::format::{CipherId, HEADER_LEN, Header, ciphertext_len};
+use noctis::format::{CipherId, HEADER_LEN, Header, ciphertext_len, padded_len};
 use wasm_bindgen::{JsCast, JsValue, closure::Closure};
 use zeroize::Zeroizing;
 
@@ -353,10 +353,19 @@ impl Transfers {
         }
     }
 
-    /// Encrypts and uploads `file` as a new file under `cipher`.
-    pub(crate) async fn upload(&self, keyring: &Keyring, file: web_sys::File, cipher: CipherId) {
+    /// Encrypts and uploads `file` as a new file under `cipher`; with `pad`,
+    /// its content padded to Padmé's length (`noctis::format::padded_len`)
+    /// so the stored size tells less about the real one.
+    pub(crate) async fn upload(
+        &self,
+        keyring: &Keyring,
+        file: web_sys::File,
+        cipher: CipherId,
+        pad: bool,
+    ) {
         let name = file.name();
         let plain = file.size() as u64;
+        let encrypted = if pad { padded_len(plain) } else { plain };
         let Some(header) = new_header(cipher) else {
             let job = self.add(Direction::Upload, name, 0, None);
             self.fail(
@@ -365,7 +374,7 @@ impl Transfers {
             );
             return;
         };
-        let size = ciphertext_len(&header, plain);
+        let size = ciphertext_len(&header, encrypted);
         let header_bytes = header.to_bytes();
         let meta = FileMeta {
             name: name.clone(),
@@ -373,6 +382,7 @@ impl Transfers {
             size: Some(plain),
             modified: Some(file.last_modified() as u64),
             header: Some(b64(&header_bytes)),
+            padded: pad,
             other: serde_json::Map::new(),
         };
         let new = keyring.new_file(&meta);
@@ -392,7 +402,16 @@ impl Transfers {
             Err(e) => return self.fail(job, e.message),
         };
         self.update(job, |t| t.upload = Some(id.clone()));
-        self.send(job, &file, &new.data_key, &header_bytes, &id, size, &[]);
+        self.send(
+            job,
+            &file,
+            encrypted,
+            &new.data_key,
+            &header_bytes,
+            &id,
+            size,
+            &[],
+        );
     }
 
     /// Resumes `pending` from `file`, which the user picked again. The
@@ -444,9 +463,15 @@ impl Transfers {
         if pending.part_size != PART_SIZE {
             return self.fail(job, "This upload cannot be resumed; discard it.".into());
         }
+        let plain = file.size() as u64;
         self.send(
             job,
             &file,
+            if meta.padded {
+                padded_len(plain)
+            } else {
+                plain
+            },
             &key,
             &header,
             &pending.id,
@@ -460,6 +485,7 @@ impl Transfers {
         &self,
         job: u32,
         file: &web_sys::File,
+        plain_len: u64,
         key: &[u8; 32],
         header: &[u8],
         upload: &str,
@@ -478,6 +504,8 @@ impl Transfers {
             ("header", header.into()),
             ("upload", JsValue::from_str(upload)),
             ("partSize", JsValue::from_f64(PART_SIZE as f64)),
+            // The plaintext's length with its padding (zeros past the file).
+            ("plainLen", JsValue::from_f64(plain_len as f64)),
             ("size", JsValue::from_f64(size as f64)),
             ("received", received),
         ] {
@@ -512,6 +540,11 @@ impl Transfers {
         }
         if let Some(bearer) = &file.bearer {
             set(&message, "auth", &JsValue::from_str(bearer));
+        }
+        // A padded file keeps its first `plain_size` bytes; the rest is
+        // padding (authenticated like the rest, then dropped).
+        if let (true, Some(plain)) = (file.padded, file.plain_size) {
+            set(&message, "plainSize", &JsValue::from_f64(plain as f64));
         }
         let transfer = js_sys::Array::of1(&key.buffer());
         match sink {

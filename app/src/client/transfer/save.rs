@@ -15,6 +15,8 @@ pub(crate) struct FileRef {
     /// Ciphertext bytes.
     pub(crate) size: u64,
     pub(crate) plain_size: Option<u64>,
+    /// The plaintext was padded past `plain_size` (see `FileMeta::padded`).
+    pub(crate) padded: bool,
     /// Where the ciphertext is (`/api/files/{id}/content`, or a share's).
     pub(crate) content_url: String,
     /// A share download's claim, sent as `Authorization: Bearer`.

@@ -66,6 +66,7 @@ impl Row {
             name: self.name(),
             size: self.size,
             plain_size: self.meta.as_ref().and_then(|m| m.size),
+            padded: self.meta.as_ref().is_some_and(|m| m.padded),
             content_url: format!("/api/files/{}/content", self.id),
             bearer: None,
         }

@@ -27,7 +27,12 @@ fn cipher_id(cipher: Cipher) -> noctis::format::CipherId {
     }
 }
 
-fn start_uploads(files: Option<web_sys::FileList>, cipher: Cipher, transfers: Transfers) {
+fn start_uploads(
+    files: Option<web_sys::FileList>,
+    cipher: Cipher,
+    pad: bool,
+    transfers: Transfers,
+) {
     let (Some(files), Some(keyring)) = (files, keyring::unlocked()) else {
         return;
     };
@@ -44,7 +49,9 @@ fn start_uploads(files: Option<web_sys::FileList>, cipher: Cipher, transfers: Tr
             if !unlocked || !transfers.wait_for_room().await {
                 break;
             }
-            transfers.upload(&keyring, file, cipher_id(cipher)).await;
+            transfers
+                .upload(&keyring, file, cipher_id(cipher), pad)
+                .await;
         }
     });
 }
@@ -53,9 +60,17 @@ fn start_uploads(files: Option<web_sys::FileList>, cipher: Cipher, transfers: Tr
 #[component]
 pub(super) fn Uploader(cipher: RwSignal<Cipher>, transfers: Transfers) -> impl IntoView {
     let over = RwSignal::new(false);
+    // Off by default: padding costs up to 12 % more storage (about 3 %
+    // past 64 KiB), which counts in the quota.
+    let pad = RwSignal::new(false);
     let on_pick = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
-        start_uploads(input.files(), cipher.get_untracked(), transfers);
+        start_uploads(
+            input.files(),
+            cipher.get_untracked(),
+            pad.get_untracked(),
+            transfers,
+        );
         // The same file can be picked again later.
         input.set_value("");
     };
@@ -65,6 +80,7 @@ pub(super) fn Uploader(cipher: RwSignal<Cipher>, transfers: Transfers) -> impl I
         start_uploads(
             ev.data_transfer().and_then(|d| d.files()),
             cipher.get_untracked(),
+            pad.get_untracked(),
             transfers,
         );
     };
@@ -89,6 +105,11 @@ pub(super) fn Uploader(cipher: RwSignal<Cipher>, transfers: Transfers) -> impl I
                     Cipher::Noctis256 => "Noctis-256 (experimental, not audited)",
                 })}
             </p>
+            <label class="pad-option small muted">
+                <input id="pad-sizes" type="checkbox" prop:checked=move || pad.get()
+                    on:change:target=move |ev| pad.set(ev.target().checked())/>
+                " Hide exact sizes: pad each file (up to 12 % larger, about 3 % past 64 KiB)"
+            </label>
         </section>
     }
 }
