@@ -136,7 +136,7 @@ pub fn open_file_list(
     sealed: &[u8],
 ) -> Result<alloc::vec::Vec<[u8; FILE_ID_LEN]>, crate::Error> {
     use aead::{AeadInOut, KeyInit};
-    if sealed.len() < 28 || (sealed.len() - 28) % FILE_ID_LEN != 0 {
+    if sealed.len() < 28 || !(sealed.len() - 28).is_multiple_of(FILE_ID_LEN) {
         return Err(crate::Error::Decrypt);
     }
     let key = file_list_key(secret);

@@ -78,15 +78,17 @@ pub(crate) struct Change {
 }
 
 /// Applies `change` to account `name` on behalf of administrator `by`, and
-/// returns the account as it is now. Disabling ends every session of the
-/// account in the same transaction. An administrator cannot disable their
-/// own account (nobody could enable it again if they were the last).
+/// returns the account as it is now, with the ids of its share links when
+/// it was just disabled (their downloads in flight are the caller's to
+/// stop). Disabling ends every session of the account in the same
+/// transaction. An administrator cannot disable their own account (nobody
+/// could enable it again if they were the last).
 pub(crate) async fn update(
     db: &Db,
     by: i64,
     name: String,
     change: Change,
-) -> Result<Summary, Error> {
+) -> Result<(Summary, Vec<String>), Error> {
     db.call(move |conn| {
         let tx = conn.transaction()?;
         let id: i64 = tx
@@ -106,6 +108,7 @@ pub(crate) async fn update(
                 rusqlite::params![id, quota],
             )?;
         }
+        let mut links = Vec::new();
         match change.disabled {
             Some(true) if id == by => {
                 return Err(Error::Conflict {
@@ -119,6 +122,10 @@ pub(crate) async fn update(
                     rusqlite::params![id, db::now()],
                 )?;
                 end_all(&tx, id)?;
+                links = tx
+                    .prepare("SELECT id FROM shares WHERE account_id = ?1")?
+                    .query_map([id], |r| r.get::<_, String>(0))?
+                    .collect::<Result<_, _>>()?;
             }
             Some(false) => {
                 tx.execute("UPDATE accounts SET disabled_at = NULL WHERE id = ?1", [id])?;
@@ -129,7 +136,7 @@ pub(crate) async fn update(
             summary(&tx, r)
         })?;
         tx.commit()?;
-        Ok(summary)
+        Ok((summary, links))
     })
     .await
 }

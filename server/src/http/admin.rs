@@ -47,8 +47,8 @@ pub(crate) async fn list_accounts(
 }
 
 /// Sets an account's quota (or returns it to the default), disables or
-/// enables it (administrators only). Disabling ends its sessions at once;
-/// its files stay.
+/// enables it (administrators only). Disabling ends its sessions and its
+/// links' downloads in flight at once; its files stay.
 #[utoipa::path(patch, path = "/admin/accounts/{username}", tag = TAG,
     params(("username" = String, Path, description = "the account's name")),
     request_body = UpdateAccount,
@@ -78,13 +78,18 @@ pub(crate) async fn update_account(
         },
         disabled: req.disabled,
     };
-    let summary = admin::update(
+    let (summary, links) = admin::update(
         &state.db,
         session.account_id,
         username.to_lowercase(),
         change,
     )
     .await?;
+    // A disabled owner's links stop serving at once, downloads in flight
+    // included (at their next piece).
+    for link in &links {
+        state.streams.stop_share(link);
+    }
     tracing::info!(
         disabled = summary.disabled,
         "account changed by an administrator"
