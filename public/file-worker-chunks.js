@@ -94,16 +94,26 @@ export async function chunkCipher(key, header, forSealing) {
 export const MODIFIED =
   "This file was modified after it was encrypted (or is damaged). Nothing of it was saved.";
 
-/** @param {Uint8Array<ArrayBuffer>} bytes */
-export async function hex(bytes) {
+/**
+ * SHA-256 of `bytes`: WebCrypto (native, off this thread, one call per
+ * part), or WASM where the page is not a secure context. WebCrypto copies
+ * the bytes when called, so the buffer may go on to `fetch` at once.
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ * @returns {Promise<Uint8Array<ArrayBuffer>>}
+ */
+export async function sha256(bytes) {
   if (!(self.crypto && self.crypto.subtle)) {
     const hasher = new Sha256Stream();
     hasher.update(bytes);
     const out = hasher.finish();
     hasher.free();
-    return out;
+    return Uint8Array.from(out.match(/../g) || [], (h) => parseInt(h, 16));
   }
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+/** @param {Uint8Array} digest */
+export function toHex(digest) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 

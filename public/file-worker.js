@@ -18,15 +18,15 @@
 import init, {
   FileOpener,
   FileSealer,
-  Sha256Stream,
   chunk_count,
   chunk_size,
   ciphertext_len,
   header_len,
+  parts_digest,
   sealed_chunk_count,
   sealed_chunk_len,
 } from "/pkg/nocturne.js";
-import { MODIFIED, Stop, chunkCipher, fromWasm, hex } from "./file-worker-chunks.js";
+import { MODIFIED, Stop, chunkCipher, fromWasm, sha256, toHex } from "./file-worker-chunks.js";
 
 // The protocol's types (docs/worker.md has the same as a table).
 /** @typedef {import("./file-worker-protocol.js").ToWorker} ToWorker */
@@ -259,9 +259,11 @@ async function uploadParts(msg, job, inFlight, owned) {
   if (plainLen < file.size || ciphertext_len(header, plainLen) !== size) {
     throw new Stop("The picked file does not have the size this upload was started with.");
   }
-  const hasher = new Sha256Stream();
-  owned.push(hasher);
   const parts = Math.max(1, Math.ceil(size / partSize));
+  // Each part's SHA-256, taken as it is sent (WebCrypto, off this thread);
+  // the finish sends their digest, so no pass over the whole file is needed.
+  /** @type {Promise<Uint8Array<ArrayBuffer>>[]} */
+  const partHashes = new Array(parts);
   let sent = 0;
   let encrypted = 0;
   const progress = () => post({ type: "progress", job: msg.job, sent, encrypted, size });
@@ -271,7 +273,9 @@ async function uploadParts(msg, job, inFlight, owned) {
   /** @param {number} index @param {Uint8Array<ArrayBuffer>} bytes */
   const send = (index, bytes) => {
     /** @type {Promise<void>} */
-    const task = sendPart(id, index, bytes, received.get(index), job)
+    const hashing = sha256(bytes);
+    partHashes[index] = hashing;
+    const task = sendPart(id, index, bytes, hashing, received.get(index), job)
       .then(() => {
         sent += bytes.byteLength;
         progress();
@@ -288,7 +292,6 @@ async function uploadParts(msg, job, inFlight, owned) {
   let index = 0;
   /** @param {Uint8Array<ArrayBuffer>} bytes */
   const append = async (bytes) => {
-    hasher.update(bytes);
     let offset = 0;
     while (offset < bytes.byteLength) {
       const n = Math.min(part.byteLength - fill, bytes.byteLength - offset);
@@ -338,12 +341,14 @@ async function uploadParts(msg, job, inFlight, owned) {
   while (inFlight.size > 0) await Promise.race(inFlight);
   if (failure) throw failure;
   if (index !== parts) throw new Stop("Internal error: the parts did not add up.");
-  const sha256 = hasher.finish();
+  const hashes = new Uint8Array(32 * parts);
+  (await Promise.all(partHashes)).forEach((h, i) => hashes.set(h, 32 * i));
+  const digest = parts_digest(size, partSize, hashes);
   const response = await retrying(job, () =>
     fetch(`/api/uploads/${id}/finish`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ size, sha256 }),
+      body: JSON.stringify({ size, digest }),
       signal: job.abort.signal,
     }),
   );
@@ -355,12 +360,13 @@ async function uploadParts(msg, job, inFlight, owned) {
  * @param {string} id
  * @param {number} index
  * @param {Uint8Array<ArrayBuffer>} bytes
+ * @param {Promise<Uint8Array<ArrayBuffer>>} hashing The part's SHA-256, being taken.
  * @param {string | undefined} already The part's hash if the server has it.
  * @param {Job} job
  */
-async function sendPart(id, index, bytes, already, job) {
+async function sendPart(id, index, bytes, hashing, already, job) {
   if (already !== undefined) {
-    if ((await hex(bytes)) === already) return;
+    if (toHex(await hashing) === already) return;
     throw new Stop(
       "The picked file is not the one this upload started with (its contents differ). " +
         "Discard the interrupted upload to send it as a new file.",

@@ -10,8 +10,29 @@ use crate::B64;
 pub struct FinishUpload {
     /// The ciphertext's total length (must equal the declared size).
     pub size: u64,
-    /// SHA-256 of the whole ciphertext, hex.
-    pub sha256: String,
+    /// The upload's digest ([`parts_digest`]: SHA-256 over the parts'
+    /// SHA-256s), hex.
+    pub digest: String,
+}
+
+/// An upload's digest: SHA-256 over a domain label, the ciphertext's size,
+/// the part size, the number of parts and each part's SHA-256 in order.
+///
+/// Each side hashes a part once, as it passes (the browser as it sends
+/// it, the server as it streams it to disk), so finishing an upload checks
+/// the whole file without reading it again. Finding two files with one
+/// digest means finding a SHA-256 collision.
+pub fn parts_digest(size: u64, part_size: u64, part_hashes: &[[u8; 32]]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"Nocturne v1 upload parts\0");
+    h.update(size.to_be_bytes());
+    h.update(part_size.to_be_bytes());
+    h.update((part_hashes.len() as u64).to_be_bytes());
+    for part in part_hashes {
+        h.update(part);
+    }
+    h.finalize().into()
 }
 
 /// A stored file: public sizes and times, encrypted metadata, wrapped key.
@@ -21,7 +42,9 @@ pub struct FileView {
     pub id: String,
     /// Ciphertext bytes.
     pub size: u64,
-    /// SHA-256 of the ciphertext, hex (also the download's ETag).
+    /// The upload's digest, hex ([`parts_digest`]; a whole-file SHA-256 for
+    /// files uploaded before the parts digest existed). Also the download's
+    /// ETag.
     pub sha256: String,
     pub metadata: B64,
     pub wrapped_key: B64,

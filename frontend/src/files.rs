@@ -189,6 +189,26 @@ impl FileOpener {
     }
 }
 
+/// The upload digest (`api::files::parts_digest`) of a `size`-byte
+/// ciphertext sent in `part_size` parts whose SHA-256s are `hashes`, 32
+/// bytes each in order; lowercase hex.
+#[wasm_bindgen]
+pub fn parts_digest(size: f64, part_size: f64, hashes: &[u8]) -> Result<String, JsError> {
+    if hashes.is_empty() || !hashes.len().is_multiple_of(32) {
+        return Err(JsError::new("part hashes are 32 bytes each"));
+    }
+    let parts: Vec<[u8; 32]> = hashes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            h
+        })
+        .collect();
+    let digest = api::files::parts_digest(from_js_count(size)?, from_js_count(part_size)?, &parts);
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// SHA-256 over a stream of buffers (WebCrypto's digest is one-shot).
 #[wasm_bindgen]
 #[derive(Debug, Default)]

@@ -79,12 +79,30 @@ pub(crate) async fn startup_check(state: &AppState) -> Result<Report, Error> {
         .iter()
         .filter(|b| uploads.contains(b.as_str()) && !files.contains(b.as_str()))
     {
-        let sha = state
+        let row = id.to_string();
+        let (size, part_size) = {
+            let row = row.clone();
+            state
+                .db
+                .call(move |conn| {
+                    Ok(conn.query_row(
+                        "SELECT size, part_size FROM uploads WHERE id = ?1",
+                        [row],
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                    )?)
+                })
+                .await?
+        };
+        let (size, part_size) = (
+            u64::try_from(size).unwrap_or(0),
+            u64::try_from(part_size).unwrap_or(1),
+        );
+        let parts = state
             .blobs
-            .hash_blob(id)
+            .hash_blob_parts(id, part_size)
             .await
             .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
-        let row = id.to_string();
+        let sha = api::files::parts_digest(size, part_size, &parts);
         state
             .db
             .call(move |conn| {

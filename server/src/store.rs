@@ -56,20 +56,15 @@ impl std::fmt::Display for BlobId {
     }
 }
 
-/// The hashes a staged upload actually holds: one per part, and the whole.
-#[derive(Debug)]
-pub(crate) struct StagedHashes {
-    pub(crate) parts: Vec<[u8; 32]>,
-    pub(crate) whole: [u8; 32],
-}
-
 /// Storage for ciphertext blobs.
 pub(crate) trait BlobStore: Send + Sync {
     /// Prepares a staged upload of `size` bytes (idempotent).
     fn stage(&self, id: &BlobId, size: u64) -> impl Future<Output = io::Result<()>> + Send;
 
-    /// Writes `body` into the staged upload at `offset`. Returns the bytes
-    /// written; the caller bounds and checks the length.
+    /// Writes `body` into the staged upload at `offset` and syncs it to
+    /// disk before returning, so a part whose hash the caller then records
+    /// survives a crash. Returns the bytes written; the caller bounds and
+    /// checks the length.
     fn write_at<S>(
         &self,
         id: &BlobId,
@@ -78,14 +73,6 @@ pub(crate) trait BlobStore: Send + Sync {
     ) -> impl Future<Output = io::Result<u64>> + Send
     where
         S: Stream<Item = io::Result<Bytes>> + Send;
-
-    /// Reads the staged upload back and hashes each `part_size` part and the
-    /// whole, so a commit is checked against what is really on disk.
-    fn hash_staged(
-        &self,
-        id: &BlobId,
-        part_size: u64,
-    ) -> impl Future<Output = io::Result<StagedHashes>> + Send;
 
     /// Makes the staged upload a durable blob (fsync, rename, fsync dir).
     fn commit(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
@@ -99,9 +86,13 @@ pub(crate) trait BlobStore: Send + Sync {
     /// Deletes a committed blob (missing is fine).
     fn delete(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
 
-    /// SHA-256 of a committed blob (the startup check's recovery of an
-    /// upload committed just before a crash).
-    fn hash_blob(&self, id: &BlobId) -> impl Future<Output = io::Result<[u8; 32]>> + Send;
+    /// SHA-256 of each `part_size` slice of a committed blob (the startup
+    /// check's recovery of an upload committed just before a crash).
+    fn hash_blob_parts(
+        &self,
+        id: &BlobId,
+        part_size: u64,
+    ) -> impl Future<Output = io::Result<Vec<[u8; 32]>>> + Send;
 
     /// Moves a committed blob that no row names out of the store, into a
     /// quarantine the operator can inspect, rather than deleting it.
@@ -201,47 +192,10 @@ impl BlobStore for LocalDisk {
             written += chunk.len() as u64;
         }
         file.flush().await?;
+        // Durable before the caller records the part's hash: a finish
+        // trusts recorded hashes without reading the parts again.
+        file.sync_data().await?;
         Ok(written)
-    }
-
-    async fn hash_staged(&self, id: &BlobId, part_size: u64) -> io::Result<StagedHashes> {
-        let path = self.staged_path(id);
-        tokio::task::spawn_blocking(move || {
-            use std::io::Read;
-            let mut file = std::fs::File::open(path)?;
-            let mut whole = Sha256::new();
-            let mut parts = Vec::new();
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let mut part = Sha256::new();
-                let mut left = part_size;
-                let mut seen = 0u64;
-                while left > 0 {
-                    let want = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
-                    let n = file.read(&mut buf[..want])?;
-                    if n == 0 {
-                        break;
-                    }
-                    part.update(&buf[..n]);
-                    whole.update(&buf[..n]);
-                    left -= n as u64;
-                    seen += n as u64;
-                }
-                if seen == 0 {
-                    break;
-                }
-                parts.push(part.finalize().into());
-                if left > 0 {
-                    break;
-                }
-            }
-            Ok(StagedHashes {
-                parts,
-                whole: whole.finalize().into(),
-            })
-        })
-        .await
-        .map_err(io::Error::other)?
     }
 
     async fn commit(&self, id: &BlobId) -> io::Result<()> {
@@ -282,19 +236,34 @@ impl BlobStore for LocalDisk {
         ignore_missing(tokio::fs::remove_file(self.blob_path(id)).await)
     }
 
-    async fn hash_blob(&self, id: &BlobId) -> io::Result<[u8; 32]> {
+    async fn hash_blob_parts(&self, id: &BlobId, part_size: u64) -> io::Result<Vec<[u8; 32]>> {
         let path = self.blob_path(id);
+        let part_size = usize::try_from(part_size.max(1)).unwrap_or(usize::MAX);
         tokio::task::spawn_blocking(move || {
             use std::io::Read;
             let mut file = std::fs::File::open(path)?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 1 << 20];
+            let mut parts = Vec::new();
+            let mut buf = vec![0u8; part_size.min(1 << 20)];
             loop {
-                let n = file.read(&mut buf)?;
-                if n == 0 {
-                    return Ok(hasher.finalize().into());
+                let mut part = Sha256::new();
+                let mut seen = 0usize;
+                while seen < part_size {
+                    let want = (part_size - seen).min(buf.len());
+                    let n = file.read(&mut buf[..want])?;
+                    if n == 0 {
+                        break;
+                    }
+                    part.update(&buf[..n]);
+                    seen += n;
                 }
-                hasher.update(&buf[..n]);
+                // An empty file is one empty part; otherwise a short read
+                // ends the last part.
+                if seen > 0 || parts.is_empty() {
+                    parts.push(part.finalize().into());
+                }
+                if seen < part_size {
+                    return Ok(parts);
+                }
             }
         })
         .await
@@ -419,14 +388,11 @@ mod tests {
             .write_at(&id, 4, stream(&[b"efgh"]))
             .await
             .expect("middle");
-        let hashes = store.hash_staged(&id, 4).await.expect("hash");
-        assert_eq!(hashes.parts.len(), 3);
-        assert_eq!(
-            hashes.whole,
-            <[u8; 32]>::from(Sha256::digest(b"abcdefghij"))
-        );
-        assert_eq!(hashes.parts[2], <[u8; 32]>::from(Sha256::digest(b"ij")));
         store.commit(&id).await.expect("commit");
+        let parts = store.hash_blob_parts(&id, 4).await.expect("hash");
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0], <[u8; 32]>::from(Sha256::digest(b"abcd")));
+        assert_eq!(parts[2], <[u8; 32]>::from(Sha256::digest(b"ij")));
         let (blobs, staged) = store.inventory().await.expect("inventory");
         assert_eq!((blobs, staged.len()), (vec![id.clone()], 0));
         let mut bytes = Vec::new();

@@ -103,10 +103,9 @@ pub(crate) fn load(conn: &Connection, id: &str, account: i64) -> Result<Option<U
     }))
 }
 
-/// Checks every part against what was received and the whole against the
-/// client's hash (`claimed`, of `size` bytes), then commits the blob and
-/// turns the upload into a file. Parts that no longer match (lost in a
-/// crash) are forgotten and named in a 409. Holds `_guard` throughout.
+/// Checks that every part arrived and that the digest of their recorded
+/// hashes is the client's (`claimed`, of `size` bytes), then commits the
+/// blob and turns the upload into a file. Holds `_guard` throughout.
 pub(crate) async fn finish(
     db: Db,
     blobs: LocalDisk,
@@ -140,60 +139,26 @@ pub(crate) async fn finish(
         });
     }
     hold(&db, &id, account).await?;
-    let actual = match blobs.hash_staged(&id, view.part_size).await {
-        Ok(hashes) => hashes,
-        // The account was deleted meanwhile (its staged files go with it).
-        Err(_) if !still_there(&db, &id, account).await? => return Err(Error::NotFound),
-        Err(e) => {
-            return Err(Error::io(
-                "read a staged upload in",
-                "the data directory",
-                e,
-            ));
-        }
-    };
-    let damaged: Vec<u64> = view
+    // Every part was hashed as it streamed in and is on disk (each part is
+    // synced before its hash is recorded), so the digest of the recorded
+    // hashes is the file's: nothing is read again.
+    let parts: Vec<[u8; 32]> = view
         .received
         .iter()
-        .filter(|p| {
-            usize::try_from(p.index)
-                .ok()
-                .and_then(|i| actual.parts.get(i))
-                .is_none_or(|h| h[..] != p.sha256[..])
-        })
-        .map(|p| p.index)
+        .map(|p| <[u8; 32]>::try_from(&p.sha256[..]).unwrap_or([0; 32]))
         .collect();
-    if !damaged.is_empty() {
-        let (row_id, lost) = (id.to_string(), damaged.clone());
-        db.call(move |conn| {
-            for i in lost {
-                conn.execute(
-                    "DELETE FROM upload_parts WHERE upload_id = ?1 AND idx = ?2",
-                    rusqlite::params![row_id, i64::try_from(i).unwrap_or(i64::MAX)],
-                )?;
-            }
-            Ok(())
-        })
-        .await?;
-        return Err(Error::Conflict {
-            code: "parts_missing",
-            message: format!(
-                "Parts not stored intact; send them again: {}",
-                numbers(&damaged)
-            ),
-        });
-    }
-    if actual.whole != claimed {
+    let digest = api::files::parts_digest(view.size, view.part_size, &parts);
+    if digest != claimed {
         return Err(Error::invalid(
             "hash_mismatch",
-            "The ciphertext's SHA-256 differs from `sha256`; the parts sent are not the file the client meant.",
+            "The upload's digest differs from `digest`; the parts sent are not the file the client meant.",
         ));
     }
-    commit(&db, &blobs, account, &id, actual.whole).await
+    commit(&db, &blobs, account, &id, digest).await
 }
 
 /// How long a finish holds its upload against expiry (seconds): far longer
-/// than re-reading the largest file takes.
+/// than a commit (an fsync, a rename, a row) takes.
 const FINISH_HOLD: i64 = 60 * 60;
 
 /// Pushes the upload's expiry past the finish about to run, so the sweep

@@ -38,7 +38,7 @@ use crate::{
 pub(crate) const TAG: &str = "files";
 
 fn hex32(text: &str) -> Result<[u8; 32], Error> {
-    let bad = || Error::invalid("invalid_hash", "`sha256` must be 64 hex digits");
+    let bad = || Error::invalid("invalid_hash", "`digest` must be 64 hex digits");
     if text.len() != 64 {
         return Err(bad());
     }
@@ -65,9 +65,9 @@ impl From<files::File> for FileView {
     }
 }
 
-/// Checks every part against what was received and the whole against the
-/// client's hash, then commits the blob and creates the file. Parts that
-/// no longer match (lost in a crash) are forgotten and named in a 409.
+/// Checks that every part arrived and that the digest over their hashes is
+/// the client's, then commits the blob and creates the file; nothing is
+/// read again.
 #[utoipa::path(post, path = "/uploads/{id}/finish", tag = TAG,
     params(("id" = String, Path, description = "upload id")), request_body = FinishUpload,
     responses((status = 201, body = FileView), (status = 400, body = crate::error::ErrorBody),
@@ -79,7 +79,7 @@ pub(crate) async fn finish_upload(
     JsonBody(req): JsonBody<FinishUpload>,
 ) -> Result<(StatusCode, Json<FileView>), Error> {
     let id = blob_id(&id)?;
-    let claimed = hex32(&req.sha256)?;
+    let claimed = hex32(&req.digest)?;
     let guard = state.uploads.exclusive(&id)?;
     // The work runs in its own task, holding the upload: a client that
     // disconnects, or the request deadline, cannot stop it half-way between

@@ -65,7 +65,9 @@ async fn parts_out_of_order_with_a_retry_then_a_ranged_download() {
 
     let list = a.list().await;
     assert_eq!(list["files"].as_array().expect("files").len(), 1);
-    assert_eq!(list["used"], ct.len());
+    // Used bytes count the sealed metadata beside the ciphertext.
+    let metadata = crate::common::client::unb64(&list["files"][0]["metadata"]).len();
+    assert_eq!(list["used"], ct.len() + metadata);
     let (name, plain) = a.open(&list["files"][0]).await;
     assert_eq!(
         (name.as_str(), plain),
@@ -247,7 +249,9 @@ async fn size_and_quota_limits_answer_413_before_storing() {
         .await
         .expect("cancel");
     assert_eq!(r.status(), 204);
-    assert_eq!(a.list().await["used"], fits.ciphertext.len());
+    let list = a.list().await;
+    let metadata = crate::common::client::unb64(&list["files"][0]["metadata"]).len();
+    assert_eq!(list["used"], fits.ciphertext.len() + metadata);
 }
 
 #[tokio::test]

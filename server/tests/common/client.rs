@@ -36,6 +36,20 @@ pub fn unb64(v: &Value) -> Vec<u8> {
         .expect("base64")
 }
 
+/// The upload digest of `ciphertext` sent in `part_size` parts, hex.
+pub fn digest_hex(ciphertext: &[u8], part_size: u64) -> String {
+    let parts: Vec<[u8; 32]> = if ciphertext.is_empty() {
+        vec![Sha256::digest([]).into()]
+    } else {
+        ciphertext
+            .chunks(usize::try_from(part_size).expect("usize"))
+            .map(|p| Sha256::digest(p).into())
+            .collect()
+    };
+    let digest = api::files::parts_digest(ciphertext.len() as u64, part_size, &parts);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -326,9 +340,15 @@ impl Client {
         .expect("put part")
     }
 
+    /// Finishes upload `id` of `ciphertext` with its digest (the SHA-256
+    /// over its parts' SHA-256s, at the part size the server reports).
     pub async fn finish(&self, id: &str, ciphertext: &[u8]) -> reqwest::Response {
+        let status = self.upload_status(id).await;
+        let part_size = status["part_size"]
+            .as_u64()
+            .unwrap_or(ciphertext.len().max(1) as u64);
         self.req(reqwest::Method::POST, &format!("/api/uploads/{id}/finish"))
-            .json(&json!({"size": ciphertext.len(), "sha256": sha256_hex(ciphertext)}))
+            .json(&json!({"size": ciphertext.len(), "digest": digest_hex(ciphertext, part_size)}))
             .send()
             .await
             .expect("finish")
