@@ -272,9 +272,9 @@ async function uploadParts(msg, job, inFlight, owned) {
   let failure = null;
   /** @param {number} index @param {Uint8Array<ArrayBuffer>} bytes */
   const send = (index, bytes) => {
-    /** @type {Promise<void>} */
     const hashing = sha256(bytes);
     partHashes[index] = hashing;
+    /** @type {Promise<void>} */
     const task = sendPart(id, index, bytes, hashing, received.get(index), job)
       .then(() => {
         sent += bytes.byteLength;
