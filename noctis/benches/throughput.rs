@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p noctis --bench throughput`; criterion prints MiB/s or GiB/s.
 
+#![expect(clippy::print_stdout, reason = "a benchmark prints the machine it ran on")]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -16,7 +18,45 @@ use noctis::{
 
 const SIZE: usize = 1 << 20;
 
+/// The CPU's model and the SIMD flags the backends care about, so figures
+/// from different machines are never compared blind.
+fn print_cpu() {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let field = |name: &str| {
+        info.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let flags = field("flags");
+    let relevant: Vec<&str> = flags
+        .split_whitespace()
+        .filter(|f| {
+            [
+                "ssse3",
+                "avx2",
+                "avx512f",
+                "avx512bw",
+                "avx512vbmi",
+                "gfni",
+                "vaes",
+                "sha_ni",
+                "aes",
+            ]
+            .contains(f)
+        })
+        .collect();
+    println!("cpu: {} ({})", field("model name"), relevant.join(" "));
+    let ran: Vec<&str> = Noctis256::every_backend(&[0; 32])
+        .iter()
+        .map(Noctis256::backend)
+        .collect();
+    println!("noctis-256 backends on this machine: {}", ran.join(", "));
+}
+
 fn keystream(c: &mut Criterion) {
+    print_cpu();
     let mut group = c.benchmark_group("noctis-256 ctr keystream");
     group.throughput(Throughput::Bytes(SIZE as u64));
     let key = [0x42u8; 32];

@@ -8,7 +8,8 @@
 //! a sign mask).
 //!
 //! Each 256-bit register holds the same half (L or R) of two blocks, one per
-//! 128-bit lane, which is exactly the granularity `vpshufb` works in.
+//! 128-bit lane, which is exactly the granularity `vpshufb` works in. The
+//! Feistel structure is `feistel`'s, shared with the other backends.
 
 #![expect(
     unsafe_code,
@@ -18,6 +19,7 @@
 use core::arch::x86_64::*;
 
 use super::{
+    feistel::{self, Lanes},
     schedule::{ROUNDS, Schedule},
     shuffle::{SHIFT_ROT, half},
 };
@@ -144,29 +146,24 @@ fn f(x: __m256i, round_key: __m256i, k: &Keys) -> __m256i {
     _mm256_xor_si256(xtime(u), _mm256_xor_si256(a1, rot_column::<16, 16>(u)))
 }
 
-/// Runs the twenty rounds over `REGS` register pairs. The Feistel swap is
-/// done by alternating which half is updated, so no data moves.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn rounds(k: &Keys, a: &mut [__m256i; REGS], b: &mut [__m256i; REGS], decrypt: bool) {
-    for pair in 0..ROUNDS / 2 {
-        let (first, second) = if decrypt {
-            (ROUNDS - 1 - 2 * pair, ROUNDS - 2 - 2 * pair)
-        } else {
-            (2 * pair, 2 * pair + 1)
-        };
-        // Encryption: L ^= F(R); R ^= F(L). Decryption mirrors it.
-        let (x, y) = if decrypt {
-            (&mut *b, &mut *a)
-        } else {
-            (&mut *a, &mut *b)
-        };
-        for i in 0..REGS {
-            x[i] = _mm256_xor_si256(x[i], f(y[i], k.round_keys[first], k));
-        }
-        for i in 0..REGS {
-            y[i] = _mm256_xor_si256(y[i], f(x[i], k.round_keys[second], k));
-        }
+/// This backend's vector operations, for `feistel`.
+#[derive(Clone, Copy)]
+struct Ymm(__m256i);
+
+impl Lanes for Ymm {
+    type Keys = Keys;
+
+    #[inline(always)]
+    fn xor(self, other: Self) -> Self {
+        // SAFETY: a `Ymm` exists only inside `crypt`, which runs only once
+        // `Avx2::detect` found AVX2.
+        Ymm(unsafe { _mm256_xor_si256(self.0, other.0) })
+    }
+
+    #[inline(always)]
+    fn round(self, round: usize, k: &Keys) -> Self {
+        // SAFETY: as for `xor`.
+        Ymm(unsafe { f(self.0, k.round_keys[round], k) })
     }
 }
 
@@ -182,8 +179,8 @@ fn crypt(s: &Schedule, blocks: &mut [[u8; 32]], decrypt: bool) {
     };
     let zero = [0u8; 32];
     let block = |i: usize| blocks.get(i).unwrap_or(&zero);
-    let mut l = [_mm256_setzero_si256(); REGS];
-    let mut r = [_mm256_setzero_si256(); REGS];
+    let mut l = [Ymm(_mm256_setzero_si256()); REGS];
+    let mut r = [Ymm(_mm256_setzero_si256()); REGS];
     for i in 0..REGS {
         let (lo, hi) = (block(2 * i), block(2 * i + 1));
         let pair = |offset| {
@@ -192,13 +189,13 @@ fn crypt(s: &Schedule, blocks: &mut [[u8; 32]], decrypt: bool) {
                 load128(half(hi, offset)),
             )
         };
-        l[i] = _mm256_xor_si256(pair(0), w_pre[0]);
-        r[i] = _mm256_xor_si256(pair(16), w_pre[1]);
+        l[i] = Ymm(_mm256_xor_si256(pair(0), w_pre[0]));
+        r[i] = Ymm(_mm256_xor_si256(pair(16), w_pre[1]));
     }
-    rounds(&k, &mut l, &mut r, decrypt);
+    feistel::rounds(&k, &mut l, &mut r, decrypt);
     for i in 0..REGS {
-        let lv = _mm256_xor_si256(l[i], w_post[0]);
-        let rv = _mm256_xor_si256(r[i], w_post[1]);
+        let lv = _mm256_xor_si256(l[i].0, w_post[0]);
+        let rv = _mm256_xor_si256(r[i].0, w_post[1]);
         for (lane, index) in [2 * i, 2 * i + 1].into_iter().enumerate() {
             let Some(out) = blocks.get_mut(index) else {
                 continue;

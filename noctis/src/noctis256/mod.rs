@@ -6,13 +6,19 @@
 //!
 //! [`Noctis256`] implements RustCrypto's `cipher` block-cipher traits, so
 //! `ctr::Ctr64BE<Noctis256>` is the specified CTR keystream. Backends, chosen
-//! at run time: AVX2 (constant-time, eight blocks at once) on x86-64; on
+//! at run time: AVX-512 VBMI (constant-time, sixteen blocks at once), AVX2
+//! (constant-time, eight blocks) or SSSE3 on x86-64; on
 //! WebAssembly built with `simd128` (as the browser bundle is), the simd128
 //! function (constant-time, four blocks at once); else the portable
-//! table-driven function (not constant-time; see `soft`).
+//! table-driven function (not constant-time; see `soft`). Every backend runs
+//! the one Feistel structure in `feistel`; each supplies only its vector
+//! type's xor and round function.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod feistel;
 mod schedule;
 #[cfg(any(
     target_arch = "x86_64",
@@ -42,6 +48,8 @@ use schedule::Schedule;
 pub struct Noctis256 {
     schedule: Schedule,
     #[cfg(target_arch = "x86_64")]
+    avx512: Option<avx512::Avx512>,
+    #[cfg(target_arch = "x86_64")]
     avx2: Option<avx2::Avx2>,
     #[cfg(target_arch = "x86_64")]
     ssse3: Option<ssse3::Ssse3>,
@@ -57,6 +65,8 @@ impl Noctis256 {
         Noctis256 {
             schedule: Schedule::new(key),
             #[cfg(target_arch = "x86_64")]
+            avx512: avx512::Avx512::detect(),
+            #[cfg(target_arch = "x86_64")]
             avx2: avx2::Avx2::detect(),
             #[cfg(target_arch = "x86_64")]
             ssse3: ssse3::Ssse3::detect(),
@@ -70,6 +80,8 @@ impl Noctis256 {
     #[doc(hidden)]
     pub fn portable_only(self) -> Self {
         Noctis256 {
+            #[cfg(target_arch = "x86_64")]
+            avx512: None,
             #[cfg(target_arch = "x86_64")]
             avx2: None,
             #[cfg(target_arch = "x86_64")]
@@ -87,11 +99,20 @@ impl Noctis256 {
         let fastest = Self::from_key(key);
         let mut all = alloc::vec![fastest.clone()];
         #[cfg(target_arch = "x86_64")]
-        if fastest.avx2.is_some() && fastest.ssse3.is_some() {
-            all.push(Noctis256 {
-                avx2: None,
-                ..fastest.clone()
-            });
+        {
+            if fastest.avx512.is_some() && fastest.avx2.is_some() {
+                all.push(Noctis256 {
+                    avx512: None,
+                    ..fastest.clone()
+                });
+            }
+            if (fastest.avx512.is_some() || fastest.avx2.is_some()) && fastest.ssse3.is_some() {
+                all.push(Noctis256 {
+                    avx512: None,
+                    avx2: None,
+                    ..fastest.clone()
+                });
+            }
         }
         if fastest.backend() != "portable" {
             all.push(fastest.portable_only());
@@ -99,9 +120,13 @@ impl Noctis256 {
         all
     }
 
-    /// Which block function runs here: `"avx2"`, `"ssse3"`, `"simd128"` or
-    /// `"portable"`.
+    /// Which block function runs here: `"avx512"`, `"avx2"`, `"ssse3"`,
+    /// `"simd128"` or `"portable"`.
     pub fn backend(&self) -> &'static str {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx512.is_some() {
+            return "avx512";
+        }
         #[cfg(target_arch = "x86_64")]
         if self.avx2.is_some() {
             return "avx2";
@@ -146,11 +171,18 @@ impl AlgorithmName for Noctis256 {
     }
 }
 
-/// Hands the closure `$f` the best backend `$cipher` may use: AVX2, SSSE3,
-/// simd128, else the portable one. (A macro, because the encrypt and decrypt
+/// Hands the closure `$f` the best backend `$cipher` may use: AVX-512,
+/// AVX2, SSSE3, simd128, else the portable one. (A macro, because the encrypt and decrypt
 /// closures are different traits with generic `call` methods.)
 macro_rules! dispatch {
     ($cipher:ident, $f:ident) => {{
+        #[cfg(target_arch = "x86_64")]
+        if let Some(token) = $cipher.avx512 {
+            return $f.call(&Batched::<avx512::ParBlocks, _>::new(
+                &$cipher.schedule,
+                move |s, b, d| token.crypt(s, b, d),
+            ));
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(token) = $cipher.avx2 {
             return $f.call(&Batched::<avx2::ParBlocks, _>::new(

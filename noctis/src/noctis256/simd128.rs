@@ -13,6 +13,7 @@
 use core::arch::wasm32::*;
 
 use super::{
+    feistel::{self, Lanes},
     schedule::{ROUNDS, Schedule},
     shuffle::{SHIFT_ROT, half},
 };
@@ -84,6 +85,24 @@ fn f(x: v128, round_key: v128, k: &Keys) -> v128 {
     v128_xor(xtime(v128_xor(a0, a1)), v128_xor(a1, v128_xor(a2, a3)))
 }
 
+/// This backend's vector operations, for `feistel`.
+#[derive(Clone, Copy)]
+struct V128(v128);
+
+impl Lanes for V128 {
+    type Keys = Keys;
+
+    #[inline(always)]
+    fn xor(self, other: Self) -> Self {
+        V128(v128_xor(self.0, other.0))
+    }
+
+    #[inline(always)]
+    fn round(self, round: usize, k: &Keys) -> Self {
+        V128(f(self.0, k.round_keys[round], k))
+    }
+}
+
 /// Encrypts or decrypts up to `PAR` blocks in place.
 pub(crate) fn crypt(s: &Schedule, blocks: &mut [[u8; 32]], decrypt: bool) {
     let k = keys(s);
@@ -95,38 +114,21 @@ pub(crate) fn crypt(s: &Schedule, blocks: &mut [[u8; 32]], decrypt: bool) {
     let (pre_l, pre_r) = (load(half(w_pre, 0)), load(half(w_pre, 16)));
     let (post_l, post_r) = (load(half(w_post, 0)), load(half(w_post, 16)));
     let n = blocks.len().min(PAR);
-    let mut a = [u8x16_splat(0); PAR];
-    let mut b = [u8x16_splat(0); PAR];
+    let mut a = [V128(u8x16_splat(0)); PAR];
+    let mut b = [V128(u8x16_splat(0)); PAR];
     for i in 0..n {
-        a[i] = v128_xor(load(half(&blocks[i], 0)), pre_l);
-        b[i] = v128_xor(load(half(&blocks[i], 16)), pre_r);
+        a[i] = V128(v128_xor(load(half(&blocks[i], 0)), pre_l));
+        b[i] = V128(v128_xor(load(half(&blocks[i], 16)), pre_r));
     }
-    for pair in 0..ROUNDS / 2 {
-        let (first, second) = if decrypt {
-            (ROUNDS - 1 - 2 * pair, ROUNDS - 2 - 2 * pair)
-        } else {
-            (2 * pair, 2 * pair + 1)
-        };
-        let (x, y) = if decrypt {
-            (&mut b, &mut a)
-        } else {
-            (&mut a, &mut b)
-        };
-        for i in 0..PAR {
-            x[i] = v128_xor(x[i], f(y[i], k.round_keys[first], &k));
-        }
-        for i in 0..PAR {
-            y[i] = v128_xor(y[i], f(x[i], k.round_keys[second], &k));
-        }
-    }
+    feistel::rounds(&k, &mut a, &mut b, decrypt);
     for (i, block) in blocks.iter_mut().take(n).enumerate() {
         let (left, right) = block.split_at_mut(16);
         if let (Ok(left), Ok(right)) = (
             <&mut [u8; 16]>::try_from(left),
             <&mut [u8; 16]>::try_from(right),
         ) {
-            store(v128_xor(a[i], post_l), left);
-            store(v128_xor(b[i], post_r), right);
+            store(v128_xor(a[i].0, post_l), left);
+            store(v128_xor(b[i].0, post_r), right);
         }
     }
 }

@@ -6,7 +6,12 @@
 //! built without `simd128`), and it is the reference the SIMD backends are
 //! tested against.
 
-use super::schedule::{ROUNDS, Schedule};
+#[cfg(test)]
+use super::schedule::ROUNDS;
+use super::{
+    feistel::{self, Lanes},
+    schedule::Schedule,
+};
 
 /// GF(2^8) doubling modulo x^8 + x^4 + x^3 + x + 1.
 #[inline(always)]
@@ -61,12 +66,45 @@ fn join(l: &[u8; 16], r: &[u8; 16], whitening: &[u8; 32], out: &mut [u8; 32]) {
     }
 }
 
-pub(crate) fn encrypt(s: &Schedule, block: &mut [u8; 32]) {
-    encrypt_rounds(s, block, ROUNDS);
+/// One half-block, for `feistel`.
+#[derive(Clone, Copy)]
+struct Half([u8; 16]);
+
+impl Lanes for Half {
+    type Keys = Schedule;
+
+    #[inline(always)]
+    fn xor(mut self, other: Self) -> Self {
+        xor16(&mut self.0, &other.0);
+        self
+    }
+
+    #[inline(always)]
+    fn round(self, round: usize, s: &Schedule) -> Self {
+        Half(f(&self.0, &s.round_keys[round], &s.sbox))
+    }
 }
 
-/// Encryption with only the first `rounds` rounds: for the avalanche
-/// measurement of the diffusion margin, never for data.
+fn crypt(s: &Schedule, block: &mut [u8; 32], decrypt: bool) {
+    let (pre, post) = if decrypt {
+        (&s.w_out, &s.w_in)
+    } else {
+        (&s.w_in, &s.w_out)
+    };
+    let (l, r) = split(block, pre);
+    let (mut l, mut r) = ([Half(l)], [Half(r)]);
+    feistel::rounds(s, &mut l, &mut r, decrypt);
+    join(&l[0].0, &r[0].0, post, block);
+}
+
+pub(crate) fn encrypt(s: &Schedule, block: &mut [u8; 32]) {
+    crypt(s, block, false);
+}
+
+/// Encryption with only the first `rounds` rounds (the specification's
+/// round-by-round form, with the swap): for the avalanche measurement of
+/// the diffusion margin, never for data.
+#[cfg(test)]
 pub(crate) fn encrypt_rounds(s: &Schedule, block: &mut [u8; 32], rounds: usize) {
     let (mut l, mut r) = split(block, &s.w_in);
     for round_key in &s.round_keys[..rounds.min(ROUNDS)] {
@@ -77,10 +115,5 @@ pub(crate) fn encrypt_rounds(s: &Schedule, block: &mut [u8; 32], rounds: usize) 
 }
 
 pub(crate) fn decrypt(s: &Schedule, block: &mut [u8; 32]) {
-    let (mut l, mut r) = split(block, &s.w_out);
-    for round in (0..ROUNDS).rev() {
-        core::mem::swap(&mut l, &mut r);
-        xor16(&mut l, &f(&r, &s.round_keys[round], &s.sbox));
-    }
-    join(&l, &r, &s.w_in, block);
+    crypt(s, block, true);
 }

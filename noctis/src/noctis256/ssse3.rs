@@ -19,6 +19,7 @@
 use core::arch::x86_64::*;
 
 use super::{
+    feistel::{self, Lanes},
     schedule::{ROUNDS, Schedule},
     shuffle::{SHIFT_ROT, half},
 };
@@ -106,6 +107,27 @@ fn f(x: __m128i, round_key: __m128i, k: &Keys) -> __m128i {
     _mm_xor_si128(xtime(u), _mm_xor_si128(a1, rot_column::<16, 16>(u)))
 }
 
+/// This backend's vector operations, for `feistel`.
+#[derive(Clone, Copy)]
+struct Xmm(__m128i);
+
+impl Lanes for Xmm {
+    type Keys = Keys;
+
+    #[inline(always)]
+    fn xor(self, other: Self) -> Self {
+        // SAFETY: an `Xmm` exists only inside `crypt`, which runs only once
+        // `Ssse3::detect` found SSSE3.
+        Xmm(unsafe { _mm_xor_si128(self.0, other.0) })
+    }
+
+    #[inline(always)]
+    fn round(self, round: usize, k: &Keys) -> Self {
+        // SAFETY: as for `xor`.
+        Xmm(unsafe { f(self.0, k.round_keys[round], k) })
+    }
+}
+
 #[target_feature(enable = "ssse3")]
 fn crypt(s: &Schedule, blocks: &mut [[u8; 32]], decrypt: bool) {
     let k = keys(s);
@@ -117,38 +139,21 @@ fn crypt(s: &Schedule, blocks: &mut [[u8; 32]], decrypt: bool) {
     let (pre_l, pre_r) = (load(half(w_pre, 0)), load(half(w_pre, 16)));
     let (post_l, post_r) = (load(half(w_post, 0)), load(half(w_post, 16)));
     let n = blocks.len().min(PAR);
-    let mut a = [_mm_setzero_si128(); PAR];
-    let mut b = [_mm_setzero_si128(); PAR];
+    let mut a = [Xmm(_mm_setzero_si128()); PAR];
+    let mut b = [Xmm(_mm_setzero_si128()); PAR];
     for i in 0..n {
-        a[i] = _mm_xor_si128(load(half(&blocks[i], 0)), pre_l);
-        b[i] = _mm_xor_si128(load(half(&blocks[i], 16)), pre_r);
+        a[i] = Xmm(_mm_xor_si128(load(half(&blocks[i], 0)), pre_l));
+        b[i] = Xmm(_mm_xor_si128(load(half(&blocks[i], 16)), pre_r));
     }
-    for pair in 0..ROUNDS / 2 {
-        let (first, second) = if decrypt {
-            (ROUNDS - 1 - 2 * pair, ROUNDS - 2 - 2 * pair)
-        } else {
-            (2 * pair, 2 * pair + 1)
-        };
-        let (x, y) = if decrypt {
-            (&mut b, &mut a)
-        } else {
-            (&mut a, &mut b)
-        };
-        for i in 0..PAR {
-            x[i] = _mm_xor_si128(x[i], f(y[i], k.round_keys[first], &k));
-        }
-        for i in 0..PAR {
-            y[i] = _mm_xor_si128(y[i], f(x[i], k.round_keys[second], &k));
-        }
-    }
+    feistel::rounds(&k, &mut a, &mut b, decrypt);
     for (i, block) in blocks.iter_mut().take(n).enumerate() {
         let (left, right) = block.split_at_mut(16);
         if let (Ok(left), Ok(right)) = (
             <&mut [u8; 16]>::try_from(left),
             <&mut [u8; 16]>::try_from(right),
         ) {
-            store(_mm_xor_si128(a[i], post_l), left);
-            store(_mm_xor_si128(b[i], post_r), right);
+            store(_mm_xor_si128(a[i].0, post_l), left);
+            store(_mm_xor_si128(b[i].0, post_r), right);
         }
     }
 }

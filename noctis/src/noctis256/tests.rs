@@ -60,6 +60,16 @@ fn avx2_agrees_with_the_portable_function_at_every_batch_size() {
 
 #[cfg(target_arch = "x86_64")]
 #[test]
+fn avx512_agrees_with_the_portable_function_at_every_batch_size() {
+    let Some(avx512) = super::avx512::Avx512::detect() else {
+        std::eprintln!("skipped: this CPU has no AVX-512 VBMI");
+        return;
+    };
+    simd_agrees(super::avx512::PAR, |s, b, d| avx512.crypt(s, b, d));
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
 fn ssse3_agrees_with_the_portable_function_at_every_batch_size() {
     let Some(ssse3) = super::ssse3::Ssse3::detect() else {
         return;
