@@ -48,6 +48,10 @@ const ready = init({ module_or_path: "/pkg/nocturne.wasm" });
 const IN_FLIGHT = 3;
 // Attempts per part before the upload stops and asks the user.
 const ATTEMPTS = 5;
+// Chunks sealed or opened at once through WebCrypto, whose AES is native
+// and runs off this thread: waiting on one chunk at a time left it idle
+// between calls. (The WASM sealer is stateful and takes one at a time.)
+const CHUNKS_AHEAD = 6;
 
 
 /**
@@ -326,15 +330,27 @@ async function uploadParts(msg, job, inFlight, owned) {
     return cipher.seal(i, i === chunks - 1, plain);
   };
   await append(header);
-  // The next chunk is read (and, with WebCrypto, sealed off this thread)
-  // while this one is hashed and queued. One chunk ahead at most, so the
-  // stateful WASM sealer still sees its chunks in order.
-  let next = sealChunk(0);
+  // The next chunks are read and sealed while this one is queued: with
+  // WebCrypto several at once (each chunk's nonce is its own), with the
+  // stateful WASM sealer one ahead, so it still sees its chunks in order.
+  const ahead = cipher.wasm ? 1 : CHUNKS_AHEAD;
+  /** @type {Promise<Uint8Array<ArrayBuffer>>[]} */
+  const pending = [];
+  let nextChunk = 0;
+  const refill = () => {
+    while (pending.length < ahead && nextChunk < chunks) {
+      const sealing = sealChunk(nextChunk++);
+      // Handled when its turn comes; never an unhandled rejection meanwhile.
+      sealing.catch(() => {});
+      pending.push(sealing);
+    }
+  };
+  refill();
   for (let i = 0; i < chunks; i++) {
     await job.gate();
     if (failure) throw failure;
-    const sealed = await next;
-    if (i + 1 < chunks) next = sealChunk(i + 1);
+    const sealed = await /** @type {Promise<Uint8Array<ArrayBuffer>>} */ (pending.shift());
+    refill();
     encrypted += sealed.byteLength - cipher.tagLen;
     await append(sealed);
   }
@@ -539,12 +555,29 @@ async function download(msg, job) {
     const sealedLen = sealed_chunk_len(header);
     const chunks = sealed_chunk_count(header, size);
     let written = 0;
+    // Chunks opened ahead of the one being written: several at once with
+    // WebCrypto, one at a time with the WASM opener. Memory stays bounded
+    // by `ahead` chunks.
+    const ahead = cipher.wasm ? 1 : CHUNKS_AHEAD;
+    /** @type {Promise<Uint8Array<ArrayBuffer>>[]} */
+    const opening = [];
+    let nextChunk = 0;
+    const refill = async () => {
+      while (opening.length < ahead && nextChunk < chunks) {
+        const i = nextChunk++;
+        const last = i === chunks - 1;
+        const want = last ? size - consumed : sealedLen;
+        if (want < cipher.tagLen || !(await fill(want))) throw new Stop(MODIFIED);
+        const opened = cipher.open(i, last, take(want));
+        // Handled when its turn comes; never an unhandled rejection meanwhile.
+        opened.catch(() => {});
+        opening.push(opened);
+      }
+    };
     for (let i = 0; i < chunks; i++) {
       await job.gate();
-      const last = i === chunks - 1;
-      const want = last ? size - consumed : sealedLen;
-      if (want < cipher.tagLen || !(await fill(want))) throw new Stop(MODIFIED);
-      const plain = await cipher.open(i, last, take(want));
+      await refill();
+      const plain = await /** @type {Promise<Uint8Array<ArrayBuffer>>} */ (opening.shift());
       // A padded file ends at `plainSize`: the zeros after it were
       // authenticated with the rest and are dropped here.
       const keep = msg.plainSize === undefined ? plain.byteLength : Math.max(0, Math.min(plain.byteLength, msg.plainSize - written));
