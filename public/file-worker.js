@@ -44,8 +44,9 @@ import { MODIFIED, Stop, chunkCipher, fromWasm, sha256, toHex } from "./file-wor
 const ready = init({ module_or_path: "/pkg/nocturne.wasm" });
 
 // Parts in flight at once: enough to keep the connection busy while the
-// next part is encrypted; bounds memory at (IN_FLIGHT + 1) parts.
-const IN_FLIGHT = 3;
+// next part is encrypted; bounds memory at (IN_FLIGHT + 1) parts. Measured
+// (1 GiB, AES): 3 in flight 106 MiB/s, 6 in flight 116.5 MiB/s.
+const IN_FLIGHT = 6;
 // Attempts per part before the upload stops and asks the user.
 const ATTEMPTS = 5;
 // Chunks sealed or opened at once through WebCrypto, whose AES is native
