@@ -5,7 +5,10 @@
 //!
 //! `cargo bench -p noctis --bench throughput`; criterion prints MiB/s or GiB/s.
 
-#![expect(clippy::print_stdout, reason = "a benchmark prints the machine it ran on")]
+#![expect(
+    clippy::print_stdout,
+    reason = "a benchmark prints the machine it ran on"
+)]
 
 use std::hint::black_box;
 

@@ -10,7 +10,10 @@
 //! table sits in L1 in a tight loop, so this test may not see it: the
 //! absence of evidence here is not a proof).
 
-#![expect(clippy::print_stdout, reason = "a console tool says which backends it skipped")]
+#![expect(
+    clippy::print_stdout,
+    reason = "a console tool says which backends it skipped"
+)]
 
 use dudect_bencher::{BenchRng, Class, CtRunner, ctbench_main};
 use noctis::{

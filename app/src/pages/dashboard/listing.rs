@@ -6,7 +6,7 @@
 use ::api::files::{FileList, FileView};
 use leptos::prelude::*;
 
-use super::table::Row;
+use super::row::Row;
 use crate::client::{
     api::{self, ApiError},
     keys::{self, Keyring},

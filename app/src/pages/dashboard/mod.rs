@@ -10,6 +10,7 @@
 
 mod links;
 mod listing;
+mod row;
 mod table;
 mod uploader;
 
@@ -28,7 +29,8 @@ use crate::{
 };
 use links::{LinksPanel, ShareDialog, Shareable};
 use listing::Listing;
-use table::{FileTable, Row};
+use row::Row;
+use table::FileTable;
 use uploader::{Interrupted, InterruptedList, Uploader};
 
 #[derive(Debug, Clone, PartialEq)]

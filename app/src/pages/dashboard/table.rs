@@ -5,73 +5,19 @@
 use ::api::{B64, files::UpdateFile, mesh::MeshHealth};
 use leptos::{prelude::*, task::spawn_local};
 
+use super::row::Row;
 use super::{
     links::Shareable,
     listing::{Listing, PAGE},
 };
 use crate::{
     client::{
-        api, keyring,
-        keys::{self, FileMeta},
+        api, keyring, keys,
         share::{LinkView, ShareState},
-        transfer::{self, FileRef, Transfers},
+        transfer::{self, Transfers},
     },
     components::human_size,
 };
-
-/// A listed file, its metadata decrypted (`None`: unreadable).
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct Row {
-    pub(super) id: String,
-    pub(super) meta: Option<FileMeta>,
-    /// Ciphertext bytes.
-    pub(super) size: u64,
-    pub(super) created_at: i64,
-    pub(super) wrapped_key: String,
-    /// Its fragments on the storage mesh (`None`: not on the mesh).
-    pub(super) mesh: Option<MeshHealth>,
-}
-
-impl Row {
-    fn name(&self) -> String {
-        self.meta
-            .as_ref()
-            .map_or_else(|| "(cannot be decrypted)".into(), |m| m.name.clone())
-    }
-
-    /// Plaintext bytes: from the metadata, else the ciphertext size.
-    fn plain_size(&self) -> u64 {
-        self.meta.as_ref().and_then(|m| m.size).unwrap_or(self.size)
-    }
-
-    fn kind(&self) -> String {
-        self.meta
-            .as_ref()
-            .map(|m| m.mime.clone())
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "—".into())
-    }
-
-    pub(super) fn shareable(&self) -> Shareable {
-        Shareable {
-            id: self.id.clone(),
-            name: self.name(),
-            wrapped_key: self.wrapped_key.clone(),
-        }
-    }
-
-    fn file_ref(&self) -> FileRef {
-        FileRef {
-            id: self.id.clone(),
-            name: self.name(),
-            size: self.size,
-            plain_size: self.meta.as_ref().and_then(|m| m.size),
-            padded: self.meta.as_ref().is_some_and(|m| m.padded),
-            content_url: format!("/api/files/{}/content", self.id),
-            bearer: None,
-        }
-    }
-}
 
 /// A file's fragments on the storage mesh, a short label under its name (a
 /// cell of its own would squeeze the name column); the title says what the
