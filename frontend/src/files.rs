@@ -209,6 +209,29 @@ pub fn parts_digest(size: f64, part_size: f64, hashes: &[u8]) -> Result<String, 
     Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Runs the Noctis-256 block function (this build's backend: simd128 in the
+/// browser bundle) over `len` bytes of counter blocks, which is the CTR
+/// keystream's work, and returns the backend's name. Only the browser
+/// bench calls it, timing it beside the transfers.
+#[wasm_bindgen]
+pub fn noctis_keystream_probe(len: f64) -> Result<String, JsError> {
+    use noctis::cipher::{Block, BlockCipherEncrypt as _};
+    let cipher = noctis::Noctis256::from_key(&[0x42; 32]);
+    let blocks = usize::try_from(from_js_count(len)? / 32).unwrap_or(0);
+    // 1 MiB of blocks at a time, counters in them as CTR would have.
+    let mut buf = vec![Block::<noctis::Noctis256>::default(); 32 * 1024];
+    let mut done = 0usize;
+    while done < blocks {
+        let n = (blocks - done).min(buf.len());
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            b[24..].copy_from_slice(&((done + i) as u64).to_be_bytes());
+        }
+        cipher.encrypt_blocks(&mut buf[..n]);
+        done += n;
+    }
+    Ok(cipher.backend().to_owned())
+}
+
 /// SHA-256 over a stream of buffers (WebCrypto's digest is one-shot).
 #[wasm_bindgen]
 #[derive(Debug, Default)]

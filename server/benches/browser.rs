@@ -229,6 +229,23 @@ async fn main() {
     )
     .await;
 
+    // The Noctis-256 block function in the page's own WASM (simd128), the
+    // CTR keystream's work without the MAC or the transfer, over 256 MiB.
+    let keystream_len = 256u64 << 20;
+    let keystream = js_async(
+        &browser,
+        &format!(
+            "const done = arguments[arguments.length - 1];
+             import('/pkg/nocturne.js').then(async (m) => {{
+               await m.default({{ module_or_path: '/pkg/nocturne.wasm' }});
+               const t0 = performance.now();
+               const backend = m.noctis_keystream_probe({keystream_len});
+               return [backend, performance.now() - t0];
+             }}).then(done, e => done(String(e)));"
+        ),
+    )
+    .await;
+
     let _ = browser.close().await;
 
     let mib = size as f64 / f64::from(1u32 << 20);
@@ -244,6 +261,15 @@ async fn main() {
     } else {
         println!("  WebCrypto AES-256-GCM alone: failed ({webcrypto})");
     }
+    let keystream_mib = keystream[1]
+        .as_f64()
+        .map(|ms| mib_per_s(keystream_len, ms / 1000.0));
+    match (&keystream[0], keystream_mib) {
+        (Value::String(backend), Some(rate)) => println!(
+            "  Noctis-256 keystream alone in the page's WASM ({backend}, one thread): {rate:.1} MiB/s"
+        ),
+        _ => println!("  Noctis-256 keystream alone: failed ({keystream})"),
+    }
     for (cipher, up, heap, down, long) in results {
         println!(
             "  {cipher}: encrypt+upload {:.1} MiB/s ({up:.1} s), download+decrypt {:.1} MiB/s ({down:.1} s), page JS heap peak {:.1} MiB, main-thread long tasks during the upload: {} (longest {} ms)",
@@ -253,5 +279,14 @@ async fn main() {
             long[0],
             long[1]
         );
+        if cipher == "cipher-noctis"
+            && let Some(rate) = keystream_mib
+        {
+            println!(
+                "    Noctis transfer against the keystream alone: upload {:.0} %, download {:.0} %",
+                100.0 * mib_per_s(size, up) / rate,
+                100.0 * mib_per_s(size, down) / rate
+            );
+        }
     }
 }
