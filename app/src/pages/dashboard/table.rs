@@ -122,7 +122,9 @@ pub(super) fn FileTable(
             });
         }
     };
-    let matching = move || {
+    // Filtered and sorted once per change of the rows, the filter or the
+    // sort; the rows shown, the summary and "Show more" all read it.
+    let matching = Memo::new(move |_| {
         let needle = filter.get().to_lowercase();
         let (key, ascending) = sort.get();
         let mut list: Vec<Row> = rows
@@ -140,9 +142,9 @@ pub(super) fn FileTable(
             if ascending { order } else { order.reverse() }
         });
         list
-    };
+    });
     let visible = move || {
-        let mut list = matching();
+        let mut list = matching.get();
         list.truncate(shown.get());
         list
     };
@@ -154,7 +156,7 @@ pub(super) fn FileTable(
         let of = if filter.with(String::is_empty) {
             Some(listing.total.get() as usize)
         } else if everything {
-            Some(matching().len())
+            Some(matching.with(Vec::len))
         } else {
             None
         };
@@ -165,7 +167,7 @@ pub(super) fn FileTable(
         }
     };
     let more_left = move || {
-        matching().len() > shown.get()
+        matching.with(Vec::len) > shown.get()
             || (filter.with(String::is_empty) && listing.next.with(Option::is_some))
     };
     let header = move |key: SortKey, label: &'static str, class: &'static str| {

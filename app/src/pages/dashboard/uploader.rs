@@ -108,7 +108,7 @@ pub(super) fn Uploader(cipher: RwSignal<Cipher>, transfers: Transfers) -> impl I
             <label class="pad-option small muted">
                 <input id="pad-sizes" type="checkbox" prop:checked=move || pad.get()
                     on:change:target=move |ev| pad.set(ev.target().checked())/>
-                " Hide exact sizes: pad each file (up to 12 % larger, about 3 % past 64 KiB)"
+                " Hide exact sizes: pad each file (up to 12\u{a0}% larger, about 3\u{a0}% past 64\u{a0}KiB)"
             </label>
         </section>
     }

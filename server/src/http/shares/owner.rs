@@ -167,13 +167,16 @@ pub(crate) async fn update_share(
                 argon2: r.argon2.map(Argon2::check).transpose()?,
                 token_hash: crate::secret::digest(TOKEN_LABEL, r.token.bounded("token", 32, 32)?),
                 file_list: match &r.file_list {
-                    Some(list) => {
-                        let n = keys.len();
-                        Some(
-                            list.bounded("file_list", 28, file_list_len(n.max(MAX_SHARE_FILES)))?
-                                .to_vec(),
-                        )
-                    }
+                    // Only bounded here: the owner's browser, which sealed
+                    // it, checks it against the link's files.
+                    Some(list) => Some(
+                        list.bounded(
+                            "file_list",
+                            file_list_len(0),
+                            file_list_len(MAX_SHARE_FILES),
+                        )?
+                        .to_vec(),
+                    ),
                     None => None,
                 },
                 keys,
