@@ -6,6 +6,12 @@
 //! account parameters in the crypto worker; the WASM bundle (raw and gzip);
 //! time to interactive on a loopback load.
 //!
+//! Where the time goes: every measured transfer prints the CPU time each
+//! process and thread used meanwhile (Chromium's browser, renderer and
+//! network processes, and the server), and a second, traced pass
+//! (`NOCTURNE_TRACE_SIZE`, 256 MiB by default) prints a Chrome trace taken
+//! through the DevTools protocol, summarised per thread.
+//!
 //! `cargo xtask build && cargo bench -p server --bench browser`. Prints
 //! figures; asserts nothing about speed.
 
@@ -13,6 +19,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/profile.rs"]
+mod profile;
 
 use std::{
     io::Write,
@@ -22,6 +30,8 @@ use std::{
 
 use fantoccini::{Client, Locator};
 use serde_json::Value;
+
+use profile::{CpuSnapshot, DevTools, cpu_report, trace_report};
 
 use common::{
     Server,
@@ -115,7 +125,7 @@ async fn main() {
         .expect("wasm body")
         .len();
 
-    let (_driver, port) = start_chromedriver().await;
+    let (driver, port) = start_chromedriver().await;
     let profile = tempfile::tempdir().expect("profile");
     let downloads = tempfile::tempdir().expect("downloads");
     let browser = open_browser_saving_to(port, profile.path(), downloads.path()).await;
@@ -150,63 +160,58 @@ async fn main() {
 
     let source = dir.path().join("bench.bin");
     make_file(&source, size);
+    js(
+        &browser,
+        "window.showSaveFilePicker = async (o) =>
+           (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true });",
+    )
+    .await;
+    let driver_pid = driver.id().expect("chromedriver runs");
+    let server_pid = server.child.id().expect("server runs");
+    let cpu = || CpuSnapshot::take(driver_pid, server_pid);
     let mut results = Vec::new();
     for cipher in ["cipher-aes", "cipher-noctis"] {
         click(&browser, cipher).await.expect("cipher");
-        if browser.find(Locator::Id("clear-finished")).await.is_ok() {
-            click(&browser, "clear-finished").await.expect("clear");
-        }
-        // Long tasks (over 50 ms) on the page's main thread while it runs.
-        js(
-            &browser,
-            "window.__long = [];
-             new PerformanceObserver((l) => l.getEntries().forEach(e => window.__long.push(e.duration)))
-               .observe({ type: 'longtask' });",
-        )
-        .await;
-        let input = browser
-            .find(Locator::Id("file-input"))
-            .await
-            .expect("input");
-        let started = Instant::now();
-        input
-            .send_keys(&source.display().to_string())
-            .await
-            .expect("pick");
-        let (up, heap) = run_until_done(&browser, "upload", started).await;
-        let long = js(
-            &browser,
-            "return [window.__long.length, Math.max(0, ...window.__long)];",
-        )
-        .await;
-
-        // Download the newest file through the File System Access path.
-        js(
-            &browser,
-            "window.showSaveFilePicker = async (o) =>
-               (await navigator.storage.getDirectory()).getFileHandle(o.suggestedName, { create: true });",
-        )
-        .await;
-        click(&browser, "clear-finished").await.expect("clear");
-        let newest = "(//tr[contains(@class,'file-row')])[1]//button[contains(@class,'download')]";
-        // Newest first is the default order.
-        let started = Instant::now();
-        browser
-            .find(Locator::XPath(newest))
-            .await
-            .expect("download button")
-            .click()
-            .await
-            .expect("download");
-        let (down, _) = run_until_done(&browser, "download", started).await;
-        js_async(
-            &browser,
-            "const done = arguments[arguments.length - 1];
-             navigator.storage.getDirectory().then(d => d.removeEntry('bench.bin')).then(() => done(1), () => done(0));",
-        )
-        .await;
-        results.push((cipher, up, heap, down, long));
+        let before = cpu();
+        let (up, heap, long) = upload(&browser, &source).await;
+        let up_cpu = cpu_report(&before.spent_until(&cpu()), up);
+        let before = cpu();
+        let down = download_newest(&browser).await;
+        let down_cpu = cpu_report(&before.spent_until(&cpu()), down);
+        results.push((cipher, up, heap, down, long, up_cpu, down_cpu));
     }
+
+    // Chrome traces, in runs of their own on a smaller file: tracing costs
+    // the browser some speed, so the measured runs above go without it.
+    let traced_size = std::env::var("NOCTURNE_TRACE_SIZE")
+        .ok()
+        .and_then(|s| server::parse_size(&s).ok())
+        .unwrap_or(256 << 20);
+    let traced_source = dir.path().join("traced.bin");
+    make_file(&traced_source, traced_size);
+    let mut devtools = DevTools::connect(profile.path()).await;
+    let mut traces = Vec::new();
+    for cipher in ["cipher-aes", "cipher-noctis"] {
+        click(&browser, cipher).await.expect("cipher");
+        devtools.start_trace().await;
+        let worker = devtools.start_worker_profile().await;
+        let (up, _, _) = upload(&browser, &traced_source).await;
+        let up_profile = devtools.stop_worker_profile(&worker, 14).await;
+        let up_trace = trace_report(&devtools.end_trace().await, 6);
+        devtools.start_trace().await;
+        let worker = devtools.start_worker_profile().await;
+        let down = download_newest(&browser).await;
+        let down_profile = devtools.stop_worker_profile(&worker, 14).await;
+        let down_trace = trace_report(&devtools.end_trace().await, 6);
+        traces.push((
+            cipher,
+            up,
+            format!("{up_trace}\n{up_profile}"),
+            down,
+            format!("{down_trace}\n{down_profile}"),
+        ));
+    }
+
     // WebCrypto's own AES-256-GCM over the same bytes, 1 MiB at a time,
     // after the uploads so its garbage does not count in their heap figure.
     let webcrypto = js_async(
@@ -270,7 +275,7 @@ async fn main() {
         ),
         _ => println!("  Noctis-256 keystream alone: failed ({keystream})"),
     }
-    for (cipher, up, heap, down, long) in results {
+    for (cipher, up, heap, down, long, up_cpu, down_cpu) in results {
         println!(
             "  {cipher}: encrypt+upload {:.1} MiB/s ({up:.1} s), download+decrypt {:.1} MiB/s ({down:.1} s), page JS heap peak {:.1} MiB, main-thread long tasks during the upload: {} (longest {} ms)",
             mib_per_s(size, up),
@@ -288,5 +293,76 @@ async fn main() {
                 100.0 * mib_per_s(size, down) / rate
             );
         }
+        println!("    upload, CPU per process and thread:\n{up_cpu}");
+        println!("    download, CPU per process and thread:\n{down_cpu}");
     }
+    for (cipher, up, up_trace, down, down_trace) in traces {
+        println!(
+            "  {cipher}, traced ({} MiB): upload {:.1} MiB/s, download {:.1} MiB/s",
+            traced_size >> 20,
+            mib_per_s(traced_size, up),
+            mib_per_s(traced_size, down)
+        );
+        println!("    upload:\n{up_trace}");
+        println!("    download:\n{down_trace}");
+    }
+}
+
+/// Picks `source` in the dashboard and waits for its upload: the seconds
+/// taken, the page's peak JS heap, and the main thread's long tasks (count
+/// and longest).
+async fn upload(browser: &Client, source: &Path) -> (f64, f64, Value) {
+    if browser.find(Locator::Id("clear-finished")).await.is_ok() {
+        click(browser, "clear-finished").await.expect("clear");
+    }
+    // Long tasks (over 50 ms) on the page's main thread while it runs.
+    js(
+        browser,
+        "window.__long = [];
+         new PerformanceObserver((l) => l.getEntries().forEach(e => window.__long.push(e.duration)))
+           .observe({ type: 'longtask' });",
+    )
+    .await;
+    let input = browser
+        .find(Locator::Id("file-input"))
+        .await
+        .expect("input");
+    let started = Instant::now();
+    input
+        .send_keys(&source.display().to_string())
+        .await
+        .expect("pick");
+    let (up, heap) = run_until_done(browser, "upload", started).await;
+    let long = js(
+        browser,
+        "return [window.__long.length, Math.max(0, ...window.__long)];",
+    )
+    .await;
+    (up, heap, long)
+}
+
+/// Downloads the newest file (the default order's first row) through the
+/// File System Access path into the origin's private file system, then
+/// deletes the copy; returns the seconds taken.
+async fn download_newest(browser: &Client) -> f64 {
+    click(browser, "clear-finished").await.expect("clear");
+    let newest = "(//tr[contains(@class,'file-row')])[1]//button[contains(@class,'download')]";
+    let started = Instant::now();
+    browser
+        .find(Locator::XPath(newest))
+        .await
+        .expect("download button")
+        .click()
+        .await
+        .expect("download");
+    let (down, _) = run_until_done(browser, "download", started).await;
+    js_async(
+        browser,
+        "const done = arguments[arguments.length - 1];
+         navigator.storage.getDirectory()
+           .then(async d => { for await (const name of d.keys()) await d.removeEntry(name); })
+           .then(() => done(1), () => done(0));",
+    )
+    .await;
+    down
 }
