@@ -26,7 +26,9 @@ export function fromWasm(bytes) {
  * otherwise (downloads); with WebCrypto both.
  * @typedef {object} ChunkCipher
  * @property {number} tagLen Bytes the tag adds to each chunk.
- * @property {FileSealer | FileOpener} [wasm] The WASM object behind it, to free.
+ * @property {boolean} parallel Whether several chunks may be in flight at
+ *   once (WebCrypto, chunk workers); the in-thread WASM takes one at a time.
+ * @property {() => void} free Releases what keys it (WASM objects, workers' ciphers).
  * @property {(index: number, last: boolean, plain: Uint8Array<ArrayBuffer>) =>
  *   Promise<Uint8Array<ArrayBuffer>>} [seal]
  * @property {(index: number, last: boolean, sealed: Uint8Array<ArrayBuffer>) =>
@@ -58,6 +60,8 @@ export async function chunkCipher(key, header, forSealing) {
     });
     return {
       tagLen,
+      parallel: true,
+      free: () => {},
       seal: async (index, last, plain) =>
         new Uint8Array(await crypto.subtle.encrypt(params(index, last), aesKey, plain)),
       open: async (index, last, sealed) => {
@@ -69,18 +73,22 @@ export async function chunkCipher(key, header, forSealing) {
       },
     };
   }
+  const workers = chunkWorkers();
+  if (workers.length > 0) return pooledCipher(workers, key, header, forSealing, tagLen);
   if (forSealing) {
     const sealer = new FileSealer(key, header);
     return {
       tagLen,
-      wasm: sealer,
-      seal: async (_index, last, plain) => fromWasm(sealer.seal(plain, last)),
+      parallel: false,
+      free: () => sealer.free(),
+      seal: async (index, last, plain) => fromWasm(sealer.seal(index, plain, last)),
     };
   }
   const opener = new FileOpener(key, header);
   return {
     tagLen,
-    wasm: opener,
+    parallel: false,
+    free: () => opener.free(),
     open: async (index, last, sealed) => {
       try {
         return fromWasm(opener.open(index, last, sealed));
@@ -88,6 +96,124 @@ export async function chunkCipher(key, header, forSealing) {
         throw new Stop(MODIFIED);
       }
     },
+  };
+}
+
+// ------------------------------------------------------------ chunk workers
+
+/** @typedef {import("./file-worker-protocol.js").ToChunkWorker} ToChunkWorker */
+/** @typedef {import("./file-worker-protocol.js").FromChunkWorker} FromChunkWorker */
+
+// Chunk workers for Noctis-256: one per core the browser reports, at most
+// four, started on first use and kept. With them a file's WASM work runs on
+// every core while this thread reads, sends and writes (browser bench, 2
+// cores: see docs/worker.md for the figures).
+const MAX_CHUNK_WORKERS = 4;
+/** @type {Worker[] | null} */
+let pool = null;
+let nextJob = 1;
+/** Chunks waiting for their worker's answer, by job then index. @type {Map<number, Map<number, {resolve: (b: ArrayBuffer) => void, reject: (e: Error) => void}>>} */
+const waiting = new Map();
+
+/** @returns {Worker[]} */
+function chunkWorkers() {
+  if (pool) return pool;
+  const cores = (self.navigator && self.navigator.hardwareConcurrency) || 1;
+  // One core is no gain over this thread; where nested workers do not
+  // exist, the WASM runs here.
+  if (typeof Worker !== "function" || cores < 2) return (pool = []);
+  pool = [];
+  for (let i = 0; i < Math.min(cores, MAX_CHUNK_WORKERS); i++) {
+    const worker = new Worker("/chunk-worker.js", { type: "module" });
+    /** @param {MessageEvent<FromChunkWorker>} event */
+    worker.onmessage = (event) => {
+      const msg = event.data;
+      const entry = waiting.get(msg.job)?.get(msg.index);
+      if (!entry) return;
+      waiting.get(msg.job)?.delete(msg.index);
+      if (msg.data) entry.resolve(msg.data);
+      else entry.reject(new Error(msg.error));
+    };
+    pool.push(worker);
+  }
+  return pool;
+}
+
+/**
+ * A Noctis-256 cipher whose chunks go to the chunk workers, chunk i to
+ * worker i mod n.
+ * @param {Worker[]} workers
+ * @param {Uint8Array<ArrayBuffer>} key
+ * @param {Uint8Array<ArrayBuffer>} header
+ * @param {boolean} forSealing
+ * @param {number} tagLen
+ * @returns {ChunkCipher}
+ */
+function pooledCipher(workers, key, header, forSealing, tagLen) {
+  const job = nextJob++;
+  waiting.set(job, new Map());
+  workers.forEach((worker, first) => {
+    /** @type {ToChunkWorker} */
+    const start = {
+      type: "start",
+      job,
+      key: key.slice(),
+      header,
+      sealing: forSealing,
+      first,
+      step: workers.length,
+    };
+    worker.postMessage(start);
+  });
+  // Chunks go out in index order: a strided sealer takes its chunks in
+  // order, and the reads that produce them may finish in any order.
+  /** @type {Map<number, ToChunkWorker & {type: "chunk"}>} */
+  const held = new Map();
+  let nextOut = 0;
+  /**
+   * @param {number} index
+   * @param {boolean} last
+   * @param {Uint8Array<ArrayBuffer>} bytes
+   * @returns {Promise<Uint8Array<ArrayBuffer>>}
+   */
+  const run = (index, last, bytes) =>
+    new Promise((resolve, reject) => {
+      const chunks = waiting.get(job);
+      if (!chunks) return reject(new Error("the file's cipher was freed"));
+      chunks.set(index, { resolve: (b) => resolve(new Uint8Array(b)), reject });
+      // Its own buffer, whole, so it can be transferred rather than copied.
+      const data =
+        bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+          ? bytes.buffer
+          : bytes.slice().buffer;
+      held.set(index, { type: "chunk", job, index, last, data });
+      for (let chunk = held.get(nextOut); chunk; chunk = held.get(nextOut)) {
+        held.delete(nextOut);
+        workers[nextOut % workers.length].postMessage(chunk, [chunk.data]);
+        nextOut += 1;
+      }
+    });
+  return {
+    tagLen,
+    parallel: true,
+    free() {
+      const chunks = waiting.get(job);
+      waiting.delete(job);
+      chunks?.forEach((entry) => entry.reject(new Error("the file's cipher was freed")));
+      /** @type {ToChunkWorker} */
+      const end = { type: "end", job };
+      workers.forEach((worker) => worker.postMessage(end));
+    },
+    seal: forSealing ? run : undefined,
+    open: forSealing
+      ? undefined
+      : async (index, last, sealed) => {
+          try {
+            return await run(index, last, sealed);
+          } catch {
+            throw new Stop(MODIFIED);
+          }
+        },
   };
 }
 

@@ -123,5 +123,47 @@
 
 /** @typedef {{file?: unknown, written?: number}} Outcome What a `done` message adds. */
 
+/**
+ * File worker → chunk worker: key a file's Noctis-256 cipher. `sealing`:
+ * a strided sealer for chunks `first`, `first + step`, …; otherwise an
+ * opener. The worker zeroes `key` once keyed.
+ * @typedef {object} ChunkJobStart
+ * @property {"start"} type
+ * @property {number} job
+ * @property {Uint8Array<ArrayBuffer>} key
+ * @property {Uint8Array<ArrayBuffer>} header
+ * @property {boolean} sealing
+ * @property {number} first
+ * @property {number} step
+ */
+
+/**
+ * File worker → chunk worker: seal (plaintext) or open (sealed chunk)
+ * chunk `index`, its buffer transferred.
+ * @typedef {object} ChunkJobChunk
+ * @property {"chunk"} type
+ * @property {number} job
+ * @property {number} index
+ * @property {boolean} last
+ * @property {ArrayBuffer} data
+ */
+
+/**
+ * File worker → chunk worker: the file is done (or stopped); free its cipher.
+ * @typedef {object} ChunkJobEnd
+ * @property {"end"} type
+ * @property {number} job
+ */
+
+/** @typedef {ChunkJobStart | ChunkJobChunk | ChunkJobEnd} ToChunkWorker */
+
+/**
+ * Chunk worker → file worker: chunk `index` sealed or opened (`data`,
+ * transferred), or why not (`error`; an opened chunk that does not
+ * authenticate says only that).
+ * @typedef {{job: number, index: number, data: ArrayBuffer, error?: undefined}
+ *   | {job: number, index: number, error: string, data?: undefined}} FromChunkWorker
+ */
+
 
 export {};

@@ -16,8 +16,6 @@
 // protocol as JSDoc types is `file-worker-protocol.js`, and the chunk
 // cipher is `file-worker-chunks.js`; `tsc -p tsconfig.json` checks all.
 import init, {
-  FileOpener,
-  FileSealer,
   chunk_count,
   chunk_size,
   ciphertext_len,
@@ -53,6 +51,33 @@ const ATTEMPTS = 5;
 // and runs off this thread: waiting on one chunk at a time left it idle
 // between calls. (The WASM sealer is stateful and takes one at a time.)
 const CHUNKS_AHEAD = 6;
+// Plaintext writes to a File System Access file in flight at once: each is
+// a round trip to the browser process, and waiting for one before opening
+// the next left this thread idle.
+const WRITES_AHEAD = 4;
+// Progress goes to the page at most this often: each message re-renders
+// its transfer row, and one per 1 MiB chunk kept the page's main thread
+// 18 % busy during a download (browser bench).
+const PROGRESS_EVERY_MS = 100;
+
+/**
+ * `report`, called at most once per `PROGRESS_EVERY_MS`; `flush` calls it
+ * whatever the time, for the last figures.
+ * @param {() => void} report
+ */
+function throttled(report) {
+  let last = 0;
+  return {
+    tick() {
+      const now = performance.now();
+      if (now - last >= PROGRESS_EVERY_MS) {
+        last = now;
+        report();
+      }
+    },
+    flush: report,
+  };
+}
 
 
 /**
@@ -207,7 +232,7 @@ async function upload(msg, job) {
   await ready;
   /** @type {Set<Promise<void>>} */
   const inFlight = new Set();
-  /** @type {Array<{free(): void}>} */
+  /** @type {ChunkCipher[]} */
   const owned = [];
   try {
     return await uploadParts(msg, job, inFlight, owned);
@@ -219,7 +244,7 @@ async function upload(msg, job) {
     if (job.cancelled) await discard(msg.upload);
     throw error;
   } finally {
-    owned.forEach((o) => o.free && o.free());
+    owned.forEach((o) => o.free());
     msg.key.fill(0);
   }
 }
@@ -245,7 +270,7 @@ async function discard(id) {
  * @param {UploadRequest} msg
  * @param {Job} job
  * @param {Set<Promise<void>>} inFlight
- * @param {Array<{free(): void}>} owned
+ * @param {ChunkCipher[]} owned
  * @returns {Promise<Outcome>}
  */
 async function uploadParts(msg, job, inFlight, owned) {
@@ -260,7 +285,7 @@ async function uploadParts(msg, job, inFlight, owned) {
   const chunks = chunk_count(header, plainLen);
   const cipher = await chunkCipher(key, header, true);
   key.fill(0);
-  if (cipher.wasm) owned.push(cipher.wasm);
+  owned.push(cipher);
   if (plainLen < file.size || ciphertext_len(header, plainLen) !== size) {
     throw new Stop("The picked file does not have the size this upload was started with.");
   }
@@ -271,7 +296,12 @@ async function uploadParts(msg, job, inFlight, owned) {
   const partHashes = new Array(parts);
   let sent = 0;
   let encrypted = 0;
-  const progress = () => post({ type: "progress", job: msg.job, sent, encrypted, size });
+  const progress = throttled(() => post({ type: "progress", job: msg.job, sent, encrypted, size }));
+  // Part buffers whose sends are over, to fill again: a fresh 8 MiB buffer
+  // per part cost its allocation and page faults on every part. Bounded
+  // like the parts in flight.
+  /** @type {Uint8Array<ArrayBuffer>[]} */
+  const spare = [];
 
   /** @type {unknown} */
   let failure = null;
@@ -283,7 +313,10 @@ async function uploadParts(msg, job, inFlight, owned) {
     const task = sendPart(id, index, bytes, hashing, received.get(index), job)
       .then(() => {
         sent += bytes.byteLength;
-        progress();
+        progress.tick();
+        // `fetch` and `digest` copied the bytes when called, and the part
+        // is sent: the buffer is free.
+        if (bytes.byteLength === partSize) spare.push(bytes);
       })
       .catch((error) => {
         failure = failure || error;
@@ -310,7 +343,8 @@ async function uploadParts(msg, job, inFlight, owned) {
         send(index, part);
         index += 1;
         const remaining = size - index * partSize;
-        part = new Uint8Array(Math.max(0, Math.min(partSize, remaining)));
+        const next = Math.max(0, Math.min(partSize, remaining));
+        part = (next === partSize && spare.pop()) || new Uint8Array(next);
         fill = 0;
       }
     }
@@ -331,10 +365,11 @@ async function uploadParts(msg, job, inFlight, owned) {
     return cipher.seal(i, i === chunks - 1, plain);
   };
   await append(header);
-  // The next chunks are read and sealed while this one is queued: with
-  // WebCrypto several at once (each chunk's nonce is its own), with the
-  // stateful WASM sealer one ahead, so it still sees its chunks in order.
-  const ahead = cipher.wasm ? 1 : CHUNKS_AHEAD;
+  // The next chunks are read and sealed while this one is queued: several
+  // at once with WebCrypto or the chunk workers (each chunk's nonce is its
+  // own), one ahead with the stateful in-thread WASM sealer, so it still
+  // sees its chunks in order.
+  const ahead = cipher.parallel ? CHUNKS_AHEAD : 1;
   /** @type {Promise<Uint8Array<ArrayBuffer>>[]} */
   const pending = [];
   let nextChunk = 0;
@@ -357,6 +392,7 @@ async function uploadParts(msg, job, inFlight, owned) {
   }
   while (inFlight.size > 0) await Promise.race(inFlight);
   if (failure) throw failure;
+  progress.flush();
   if (index !== parts) throw new Stop("Internal error: the parts did not add up.");
   const hashes = new Uint8Array(32 * parts);
   (await Promise.all(partHashes)).forEach((h, i) => hashes.set(h, 32 * i));
@@ -463,7 +499,7 @@ async function download(msg, job) {
   const headers = msg.auth ? { Authorization: `Bearer ${msg.auth}` } : {};
   /** @type {ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | null} */
   let reader = null;
-  /** @type {FileSealer | FileOpener | null | undefined} */
+  /** @type {ChunkCipher | null} */
   let opener = null;
   let sink;
   try {
@@ -549,7 +585,7 @@ async function download(msg, job) {
     let cipher;
     try {
       cipher = await chunkCipher(key, header, false);
-      opener = cipher.wasm;
+      opener = cipher;
     } catch {
       throw new Stop(MODIFIED);
     }
@@ -557,9 +593,9 @@ async function download(msg, job) {
     const chunks = sealed_chunk_count(header, size);
     let written = 0;
     // Chunks opened ahead of the one being written: several at once with
-    // WebCrypto, one at a time with the WASM opener. Memory stays bounded
-    // by `ahead` chunks.
-    const ahead = cipher.wasm ? 1 : CHUNKS_AHEAD;
+    // WebCrypto or the chunk workers, one at a time with the in-thread WASM
+    // opener. Memory stays bounded by `ahead` chunks.
+    const ahead = cipher.parallel ? CHUNKS_AHEAD : 1;
     /** @type {Promise<Uint8Array<ArrayBuffer>>[]} */
     const opening = [];
     let nextChunk = 0;
@@ -575,6 +611,11 @@ async function download(msg, job) {
         opening.push(opened);
       }
     };
+    const progress = throttled(() => post({ type: "progress", job: msg.job, sent: consumed, size }));
+    // Writes not yet finished, oldest first (several only where the sink
+    // takes them at once).
+    /** @type {Promise<void>[]} */
+    const writing = [];
     for (let i = 0; i < chunks; i++) {
       await job.gate();
       await refill();
@@ -582,10 +623,18 @@ async function download(msg, job) {
       // A padded file ends at `plainSize`: the zeros after it were
       // authenticated with the rest and are dropped here.
       const keep = msg.plainSize === undefined ? plain.byteLength : Math.max(0, Math.min(plain.byteLength, msg.plainSize - written));
-      if (keep > 0) await sink.write(keep === plain.byteLength ? plain : plain.slice(0, keep));
+      if (keep > 0) {
+        const write = sink.write(keep === plain.byteLength ? plain : plain.slice(0, keep));
+        // Handled when its turn comes; never an unhandled rejection meanwhile.
+        write.catch(() => {});
+        writing.push(write);
+        if (writing.length >= sink.ahead) await writing.shift();
+      }
       written += keep;
-      post({ type: "progress", job: msg.job, sent: consumed, size });
+      progress.tick();
     }
+    while (writing.length > 0) await writing.shift();
+    progress.flush();
     // Bytes beyond the declared size are an attack or damage as well.
     if (await fill(1)) throw new Stop(MODIFIED);
     await sink.close();
@@ -603,6 +652,7 @@ async function download(msg, job) {
 /**
  * Where a download's plaintext goes.
  * @typedef {object} Sink
+ * @property {number} ahead Writes it takes at once (queued in order).
  * @property {(bytes: Uint8Array<ArrayBuffer>) => Promise<void>} write
  * @property {() => Promise<void>} close
  * @property {(error: unknown) => Promise<void>} abort
@@ -616,13 +666,16 @@ async function download(msg, job) {
 async function openSink(msg, job) {
   if (msg.handle) {
     const writable = await msg.handle.createWritable();
+    // One writer for the whole file: its writes queue in order.
+    const writer = writable.getWriter();
     return {
-      write: (bytes) => writable.write(bytes),
-      close: () => writable.close(),
+      ahead: WRITES_AHEAD,
+      write: (bytes) => writer.write(bytes),
+      close: () => writer.close(),
       // The swap file goes; so does the empty file the dialog created, so
       // nothing is left that could pass for the download.
       abort: async () => {
-        await writable.abort().catch(() => {});
+        await writer.abort().catch(() => {});
         if (msg.handle.remove) await msg.handle.remove().catch(() => {});
       },
     };
@@ -646,6 +699,8 @@ async function openSink(msg, job) {
       }
     };
     return {
+      // Each write waits for the service worker's credit.
+      ahead: 1,
       async write(bytes) {
         while (credit === 0 && !job.cancelled) {
           // A message from the service worker, or a cancel from the page.
@@ -675,6 +730,7 @@ async function openSink(msg, job) {
   // The page collects the chunks into a Blob; it only asks for this for
   // files small enough to hold in memory.
   return {
+    ahead: 1,
     async write(bytes) {
       post({ type: "chunk", job: msg.job, chunk: bytes.buffer }, [bytes.buffer]);
     },

@@ -152,8 +152,31 @@ impl FileSealer {
         )))
     }
 
-    /// The next chunk's ciphertext and tag.
-    pub fn seal(&mut self, plaintext: Vec<u8>, last: bool) -> Result<Vec<u8>, JsError> {
+    /// One of `step` sealers working on the file side by side (in as many
+    /// chunk workers): it seals chunks `first`, `first + step`, … in that
+    /// order (`noctis::format::Encryptor::with_stride`).
+    pub fn strided(
+        data_key: &[u8],
+        header_bytes: &[u8],
+        first: u32,
+        step: u32,
+    ) -> Result<FileSealer, JsError> {
+        Ok(FileSealer(Encryptor::with_stride(
+            &file_key(data_key)?,
+            header(header_bytes)?,
+            first,
+            step,
+        )))
+    }
+
+    /// Chunk `index`'s ciphertext and tag. `index` must be the chunk this
+    /// sealer seals next: chunks that arrive out of order (reads finishing
+    /// in another order, say) are refused, never sealed under the wrong
+    /// chunk's nonce.
+    pub fn seal(&mut self, index: u32, plaintext: Vec<u8>, last: bool) -> Result<Vec<u8>, JsError> {
+        if index != self.0.next_index() {
+            return Err(JsError::new("file chunks reached the sealer out of order"));
+        }
         let mut buffer = plaintext;
         self.0
             .seal_next(&mut buffer, last)

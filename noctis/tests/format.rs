@@ -251,6 +251,33 @@ fn a_failed_chunk_releases_no_plaintext() {
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn strided_encryptors_together_write_what_one_writes() {
+    for cipher in CIPHERS {
+        // 7 chunks, the last short, sealed by three encryptors side by side.
+        let data = plaintext(6 * CHUNK as usize + 5);
+        let whole = encrypt(cipher, &key(3), &data, 11);
+        let header = Header::parse(&whole[..HEADER_LEN]).expect("header");
+        let chunks: Vec<&[u8]> = data.chunks(CHUNK as usize).collect();
+        let mut sealers: Vec<Encryptor> = (0..3)
+            .map(|first| Encryptor::with_stride(&key(3), header.clone(), first, 3))
+            .collect();
+        let mut out = whole[..HEADER_LEN].to_vec();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let sealer = &mut sealers[i % 3];
+            assert_eq!(sealer.next_index() as usize, i);
+            let mut buf = chunk.to_vec();
+            sealer
+                .seal_next(&mut buf, i + 1 == chunks.len())
+                .expect("seal");
+            out.extend_from_slice(&buf);
+        }
+        assert_eq!(out, whole, "{cipher:?}");
+        assert_eq!(decrypt(&key(3), &out).expect("opens"), data);
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn the_encryptor_enforces_chunk_lengths_and_the_end() {
     let mut rng = StdRng::seed_from_u64(7);
     let header = Header::generate(&mut rng, CipherId::Aes256Gcm, CHUNK, KeySource::External)

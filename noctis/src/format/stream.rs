@@ -157,6 +157,9 @@ pub struct Encryptor {
     header: Header,
     header_bytes: [u8; HEADER_LEN],
     next: u32,
+    /// Chunks between one sealed here and the next (1 unless several
+    /// encryptors share the file, see [`Encryptor::with_stride`]).
+    step: u32,
     finished: bool,
 }
 
@@ -172,11 +175,21 @@ impl core::fmt::Debug for Encryptor {
 impl Encryptor {
     /// Starts a file under `key` with `header` (see [`Header::generate`]).
     pub fn new(key: &FileKey, header: Header) -> Self {
+        Self::with_stride(key, header, 0, 1)
+    }
+
+    /// One of `step` encryptors sealing a file side by side (on as many
+    /// threads): this one seals chunks `first`, `first + step`, … in that
+    /// order, each exactly once, so encryptors made with the same `step`
+    /// and different `first` (0 to `step - 1`) never share a nonce and
+    /// together seal every chunk. A `step` of 0 counts as 1.
+    pub fn with_stride(key: &FileKey, header: Header, first: u32, step: u32) -> Self {
         Encryptor {
             cipher: ChunkCipher::derive(key, &header),
             header_bytes: header.to_bytes(),
             header,
-            next: 0,
+            next: first,
+            step: step.max(1),
             finished: false,
         }
     }
@@ -191,6 +204,11 @@ impl Encryptor {
         &self.header
     }
 
+    /// The index of the chunk [`Encryptor::seal_next`] seals next.
+    pub fn next_index(&self) -> u32 {
+        self.next
+    }
+
     /// Encrypts the next chunk in place, appending its tag. A chunk that is
     /// not `last` must hold exactly `chunk_size` bytes; the last one at most
     /// that, and at least one byte unless it is the only chunk.
@@ -203,7 +221,10 @@ impl Encryptor {
         self.cipher
             .seal(&nonce[..len], &self.header_bytes, buffer)?;
         self.finished = last;
-        self.next = self.next.checked_add(1).ok_or(Error::TooManyChunks)?;
+        self.next = self
+            .next
+            .checked_add(self.step)
+            .ok_or(Error::TooManyChunks)?;
         Ok(())
     }
 }

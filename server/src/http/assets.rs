@@ -38,9 +38,9 @@ pub(super) fn check_embedded() {
 }
 
 /// The workers' scripts (from `public/`): key derivation, and file
-/// encryption and decryption. (The service worker, `sw.js`, fetches
+/// encryption and decryption, and Noctis-256 chunk work. (The service worker, `sw.js`, fetches
 /// nothing and keeps the default `default-src 'none'`.)
-const WORKER_SCRIPTS: [&str; 2] = ["crypto-worker.js", "file-worker.js"];
+const WORKER_SCRIPTS: [&str; 3] = ["crypto-worker.js", "file-worker.js", "chunk-worker.js"];
 /// The workers' own Content-Security-Policy.
 const WORKER_CSP: &str =
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";

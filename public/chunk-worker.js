@@ -1,0 +1,68 @@
+// @ts-check
+// A Noctis-256 chunk worker: seals or opens the chunks of a file that the
+// file worker (`file-worker.js`) hands it, in WASM, so the chunks of one
+// file are processed on several cores at once. AES-256-GCM never comes
+// here: WebCrypto already runs it off the file worker's thread.
+//
+// A file's chunk i goes to worker i mod n. For uploads each worker keys a
+// strided sealer (`FileSealer.strided`: chunks k, k + n, …, in order), so no
+// two workers ever seal under one nonce; downloads open any chunk by index.
+// The messages, field by field: docs/worker.md ("Chunk workers").
+import init, { FileOpener, FileSealer } from "/pkg/nocturne.js";
+
+/** @typedef {import("./file-worker-protocol.js").ToChunkWorker} ToChunkWorker */
+/** @typedef {import("./file-worker-protocol.js").FromChunkWorker} FromChunkWorker */
+
+const ready = init({ module_or_path: "/pkg/nocturne.wasm" });
+
+/** @type {Map<number, FileSealer | FileOpener>} */
+const ciphers = new Map();
+
+/** @param {FromChunkWorker} message @param {Transferable[]} [transfer] */
+function reply(message, transfer) {
+  self.postMessage(message, transfer || []);
+}
+
+/** @param {MessageEvent<ToChunkWorker>} event */
+self.onmessage = async (event) => {
+  const msg = event.data;
+  await ready;
+  switch (msg.type) {
+    case "start": {
+      try {
+        ciphers.set(
+          msg.job,
+          msg.sealing
+            ? FileSealer.strided(msg.key, msg.header, msg.first, msg.step)
+            : new FileOpener(msg.key, msg.header),
+        );
+      } catch {
+        // Reported on the job's first chunk, which finds no cipher.
+      } finally {
+        msg.key.fill(0);
+      }
+      break;
+    }
+    case "chunk": {
+      const cipher = ciphers.get(msg.job);
+      try {
+        if (!cipher) throw new Error("no cipher for this file");
+        const out =
+          cipher instanceof FileSealer
+            ? cipher.seal(msg.index, new Uint8Array(msg.data), msg.last)
+            : cipher.open(msg.index, msg.last, new Uint8Array(msg.data));
+        const data = /** @type {ArrayBuffer} */ (out.buffer);
+        reply({ job: msg.job, index: msg.index, data }, [data]);
+      } catch (error) {
+        reply({ job: msg.job, index: msg.index, error: String(error && error.message ? error.message : error) });
+      }
+      break;
+    }
+    case "end": {
+      const cipher = ciphers.get(msg.job);
+      ciphers.delete(msg.job);
+      if (cipher) cipher.free();
+      break;
+    }
+  }
+};
