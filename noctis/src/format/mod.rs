@@ -28,5 +28,10 @@ pub use stream::{
     sealed_chunk_count, sealed_chunk_len,
 };
 
-/// The default plaintext bytes per chunk: 1 MiB.
-pub const DEFAULT_CHUNK_SIZE: u32 = 1 << 20;
+/// The default plaintext bytes per chunk: 512 KiB. Chromium allocates a
+/// buffer of a MiB or more straight from the OS each time (mapped, faulted
+/// in, unmapped), and a WebCrypto call makes two such buffers per chunk:
+/// its AES-256-GCM ran at 501 MiB/s on 1 MiB chunks and 1,730 MiB/s on
+/// 512 KiB ones on the same machine. The tag costs 16 bytes per chunk
+/// either way. Files with other chunk sizes (1 MiB before) read the same.
+pub const DEFAULT_CHUNK_SIZE: u32 = 1 << 19;

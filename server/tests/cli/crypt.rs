@@ -216,7 +216,8 @@ async fn tampered_truncated_or_extended_files_fail_and_leave_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sealed = sealed_file(dir.path()).await;
     let mut flipped = sealed.clone();
-    flipped[(1 << 20) + 500] ^= 0x04; // inside the second chunk
+    let chunk = noctis::format::DEFAULT_CHUNK_SIZE as usize;
+    flipped[80 + chunk + 500] ^= 0x04; // inside the second chunk
     let mut extended = sealed.clone();
     extended.extend_from_slice(b"more");
     let cases: [(&str, Vec<u8>); 4] = [
@@ -224,7 +225,7 @@ async fn tampered_truncated_or_extended_files_fail_and_leave_nothing() {
         ("truncated", sealed[..sealed.len() - 10].to_vec()),
         (
             "cut at a chunk boundary",
-            sealed[..80 + (1 << 20) + 16].to_vec(),
+            sealed[..80 + chunk + 16].to_vec(),
         ),
         ("extended", extended),
     ];
