@@ -212,27 +212,154 @@ async fn main() {
         ));
     }
 
-    // WebCrypto's own AES-256-GCM over the same bytes, 1 MiB at a time,
-    // after the uploads so its garbage does not count in their heap figure.
-    let webcrypto = js_async(
-        &browser,
-        &format!(
-            "const done = arguments[arguments.length - 1];
-             (async () => {{
-               const key = await crypto.subtle.generateKey({{ name: 'AES-GCM', length: 256 }}, false, ['encrypt']);
-               const buf = new Uint8Array(1 << 20); crypto.getRandomValues(buf.subarray(0, 65536));
-               const iv = new Uint8Array(12);
-               const n = Math.ceil({size} / (1 << 20));
-               const t0 = performance.now();
-               for (let i = 0; i < n; i++) {{
-                 new DataView(iv.buffer).setUint32(8, i);
-                 await crypto.subtle.encrypt({{ name: 'AES-GCM', iv, additionalData: iv }}, key, buf);
-               }}
-               return performance.now() - t0;
-             }})().then(done, e => done(String(e)));"
-        ),
-    )
-    .await;
+    // WebCrypto's own AES-256-GCM over the same bytes, after the uploads so
+    // its garbage does not count in their heap figure: 1 MiB at a time (the
+    // chunk size before, and the issue's yardstick) and at the files' chunk
+    // size now.
+    let chunk = u64::from(noctis::format::DEFAULT_CHUNK_SIZE);
+    let mut webcrypto = Vec::new();
+    for at in [1u64 << 20, chunk] {
+        let ms = js_async(
+            &browser,
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 (async () => {{
+                   const key = await crypto.subtle.generateKey({{ name: 'AES-GCM', length: 256 }}, false, ['encrypt']);
+                   const buf = new Uint8Array({at}); crypto.getRandomValues(buf.subarray(0, 65536));
+                   const iv = new Uint8Array(12);
+                   const n = Math.ceil({size} / {at});
+                   const t0 = performance.now();
+                   for (let i = 0; i < n; i++) {{
+                     new DataView(iv.buffer).setUint32(8, i);
+                     await crypto.subtle.encrypt({{ name: 'AES-GCM', iv, additionalData: iv }}, key, buf);
+                   }}
+                   return performance.now() - t0;
+                 }})().then(done, e => done(String(e)));"
+            ),
+        )
+        .await;
+        webcrypto.push((at, ms));
+    }
+
+    // What the browser and the server move with no cryptography at all:
+    // the same bytes PUT as parts of an upload (8 MiB, six in flight, from
+    // the page), the AES file's ciphertext fetched and dropped, and the
+    // same number of bytes written to a file in the origin's private file
+    // system (512 KiB writes, four in flight). These bound any transfer.
+    let mut ceilings = Vec::new();
+    {
+        let part = 8u64 << 20;
+        let blank = client::Encrypted {
+            data_key: [0; 32],
+            ciphertext: vec![0; usize::try_from(size).expect("fits")],
+            name: "ceiling".into(),
+        };
+        let created: Value = native
+            .create_upload(&blank, part)
+            .await
+            .json()
+            .await
+            .expect("upload");
+        drop(blank);
+        let id = created["id"].as_str().expect("upload id").to_owned();
+        let parts = size.div_ceil(part);
+        let before = cpu();
+        let ms = js_async(
+            &browser,
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 (async () => {{
+                   const buf = new Uint8Array({part}); crypto.getRandomValues(buf.subarray(0, 65536));
+                   const t0 = performance.now();
+                   const inflight = new Set();
+                   for (let next = 0; next < {parts} || inflight.size > 0; ) {{
+                     while (inflight.size < 6 && next < {parts}) {{
+                       const len = Math.min({part}, {size} - next * {part});
+                       const p = fetch('/api/uploads/{id}/parts/' + next, {{
+                         method: 'PUT', headers: {{ 'content-type': 'application/octet-stream' }},
+                         body: len === {part} ? buf : buf.slice(0, len),
+                       }}).then(r => {{ if (!r.ok) throw new Error('PUT ' + r.status); inflight.delete(p); }});
+                       inflight.add(p);
+                       next += 1;
+                     }}
+                     await Promise.race(inflight);
+                   }}
+                   return performance.now() - t0;
+                 }})().then(done, e => done(String(e)));"
+            ),
+        )
+        .await;
+        let secs = ms.as_f64().unwrap_or(f64::NAN) / 1000.0;
+        ceilings.push((
+            "PUT parts, no crypto",
+            secs,
+            cpu_report(&before.spent_until(&cpu()), secs),
+        ));
+        let _ = native
+            .req(reqwest::Method::DELETE, &format!("/api/uploads/{id}"))
+            .send()
+            .await;
+
+        let listed = native.list().await;
+        let aes_file = listed["files"][listed["files"].as_array().map_or(0, Vec::len) - 1]["id"]
+            .as_str()
+            .expect("the AES file (the oldest)")
+            .to_owned();
+        let before = cpu();
+        let ms = js_async(
+            &browser,
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 (async () => {{
+                   const t0 = performance.now();
+                   const r = await fetch('/api/files/{aes_file}/content', {{ cache: 'no-store' }});
+                   const reader = r.body.getReader();
+                   let n = 0;
+                   for (;;) {{ const c = await reader.read(); if (c.done) break; n += c.value.byteLength; }}
+                   return n > 0 ? performance.now() - t0 : 'empty';
+                 }})().then(done, e => done(String(e)));"
+            ),
+        )
+        .await;
+        let secs = ms.as_f64().unwrap_or(f64::NAN) / 1000.0;
+        ceilings.push((
+            "GET content, read and dropped",
+            secs,
+            cpu_report(&before.spent_until(&cpu()), secs),
+        ));
+
+        let before = cpu();
+        let ms = js_async(
+            &browser,
+            &format!(
+                "const done = arguments[arguments.length - 1];
+                 (async () => {{
+                   const dir = await navigator.storage.getDirectory();
+                   const handle = await dir.getFileHandle('ceiling.bin', {{ create: true }});
+                   const writer = (await handle.createWritable()).getWriter();
+                   const t0 = performance.now();
+                   const writing = [];
+                   for (let at = 0; at < {size}; at += {chunk}) {{
+                     const buf = new Uint8Array(Math.min({chunk}, {size} - at));
+                     writing.push(writer.write(buf));
+                     if (writing.length >= 4) await writing.shift();
+                   }}
+                   await Promise.all(writing);
+                   await writer.close();
+                   const t = performance.now() - t0;
+                   await dir.removeEntry('ceiling.bin');
+                   return t;
+                 }})().then(done, e => done(String(e)));"
+            ),
+        )
+        .await;
+        let secs = ms.as_f64().unwrap_or(f64::NAN) / 1000.0;
+        ceilings.push((
+            "file write (origin private file system)",
+            secs,
+            cpu_report(&before.spent_until(&cpu()), secs),
+        ));
+    }
 
     // The Noctis-256 block function in the page's own WASM (simd128), the
     // CTR keystream's work without the MAC or the transfer, over 256 MiB.
@@ -258,13 +385,21 @@ async fn main() {
     println!("  WASM bundle: {} bytes raw, {gz} bytes gzip", wasm.len());
     println!("  time to interactive (/login, navigation start to hydrated): {tti} ms");
     println!("  Argon2id t=3 m=64MiB p=4 in the crypto worker: {argon} ms");
-    if let Some(ms) = webcrypto.as_f64() {
+    for (at, ms) in &webcrypto {
+        match ms.as_f64() {
+            Some(ms) => println!(
+                "  WebCrypto AES-256-GCM alone, {} KiB at a time: {:.1} MiB/s",
+                at >> 10,
+                mib_per_s(size, ms / 1000.0)
+            ),
+            None => println!("  WebCrypto AES-256-GCM alone: failed ({ms})"),
+        }
+    }
+    for (what, secs, report) in &ceilings {
         println!(
-            "  WebCrypto AES-256-GCM alone: {:.1} MiB/s",
-            mib_per_s(size, ms / 1000.0)
+            "  ceiling, {what}: {:.1} MiB/s ({secs:.1} s)\n{report}",
+            mib_per_s(size, *secs)
         );
-    } else {
-        println!("  WebCrypto AES-256-GCM alone: failed ({webcrypto})");
     }
     let keystream_mib = keystream[1]
         .as_f64()
@@ -284,6 +419,19 @@ async fn main() {
             long[0],
             long[1]
         );
+        if cipher == "cipher-aes" {
+            for (at, ms) in &webcrypto {
+                if let Some(ms) = ms.as_f64() {
+                    let rate = mib_per_s(size, ms / 1000.0);
+                    println!(
+                        "    against WebCrypto alone at {} KiB: upload {:.0} %, download {:.0} %",
+                        at >> 10,
+                        100.0 * mib_per_s(size, up) / rate,
+                        100.0 * mib_per_s(size, down) / rate
+                    );
+                }
+            }
+        }
         if cipher == "cipher-noctis"
             && let Some(rate) = keystream_mib
         {
