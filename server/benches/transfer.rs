@@ -11,6 +11,9 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/profile.rs"]
+#[expect(dead_code, reason = "this bench reads /proc only; the DevTools half is the browser bench's")]
+mod profile;
 
 use std::{
     io::{Read, Seek, Write},
@@ -20,6 +23,7 @@ use std::{
 };
 
 use futures_util::StreamExt;
+use profile::{CpuSnapshot, cpu_report};
 use reqwest::Method;
 use sha2::{Digest, Sha256};
 
@@ -140,6 +144,8 @@ async fn main() {
     let id = created["id"].as_str().expect("id").to_owned();
     let parts = usize::try_from(size.div_ceil(PART as u64)).expect("parts");
 
+    let me = std::process::id();
+    let before = CpuSnapshot::take(me, pid);
     let t = Instant::now();
     futures_util::stream::iter(0..parts)
         .map(|i| {
@@ -164,10 +170,12 @@ async fn main() {
         .expect("finish");
     assert_eq!(r.status(), 201);
     let upload_secs = t.elapsed().as_secs_f64();
+    let upload_cpu = cpu_report(&before.spent_until(&CpuSnapshot::take(me, pid)), upload_secs);
     let upload_rss = peak_rss_kib(pid);
     std::fs::remove_file(&source).expect("rm");
 
     let target = work.path().join("download.bin");
+    let before = CpuSnapshot::take(me, pid);
     let t = Instant::now();
     let response = client.download(&id).await;
     assert_eq!(response.status(), 200);
@@ -182,6 +190,8 @@ async fn main() {
     }
     out.into_inner().expect("flush").sync_all().expect("sync");
     let download_secs = t.elapsed().as_secs_f64();
+    let download_cpu =
+        cpu_report(&before.spent_until(&CpuSnapshot::take(me, pid)), download_secs);
     assert_eq!(got, size);
     let peak = peak_rss_kib(pid);
     std::fs::remove_file(&target).expect("rm");
@@ -202,10 +212,12 @@ async fn main() {
         "  upload incl. finish:   {:8.1} MiB/s ({upload_secs:.2} s: parts synced as they land; finish checks the parts' digest, renames)",
         mib_per_s(size, upload_secs)
     );
+    println!("{upload_cpu}");
     println!(
         "  download to disk:      {:8.1} MiB/s ({download_secs:.2} s, with fsync)",
         mib_per_s(size, download_secs)
     );
+    println!("{download_cpu}");
     println!(
         "  server peak RSS:       {:8.1} MiB (idle {:.1} MiB, after upload {:.1} MiB)",
         peak as f64 / 1024.0,

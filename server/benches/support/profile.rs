@@ -45,6 +45,9 @@ fn role(pid: u32, server: u32) -> String {
     if pid == server {
         return "server".into();
     }
+    if pid == std::process::id() {
+        return "bench-client".into();
+    }
     let cmdline = read(&format!("/proc/{pid}/cmdline"))
         .unwrap_or_default()
         .replace('\0', " ");
