@@ -52,9 +52,19 @@ self.onmessage = async (event) => {
             ? cipher.seal(msg.index, new Uint8Array(msg.data), msg.last)
             : cipher.open(msg.index, msg.last, new Uint8Array(msg.data));
         const data = /** @type {ArrayBuffer} */ (out.buffer);
-        reply({ job: msg.job, index: msg.index, data }, [data]);
+        reply({ kind: "chunk", job: msg.job, index: msg.index, data }, [data]);
       } catch (error) {
-        reply({ job: msg.job, index: msg.index, error: String(error && error.message ? error.message : error) });
+        reply({ kind: "chunk", job: msg.job, index: msg.index, error: String(error && error.message ? error.message : error) });
+      }
+      break;
+    }
+    case "hash": {
+      // WebCrypto's digest, in this thread; the buffer goes back with it.
+      try {
+        const hash = await crypto.subtle.digest("SHA-256", msg.data);
+        reply({ kind: "hash", hashed: msg.id, hash, data: msg.data }, [hash, msg.data]);
+      } catch (error) {
+        reply({ kind: "hash", hashed: msg.id, error: String(error), data: msg.data }, [msg.data]);
       }
       break;
     }

@@ -155,14 +155,27 @@
  * @property {number} job
  */
 
-/** @typedef {ChunkJobStart | ChunkJobChunk | ChunkJobEnd} ToChunkWorker */
+/**
+ * File worker → chunk worker: the SHA-256 of an upload part (its buffer
+ * transferred; it comes back with the answer).
+ * @typedef {object} ChunkHash
+ * @property {"hash"} type
+ * @property {number} id
+ * @property {ArrayBuffer} data
+ */
+
+/** @typedef {ChunkJobStart | ChunkJobChunk | ChunkJobEnd | ChunkHash} ToChunkWorker */
 
 /**
  * Chunk worker → file worker: chunk `index` sealed or opened (`data`,
  * transferred), or why not (`error`; an opened chunk that does not
  * authenticate says only that).
- * @typedef {{job: number, index: number, data: ArrayBuffer, error?: undefined}
- *   | {job: number, index: number, error: string, data?: undefined}} FromChunkWorker
+ * A part's hash comes back (`kind: "hash"`) as `hashed`, the request's id,
+ * with `hash` and the part's buffer, or `error`.
+ * @typedef {{kind: "chunk", job: number, index: number, data: ArrayBuffer, error?: undefined}
+ *   | {kind: "chunk", job: number, index: number, error: string, data?: undefined}
+ *   | {kind: "hash", hashed: number, hash: ArrayBuffer, data: ArrayBuffer, error?: undefined}
+ *   | {kind: "hash", hashed: number, error: string, data: ArrayBuffer, hash?: undefined}} FromChunkWorker
  */
 
 

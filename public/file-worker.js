@@ -24,7 +24,7 @@ import init, {
   sealed_chunk_count,
   sealed_chunk_len,
 } from "/pkg/nocturne.js";
-import { MODIFIED, Stop, chunkCipher, fromWasm, sha256, toHex } from "./file-worker-chunks.js";
+import { MODIFIED, Stop, chunkCipher, fromWasm, hashPart, toHex } from "./file-worker-chunks.js";
 
 // The protocol's types (docs/worker.md has the same as a table).
 /** @typedef {import("./file-worker-protocol.js").ToWorker} ToWorker */
@@ -309,19 +309,25 @@ async function uploadParts(msg, job, inFlight, owned) {
 
   /** @type {unknown} */
   let failure = null;
-  /** @param {number} index @param {Uint8Array<ArrayBuffer>} bytes */
-  const send = (index, bytes) => {
-    const hashing = sha256(bytes);
+  /** @param {number} index @param {Uint8Array<ArrayBuffer>} part */
+  const send = (index, part) => {
+    // Hashed first (in a chunk worker where there are some, which hands
+    // the buffer back), then sent.
+    const hashed = hashPart(part);
+    const hashing = hashed.then((h) => h.hash);
+    hashing.catch(() => {});
     partHashes[index] = hashing;
     /** @type {Promise<void>} */
-    const task = sendPart(id, index, bytes, hashing, received.get(index), job)
-      .then(() => {
-        sent += bytes.byteLength;
-        progress.tick();
-        // `fetch` and `digest` copied the bytes when called, and the part
-        // is sent: the buffer is free.
-        if (bytes.byteLength === partSize) spare.push(bytes);
-      })
+    const task = hashed
+      .then(({ bytes }) =>
+        sendPart(id, index, bytes, hashing, received.get(index), job).then(() => {
+          sent += bytes.byteLength;
+          progress.tick();
+          // `fetch` copied the bytes when called, and the part is sent:
+          // the buffer is free.
+          if (bytes.byteLength === partSize) spare.push(bytes);
+        }),
+      )
       .catch((error) => {
         failure = failure || error;
       })

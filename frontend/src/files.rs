@@ -255,6 +255,40 @@ pub fn noctis_keystream_probe(len: f64) -> Result<String, JsError> {
     Ok(cipher.backend().to_owned())
 }
 
+/// Seals `len` bytes as a Noctis-256 file (the format's chunks, keystream
+/// and HMAC-SHA3-256) in this thread, with no copies in or out of WASM:
+/// the AEAD's own cost, which the browser bench sets beside the keystream
+/// alone and the transfers.
+#[wasm_bindgen]
+pub fn noctis_seal_probe(len: f64) -> Result<(), JsError> {
+    use noctis::format::{CipherId, DEFAULT_CHUNK_SIZE, Encryptor, FileKey, Header, KeySource};
+    // A fixed key and header: nothing sealed here is kept.
+    let header = Header {
+        cipher: CipherId::Noctis256,
+        chunk_size: DEFAULT_CHUNK_SIZE,
+        key_source: KeySource::External,
+        salt: [0x24; 32],
+        nonce_prefix: [0x35; 19],
+    };
+    let mut sealer = Encryptor::new(&FileKey([0x42; 32]), header);
+    let chunk = DEFAULT_CHUNK_SIZE as usize;
+    let total = usize::try_from(from_js_count(len)?).unwrap_or(0);
+    let mut buffer = Vec::with_capacity(chunk + 64);
+    let mut done = 0usize;
+    loop {
+        let n = (total - done).min(chunk);
+        buffer.clear();
+        buffer.resize(n, 0x17);
+        done += n;
+        sealer
+            .seal_next(&mut buffer, done == total)
+            .map_err(|e| JsError::new(&e.to_string()))?;
+        if done == total {
+            return Ok(());
+        }
+    }
+}
+
 /// SHA-256 over a stream of buffers (WebCrypto's digest is one-shot).
 #[wasm_bindgen]
 #[derive(Debug, Default)]

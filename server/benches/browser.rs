@@ -45,6 +45,14 @@ fn mib_per_s(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / f64::from(1u32 << 20) / secs
 }
 
+/// Writes every dirty page to disk before a phase, so that no phase pays
+/// for the writeback of an earlier one (the downloads alone leave GiBs of
+/// dirty pages behind; the kernel's flusher threads then compete for the
+/// two cores).
+fn settle_disk() {
+    let _ = std::process::Command::new("sync").status();
+}
+
 fn make_file(path: &Path, size: u64) {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -172,9 +180,11 @@ async fn main() {
     let mut results = Vec::new();
     for cipher in ["cipher-aes", "cipher-noctis"] {
         click(&browser, cipher).await.expect("cipher");
+        settle_disk();
         let before = cpu();
         let (up, heap, long) = upload(&browser, &source).await;
         let up_cpu = cpu_report(&before.spent_until(&cpu()), up);
+        settle_disk();
         let before = cpu();
         let down = download_newest(&browser).await;
         let down_cpu = cpu_report(&before.spent_until(&cpu()), down);
@@ -193,11 +203,13 @@ async fn main() {
     let mut traces = Vec::new();
     for cipher in ["cipher-aes", "cipher-noctis"] {
         click(&browser, cipher).await.expect("cipher");
+        settle_disk();
         devtools.start_trace().await;
         let worker = devtools.start_worker_profile().await;
         let (up, _, _) = upload(&browser, &traced_source).await;
         let up_profile = devtools.stop_worker_profile(&worker, 14).await;
         let up_trace = trace_report(&devtools.end_trace().await, 6);
+        settle_disk();
         devtools.start_trace().await;
         let worker = devtools.start_worker_profile().await;
         let down = download_newest(&browser).await;
@@ -219,6 +231,7 @@ async fn main() {
     let chunk = u64::from(noctis::format::DEFAULT_CHUNK_SIZE);
     let mut webcrypto = Vec::new();
     for at in [1u64 << 20, chunk] {
+        settle_disk();
         let ms = js_async(
             &browser,
             &format!(
@@ -263,6 +276,7 @@ async fn main() {
         drop(blank);
         let id = created["id"].as_str().expect("upload id").to_owned();
         let parts = size.div_ceil(part);
+        settle_disk();
         let before = cpu();
         let ms = js_async(
             &browser,
@@ -305,6 +319,7 @@ async fn main() {
             .as_str()
             .expect("the AES file (the oldest)")
             .to_owned();
+        settle_disk();
         let before = cpu();
         let ms = js_async(
             &browser,
@@ -328,6 +343,7 @@ async fn main() {
             cpu_report(&before.spent_until(&cpu()), secs),
         ));
 
+        settle_disk();
         let before = cpu();
         let ms = js_async(
             &browser,
@@ -372,7 +388,9 @@ async fn main() {
                await m.default({{ module_or_path: '/pkg/nocturne.wasm' }});
                const t0 = performance.now();
                const backend = m.noctis_keystream_probe({keystream_len});
-               return [backend, performance.now() - t0];
+               const t1 = performance.now();
+               m.noctis_seal_probe({keystream_len});
+               return [backend, t1 - t0, performance.now() - t1];
              }}).then(done, e => done(String(e)));"
         ),
     )
@@ -404,6 +422,14 @@ async fn main() {
     let keystream_mib = keystream[1]
         .as_f64()
         .map(|ms| mib_per_s(keystream_len, ms / 1000.0));
+    let seal_mib = keystream[2]
+        .as_f64()
+        .map(|ms| mib_per_s(keystream_len, ms / 1000.0));
+    if let Some(rate) = seal_mib {
+        println!(
+            "  Noctis-256 file sealing alone in the page's WASM (keystream and HMAC-SHA3-256, one thread): {rate:.1} MiB/s"
+        );
+    }
     match (&keystream[0], keystream_mib) {
         (Value::String(backend), Some(rate)) => println!(
             "  Noctis-256 keystream alone in the page's WASM ({backend}, one thread): {rate:.1} MiB/s"
@@ -440,6 +466,13 @@ async fn main() {
                 100.0 * mib_per_s(size, up) / rate,
                 100.0 * mib_per_s(size, down) / rate
             );
+            if let Some(seal) = seal_mib {
+                println!(
+                    "    against sealing alone (one thread): upload {:.0} %, download {:.0} %",
+                    100.0 * mib_per_s(size, up) / seal,
+                    100.0 * mib_per_s(size, down) / seal
+                );
+            }
         }
         println!("    upload, CPU per process and thread:\n{up_cpu}");
         println!("    download, CPU per process and thread:\n{down_cpu}");

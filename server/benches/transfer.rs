@@ -12,7 +12,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "support/profile.rs"]
-#[expect(dead_code, reason = "this bench reads /proc only; the DevTools half is the browser bench's")]
+#[expect(
+    dead_code,
+    reason = "this bench reads /proc only; the DevTools half is the browser bench's"
+)]
 mod profile;
 
 use std::{
@@ -170,7 +173,10 @@ async fn main() {
         .expect("finish");
     assert_eq!(r.status(), 201);
     let upload_secs = t.elapsed().as_secs_f64();
-    let upload_cpu = cpu_report(&before.spent_until(&CpuSnapshot::take(me, pid)), upload_secs);
+    let upload_cpu = cpu_report(
+        &before.spent_until(&CpuSnapshot::take(me, pid)),
+        upload_secs,
+    );
     let upload_rss = peak_rss_kib(pid);
     std::fs::remove_file(&source).expect("rm");
 
@@ -190,8 +196,10 @@ async fn main() {
     }
     out.into_inner().expect("flush").sync_all().expect("sync");
     let download_secs = t.elapsed().as_secs_f64();
-    let download_cpu =
-        cpu_report(&before.spent_until(&CpuSnapshot::take(me, pid)), download_secs);
+    let download_cpu = cpu_report(
+        &before.spent_until(&CpuSnapshot::take(me, pid)),
+        download_secs,
+    );
     assert_eq!(got, size);
     let peak = peak_rss_kib(pid);
     std::fs::remove_file(&target).expect("rm");

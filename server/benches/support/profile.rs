@@ -253,7 +253,10 @@ impl DevTools {
             .expect("a page")["targetId"]
             .clone();
         let attached = self
-            .call("Target.attachToTarget", json!({ "targetId": page, "flatten": true }))
+            .call(
+                "Target.attachToTarget",
+                json!({ "targetId": page, "flatten": true }),
+            )
             .await;
         let page_session = attached["sessionId"].as_str().expect("session").to_owned();
         // Dedicated workers are reached through their page: auto-attach
@@ -267,14 +270,26 @@ impl DevTools {
         let worker = loop {
             let event = self.event("Target.attachedToTarget").await;
             let info = &event["params"]["targetInfo"];
-            if info["url"].as_str().is_some_and(|u| u.ends_with("/file-worker.js")) {
-                break event["params"]["sessionId"].as_str().expect("session").to_owned();
+            if info["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/file-worker.js"))
+            {
+                break event["params"]["sessionId"]
+                    .as_str()
+                    .expect("session")
+                    .to_owned();
             }
         };
-        self.call_in(Some(&worker), "Profiler.enable", json!({})).await;
-        self.call_in(Some(&worker), "Profiler.setSamplingInterval", json!({ "interval": 200 }))
+        self.call_in(Some(&worker), "Profiler.enable", json!({}))
             .await;
-        self.call_in(Some(&worker), "Profiler.start", json!({})).await;
+        self.call_in(
+            Some(&worker),
+            "Profiler.setSamplingInterval",
+            json!({ "interval": 200 }),
+        )
+        .await;
+        self.call_in(Some(&worker), "Profiler.start", json!({}))
+            .await;
         worker
     }
 
@@ -286,7 +301,13 @@ impl DevTools {
 
     async fn receive(&mut self) -> Value {
         loop {
-            match self.socket.next().await.expect("DevTools open").expect("read") {
+            match self
+                .socket
+                .next()
+                .await
+                .expect("DevTools open")
+                .expect("read")
+            {
                 Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
                 Message::Binary(bytes) => return serde_json::from_slice(&bytes).expect("JSON"),
                 _ => {}
@@ -349,7 +370,11 @@ impl DevTools {
         let trace: Value = serde_json::from_slice(&text).expect("trace JSON");
         match trace {
             Value::Array(events) => events,
-            mut object => object["traceEvents"].take().as_array().cloned().unwrap_or_default(),
+            mut object => object["traceEvents"]
+                .take()
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
         }
     }
 }
@@ -379,7 +404,10 @@ pub fn trace_report(events: &[Value], top: usize) -> String {
                 let dur = e["dur"].as_f64().unwrap_or(0.0);
                 first = first.min(ts);
                 last = last.max(ts + dur);
-                spans.entry((pid, tid)).or_default().push((ts, ts + dur, name));
+                spans
+                    .entry((pid, tid))
+                    .or_default()
+                    .push((ts, ts + dur, name));
             }
             "B" => open.entry((pid, tid)).or_default().push((ts, name)),
             "E" => {
@@ -466,8 +494,14 @@ fn profile_report(profile: &Value, top: usize) -> String {
             let name = match (function, file) {
                 ("", "") => "(anonymous)".to_owned(),
                 (f, "") => f.to_owned(),
-                ("", file) => format!("(anonymous) {file}:{}", frame["lineNumber"].as_i64().unwrap_or(0) + 1),
-                (f, file) => format!("{f} {file}:{}", frame["lineNumber"].as_i64().unwrap_or(0) + 1),
+                ("", file) => format!(
+                    "(anonymous) {file}:{}",
+                    frame["lineNumber"].as_i64().unwrap_or(0) + 1
+                ),
+                (f, file) => format!(
+                    "{f} {file}:{}",
+                    frame["lineNumber"].as_i64().unwrap_or(0) + 1
+                ),
             };
             (n["id"].as_u64().unwrap_or(0), name)
         })
@@ -478,7 +512,9 @@ fn profile_report(profile: &Value, top: usize) -> String {
     for (i, sample) in samples.iter().enumerate() {
         let dt = deltas.get(i + 1).and_then(Value::as_f64).unwrap_or(0.0);
         total += dt;
-        let name = name_of.get(&sample.as_u64().unwrap_or(0)).map_or("?", String::as_str);
+        let name = name_of
+            .get(&sample.as_u64().unwrap_or(0))
+            .map_or("?", String::as_str);
         *by.entry(name).or_default() += dt;
     }
     let mut rows: Vec<_> = by.into_iter().collect();
@@ -488,7 +524,10 @@ fn profile_report(profile: &Value, top: usize) -> String {
         total / 1e6
     )];
     for (name, t) in rows.into_iter().take(top) {
-        out.push(format!("        {:5.1} %  {name}", 100.0 * t / total.max(1.0)));
+        out.push(format!(
+            "        {:5.1} %  {name}",
+            100.0 * t / total.max(1.0)
+        ));
     }
     out.join("\n")
 }

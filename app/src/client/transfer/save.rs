@@ -242,7 +242,9 @@ async fn active_worker(
     if let Some(active) = registration.active() {
         return Some(active);
     }
-    let pending = registration.installing().or_else(|| registration.waiting())?;
+    let pending = registration
+        .installing()
+        .or_else(|| registration.waiting())?;
     let activating = js_sys::Promise::new(&mut |resolve, _reject| {
         let worker = pending.clone();
         let on_change = Closure::<dyn FnMut()>::new(move || {
