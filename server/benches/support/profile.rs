@@ -385,7 +385,8 @@ pub fn trace_report(events: &[Value], top: usize) -> String {
     let mut process_names: HashMap<u64, String> = HashMap::new();
     let mut thread_names: HashMap<(u64, u64), String> = HashMap::new();
     // (start, end, name) per thread, in microseconds.
-    let mut spans: HashMap<(u64, u64), Vec<(f64, f64, String)>> = HashMap::new();
+    type Spans = Vec<(f64, f64, String)>;
+    let mut spans: HashMap<(u64, u64), Spans> = HashMap::new();
     let mut open: HashMap<(u64, u64), Vec<(f64, String)>> = HashMap::new();
     let (mut first, mut last) = (f64::MAX, f64::MIN);
     for e in events {

@@ -393,6 +393,24 @@ async fn dashboard(
             return Err(format!("{}: the downloaded file differs", f.name));
         }
     }
+    // The service worker is scoped to its download URLs: it does not
+    // control the dashboard, so the page's and the workers' requests (every
+    // upload part) never pass through it.
+    let scopes = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.serviceWorker.getRegistrations()
+               .then(rs => done([rs.map(r => new URL(r.scope).pathname), !!navigator.serviceWorker.controller]),
+                     e => done(String(e)));",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    if scopes != serde_json::json!([["/__download/"], false]) {
+        return Err(format!(
+            "service worker registrations and control: {scopes} (want only /__download/, page uncontrolled)"
+        ));
+    }
 
     // A file modified on the server: the download stops with a clear
     // message and leaves nothing that looks like the file.
