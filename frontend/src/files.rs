@@ -174,12 +174,9 @@ impl FileSealer {
     /// in another order, say) are refused, never sealed under the wrong
     /// chunk's nonce.
     pub fn seal(&mut self, index: u32, plaintext: Vec<u8>, last: bool) -> Result<Vec<u8>, JsError> {
-        if index != self.0.next_index() {
-            return Err(JsError::new("file chunks reached the sealer out of order"));
-        }
         let mut buffer = plaintext;
         self.0
-            .seal_next(&mut buffer, last)
+            .seal_at(index, &mut buffer, last)
             .map_err(|e| JsError::new(&e.to_string()))?;
         Ok(buffer)
     }

@@ -40,6 +40,11 @@ pub enum Error {
     /// Chunks were requested after the last one.
     #[error("the stream is already finished")]
     Finished,
+    /// A chunk was handed to an encryptor that seals another one next
+    /// ([`crate::format::Encryptor::seal_at`]): sealing it would put it under
+    /// the wrong chunk's nonce.
+    #[error("file chunks reached the encryptor out of order")]
+    OutOfOrder,
     /// A recovery key holds a character that is neither a hex digit nor
     /// spacing, at this 1-based position.
     #[error("character {position} of the recovery key is not a hex digit")]

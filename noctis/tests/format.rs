@@ -278,6 +278,26 @@ fn strided_encryptors_together_write_what_one_writes() {
 
 #[cfg_attr(not(target_arch = "wasm32"), test)]
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+fn an_encryptor_refuses_a_chunk_out_of_its_order() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let header = Header::generate(&mut rng, CipherId::Noctis256, CHUNK, KeySource::External)
+        .expect("header");
+    // The second of two strided encryptors seals chunks 1, 3, 5, …
+    let mut sealer = Encryptor::with_stride(&key(9), header, 1, 2);
+    let mut chunk = vec![5u8; CHUNK as usize];
+    assert_eq!(sealer.seal_at(3, &mut chunk, false), Err(Error::OutOfOrder));
+    assert_eq!(chunk, vec![5u8; CHUNK as usize], "nothing sealed");
+    sealer.seal_at(1, &mut chunk, false).expect("chunk 1");
+    assert_eq!(sealer.next_index(), 3);
+    let mut last = vec![6u8; 10];
+    assert_eq!(sealer.seal_at(1, &mut last, true), Err(Error::OutOfOrder));
+    sealer
+        .seal_at(3, &mut last, true)
+        .expect("chunk 3, the last");
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), test)]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 fn the_encryptor_enforces_chunk_lengths_and_the_end() {
     let mut rng = StdRng::seed_from_u64(7);
     let header = Header::generate(&mut rng, CipherId::Aes256Gcm, CHUNK, KeySource::External)

@@ -209,6 +209,17 @@ impl Encryptor {
         self.next
     }
 
+    /// [`Encryptor::seal_next`] for a caller that numbers its chunks (one
+    /// of several strided encryptors, fed by reads that may finish in any
+    /// order): chunk `index` must be the one this encryptor seals next, or
+    /// nothing is sealed and the error is [`Error::OutOfOrder`].
+    pub fn seal_at(&mut self, index: u32, buffer: &mut Vec<u8>, last: bool) -> Result<(), Error> {
+        if index != self.next {
+            return Err(Error::OutOfOrder);
+        }
+        self.seal_next(buffer, last)
+    }
+
     /// Encrypts the next chunk in place, appending its tag. A chunk that is
     /// not `last` must hold exactly `chunk_size` bytes; the last one at most
     /// that, and at least one byte unless it is the only chunk.
