@@ -232,9 +232,8 @@ export const MODIFIED =
   "This file was modified after it was encrypted (or is damaged). Nothing of it was saved.";
 
 /**
- * SHA-256 of `bytes`: WebCrypto (native, off this thread, one call per
- * part), or WASM where the page is not a secure context. WebCrypto copies
- * the bytes when called, so the buffer may go on to `fetch` at once.
+ * SHA-256 of `bytes` in this thread: WebCrypto (native; Chromium hashes on
+ * the calling thread), or WASM where the page is not a secure context.
  * @param {Uint8Array<ArrayBuffer>} bytes
  * @returns {Promise<Uint8Array<ArrayBuffer>>}
  */

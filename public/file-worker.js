@@ -51,9 +51,11 @@ const IN_FLIGHT = 6;
 const READ_BLOCK = 4 << 20;
 // Attempts per part before the upload stops and asks the user.
 const ATTEMPTS = 5;
-// Chunks sealed or opened at once through WebCrypto, whose AES is native
-// and runs off this thread: waiting on one chunk at a time left it idle
-// between calls. (The WASM sealer is stateful and takes one at a time.)
+// Chunks sealed or opened at once, through WebCrypto or the chunk workers:
+// waiting on one chunk at a time left reads, sends and writes idle between
+// calls. (Chromium's WebCrypto runs its AES on the calling thread, so with
+// AES the gain is overlap, not parallel AES; the in-thread WASM sealer is
+// stateful and takes one at a time.)
 const CHUNKS_AHEAD = 6;
 // Plaintext writes to a File System Access file in flight at once: each is
 // a round trip to the browser process, and waiting for one before opening
@@ -294,8 +296,8 @@ async function uploadParts(msg, job, inFlight, owned) {
     throw new Stop("The picked file does not have the size this upload was started with.");
   }
   const parts = Math.max(1, Math.ceil(size / partSize));
-  // Each part's SHA-256, taken as it is sent (WebCrypto, off this thread);
-  // the finish sends their digest, so no pass over the whole file is needed.
+  // Each part's SHA-256, taken before it is sent (`hashPart`); the finish
+  // sends their digest, so no pass over the whole file is needed.
   /** @type {Promise<Uint8Array<ArrayBuffer>>[]} */
   const partHashes = new Array(parts);
   let sent = 0;
