@@ -50,7 +50,7 @@ pub(crate) fn TransferPanel(transfers: Transfers) -> impl IntoView {
                                 {if n == 0 {
                                     "All transfers finished".to_owned()
                                 } else {
-                                    format!("{n} active · {} of {} · {}/s", human_size(done), human_size(size), human_size(speed as u64))
+                                    format!("{n} active · {} of {} · {}/s", unbroken(done), unbroken(size), unbroken(speed as u64))
                                 }}
                             </span>
                             <progress class="total-bar" max="100" value=format!("{percent:.1}")
@@ -105,7 +105,7 @@ fn TransferRow(
             Phase::Running if t.speed > 0.0 => format!(
                 "{:.0}% · {}/s · {} left",
                 percent,
-                human_size(t.speed as u64),
+                unbroken(t.speed as u64),
                 t.eta().map(duration).unwrap_or_default()
             ),
             Phase::Running => format!("{percent:.0}%"),
@@ -117,7 +117,7 @@ fn TransferRow(
                 } else {
                     "Downloaded"
                 },
-                human_size(t.speed as u64)
+                unbroken(t.speed as u64)
             ),
             Phase::Failed(m) => m.clone(),
             Phase::Cancelled => "Cancelled".into(),
@@ -160,4 +160,10 @@ fn TransferRow(
             </span>
         </li>
     }
+}
+
+/// A size whose number and unit stay on one line: on a phone the summary
+/// wrapped between "0" and "B/s".
+fn unbroken(bytes: u64) -> String {
+    human_size(bytes).replace(' ', "\u{a0}")
 }
