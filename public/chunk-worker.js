@@ -1,19 +1,24 @@
 // @ts-check
 // A Noctis-256 chunk worker: seals or opens the chunks of a file that the
 // file worker (`file-worker.js`) hands it, in WASM, so the chunks of one
-// file are processed on several cores at once. AES-256-GCM never comes
-// here: WebCrypto already runs it off the file worker's thread.
+// file are processed on several cores at once, and hashes upload parts.
+// AES-256-GCM chunks never come here: they stay with WebCrypto in the file
+// worker.
 //
 // A file's chunk i goes to worker i mod n. For uploads each worker keys a
 // strided sealer (`FileSealer.strided`: chunks k, k + n, …, in order), so no
 // two workers ever seal under one nonce; downloads open any chunk by index.
-// The messages, field by field: docs/worker.md ("Chunk workers").
+// The messages, field by field: docs/worker.md (its table's chunk-worker rows).
 import init, { FileOpener, FileSealer } from "/pkg/nocturne.js";
 
 /** @typedef {import("./file-worker-protocol.js").ToChunkWorker} ToChunkWorker */
 /** @typedef {import("./file-worker-protocol.js").FromChunkWorker} FromChunkWorker */
 
-const ready = init({ module_or_path: "/pkg/nocturne.wasm" });
+/** Why the WASM could not start, if it could not: every request then gets an error answer, so the file worker never waits for ever. @type {unknown} */
+let broken = null;
+const ready = init({ module_or_path: "/pkg/nocturne.wasm" }).catch((error) => {
+  broken = error;
+});
 
 /** @type {Map<number, FileSealer | FileOpener>} */
 const ciphers = new Map();
@@ -27,6 +32,13 @@ function reply(message, transfer) {
 self.onmessage = async (event) => {
   const msg = event.data;
   await ready;
+  if (broken) {
+    const error = `This browser could not start a chunk worker: ${String(broken)}`;
+    if (msg.type === "chunk") reply({ kind: "chunk", job: msg.job, index: msg.index, error });
+    if (msg.type === "hash") reply({ kind: "hash", hashed: msg.id, error, data: msg.data }, [msg.data]);
+    if (msg.type === "start") msg.key.fill(0);
+    return;
+  }
   switch (msg.type) {
     case "start": {
       try {

@@ -145,6 +145,19 @@ function chunkWorkers() {
       if (msg.data) entry.resolve(msg.data);
       else entry.reject(new Error(msg.error));
     };
+    // A worker whose script failed to load or that crashed answers
+    // nothing: everything waiting on the pool fails, and later files run
+    // their WASM on this thread.
+    worker.onerror = (event) => {
+      event.preventDefault();
+      const error = new Error("A chunk worker stopped.");
+      waiting.forEach((chunks) => chunks.forEach((entry) => entry.reject(error)));
+      waiting.clear();
+      hashes.forEach((request) => request.reject(error));
+      hashes.clear();
+      (pool || []).forEach((w) => w.terminate());
+      pool = [];
+    };
     pool.push(worker);
   }
   return pool;
