@@ -9,11 +9,17 @@
 //!
 //! - [`shell`] is the HTML document around the app (head, hydration scripts,
 //!   and on the server the page's Content-Security-Policy);
-//! - [`App`] holds the routes;
+//! - [`App`] holds the routes; each page is its own WASM chunk, loaded when
+//!   it is first shown, so a first visit fetches the main module and one
+//!   page rather than the whole interface;
 //! - `pages` has one module per page, `components` the pieces they share;
 //! - `client` is what the browser does itself: JSON API calls and the
 //!   account key hierarchy over `noctis` (Argon2id, key wrapping, the
 //!   recovery key). Only auth keys, wrapped keys and ciphertext leave it.
+
+// Lazy routes erase each page's view type inside an async block; laying
+// that out needs more than the default 128 levels.
+#![recursion_limit = "256"]
 
 mod client;
 mod components;
@@ -23,8 +29,9 @@ pub mod security;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    ParamSegment, StaticSegment,
+    Lazy, LazyRoute, ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
+    lazy_route,
 };
 
 /// The name cargo-leptos gives the WASM, JS and CSS bundles (`/pkg/<name>.*`).
@@ -70,13 +77,43 @@ pub fn App() -> impl IntoView {
         <Title text="Nocturne"/>
         <Router>
             <Routes fallback=pages::not_found::NotFound>
-                <Route path=StaticSegment("") view=pages::dashboard::Dashboard/>
-                <Route path=StaticSegment("login") view=pages::auth::Login/>
-                <Route path=StaticSegment("register") view=pages::auth::Register/>
-                <Route path=StaticSegment("recover") view=pages::auth::Recover/>
-                <Route path=StaticSegment("admin") view=pages::admin::AdminPage/>
-                <Route path=(StaticSegment("s"), ParamSegment("id")) view=pages::share::SharePage/>
+                <Route path=StaticSegment("") view={Lazy::<DashboardRoute>::new()}/>
+                <Route path=StaticSegment("login") view={Lazy::<LoginRoute>::new()}/>
+                <Route path=StaticSegment("register") view={Lazy::<RegisterRoute>::new()}/>
+                <Route path=StaticSegment("recover") view={Lazy::<RecoverRoute>::new()}/>
+                <Route path=StaticSegment("admin") view={Lazy::<AdminRoute>::new()}/>
+                <Route path=(StaticSegment("s"), ParamSegment("id")) view={Lazy::<ShareRoute>::new()}/>
             </Routes>
         </Router>
     }
 }
+
+/// Declares a route whose page is a WASM chunk of its own.
+///
+/// `#[lazy_route]` moves the page's code out of the main module: the browser
+/// fetches it when the page is first shown (the server names the chunks in
+/// `<link rel="preload">`s, so a fresh load fetches them beside the main
+/// module). The server renders every page in full either way.
+macro_rules! lazy_page {
+    ($route:ident, $page:path) => {
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
+
+            fn view(_this: Self) -> AnyView {
+                $page().into_any()
+            }
+        }
+    };
+}
+
+lazy_page!(DashboardRoute, pages::dashboard::Dashboard);
+lazy_page!(LoginRoute, pages::auth::Login);
+lazy_page!(RegisterRoute, pages::auth::Register);
+lazy_page!(RecoverRoute, pages::auth::Recover);
+lazy_page!(AdminRoute, pages::admin::AdminPage);
+lazy_page!(ShareRoute, pages::share::SharePage);

@@ -29,7 +29,7 @@ pub use files::{
 pub fn hydrate() {
     // A panic in the page otherwise shows up as an opaque `unreachable` trap.
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_lazy(app::App);
 }
 
 /// Argon2id of `password` with the account's salt and cost: 64 bytes, the

@@ -3,8 +3,9 @@
 //! AES-256-GCM and with Noctis-256, beside WebCrypto's own AES-256-GCM over
 //! the same number of bytes in the same browser; download-and-decrypt of
 //! each; the page's peak JS heap during the AES upload; Argon2id at the
-//! account parameters in the crypto worker; the WASM bundle (raw and gzip);
-//! time to interactive on a loopback load.
+//! account parameters in the crypto worker; each page's first load (what
+//! it fetches before it is interactive, raw and gzip) and its time to
+//! interactive on a loopback load.
 //!
 //! Where the time goes: every measured transfer prints the CPU time each
 //! process and thread used meanwhile (Chromium's browser, renderer and
@@ -21,6 +22,8 @@
 mod common;
 #[path = "support/profile.rs"]
 mod profile;
+#[path = "support/weight.rs"]
+mod weight;
 
 use std::{
     io::Write,
@@ -32,6 +35,7 @@ use fantoccini::{Client, Locator};
 use serde_json::Value;
 
 use profile::{CpuSnapshot, DevTools, cpu_report, trace_report};
+use weight::{page_load, site_wasm, weight_report};
 
 use common::{
     Server,
@@ -117,34 +121,25 @@ async fn main() {
     assert_eq!(native.register(PASSWORD, None).await.status(), 201);
     assert_eq!(native.login(PASSWORD).await, 200);
 
-    let wasm = std::fs::read(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/site/pkg/nocturne.wasm"),
-    )
-    .unwrap_or_default();
-    let gz = reqwest::Client::new()
-        .get(server.url("/pkg/nocturne.wasm"))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .expect("wasm")
-        .bytes()
-        .await
-        .expect("wasm body")
-        .len();
-
     let (driver, port) = start_chromedriver().await;
     let profile = tempfile::tempdir().expect("profile");
     let downloads = tempfile::tempdir().expect("downloads");
     let browser = open_browser_saving_to(port, profile.path(), downloads.path()).await;
 
-    // Time to interactive: navigation start to the app's hydration mark.
+    // Page weight and time to interactive, signed out, /login first in a
+    // browser with an empty cache. (A share page's code is the same for any
+    // link; this one does not exist.)
+    let mut loads = Vec::new();
+    for (path, background) in [
+        ("/login", None),
+        ("/register", None),
+        ("/recover", None),
+        ("/s/AAAAAAAAAAAAAAAAAAAAAA", None),
+        ("/", Some("files_view")),
+    ] {
+        loads.push(page_load(&browser, &server, path, background).await);
+    }
     open(&browser, &server, "/login").await.expect("open");
-    let tti = js(
-        &browser,
-        "const m = performance.getEntriesByName('nocturne-hydrated')[0]; return m ? m.startTime : null;",
-    )
-    .await;
 
     // Argon2id (t=3, 64 MiB, p=4) in the crypto worker, as login runs it.
     let argon = js_async(
@@ -396,12 +391,30 @@ async fn main() {
     )
     .await;
 
+    // Signed in: the administration page, and the dashboard as a fresh
+    // tab shows it (locked, its unlocked view fetched in the background).
+    loads.push(page_load(&browser, &server, "/admin", None).await);
+    loads.push(page_load(&browser, &server, "/", Some("files_view")).await);
+    let site = site_wasm(
+        &server,
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/site/pkg"),
+    )
+    .await;
+
     let _ = browser.close().await;
 
     let mib = size as f64 / f64::from(1u32 << 20);
     println!("browser bench: {mib:.0} MiB file, headless Chromium, release binary, loopback");
-    println!("  WASM bundle: {} bytes raw, {gz} bytes gzip", wasm.len());
-    println!("  time to interactive (/login, navigation start to hydrated): {tti} ms");
+    println!(
+        "  page weight (first load: the document and what it fetched before the app was interactive; interactive: navigation start to hydrated, loopback, cache revalidated after the first page):"
+    );
+    print!("{}", weight_report(&loads));
+    println!(
+        "  every WASM module of the build: {} modules, {:.1} KB gzip ({:.1} KB raw)",
+        site.0,
+        site.2 as f64 / 1000.0,
+        site.1 as f64 / 1000.0
+    );
     println!("  Argon2id t=3 m=64MiB p=4 in the crypto worker: {argon} ms");
     for (at, ms) in &webcrypto {
         match ms.as_f64() {

@@ -282,7 +282,9 @@ fn ensure_debian_packages(packages: &[&str], path: &OsString) -> Result {
 /// at once and the binary could embed a stale one).
 fn build_release(tools: &Tools) -> Result {
     sh(
-        Command::new("cargo-leptos").args(["build", "--release", "--frontend-only"]),
+        // `--split`: each page (`#[lazy_route]`) and the dashboard's
+        // unlocked view (`#[lazy]`) become WASM chunks of their own.
+        Command::new("cargo-leptos").args(["build", "--release", "--frontend-only", "--split"]),
         &tools.path,
     )?;
     sh(

@@ -12,7 +12,12 @@ use axum::{
     http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use leptos::{
+    WasmSplitManifest,
+    prelude::{ArcStoredValue, provide_context},
+};
 use rust_embed::{EmbeddedFile, RustEmbed};
+use std::{collections::HashMap, sync::OnceLock};
 use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
 
@@ -34,6 +39,41 @@ pub(super) fn check_embedded() {
             "this build of nocturne has no web assets ({wasm} is missing): pages will \
              render but not run; build with `cargo xtask run` (or `cargo leptos build`)"
         );
+    }
+}
+
+/// Where cargo-leptos' `--split` build lists, for each lazily loaded
+/// function (each page, and the dashboard's unlocked view), the WASM chunks
+/// it needs.
+const SPLIT_MANIFEST: &str = "pkg/__wasm_split_manifest.json";
+/// The split build's chunk loader, which the main module imports.
+const SPLIT_LOADER: &str = "__wasm_split.______________________.js";
+
+/// Gives the page being rendered the split manifest, so Leptos names the
+/// chunks of the page it renders in `<link rel="preload">`s and a fresh load
+/// fetches them beside the main module instead of after it.
+///
+/// Leptos' `HydrationScripts` would read the manifest from a directory on
+/// disk; this binary carries its site inside, so the server hands it over
+/// itself. (`WasmSplitManifest` is public but undocumented in Leptos 0.8;
+/// without it the pages still load, one round trip later.)
+pub(super) fn provide_split_manifest() {
+    static MANIFEST: OnceLock<Option<WasmSplitManifest>> = OnceLock::new();
+    let manifest = MANIFEST.get_or_init(|| {
+        let file = Site::get(SPLIT_MANIFEST)?;
+        let chunks: HashMap<String, Vec<String>> = serde_json::from_slice(&file.data)
+            .inspect_err(
+                |e| tracing::error!(error = %e, "the embedded {SPLIT_MANIFEST} is unreadable"),
+            )
+            .ok()?;
+        Some(WasmSplitManifest(ArcStoredValue::new((
+            "/pkg".to_owned(),
+            chunks,
+            SPLIT_LOADER.to_owned(),
+        ))))
+    });
+    if let Some(manifest) = manifest {
+        provide_context(manifest.clone());
     }
 }
 
@@ -128,7 +168,10 @@ async fn not_found_page(state: AppState, request: Request) -> Response {
     let handler = leptos_axum::render_app_to_stream_with_context(
         {
             let options = options.clone();
-            move || leptos::prelude::provide_context(options.clone())
+            move || {
+                provide_context(options.clone());
+                provide_split_manifest();
+            }
         },
         move || app::shell(options.clone()),
     );

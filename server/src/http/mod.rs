@@ -101,7 +101,9 @@ pub async fn app(config: &Config) -> Result<(Router, Vec<::mesh::Multiaddr>), Er
     let router = Router::new()
         .route("/metrics", axum::routing::get(metrics::metrics))
         .nest("/api", api::routes().0)
-        .leptos_routes(&state, routes, move || app::shell(options.clone()))
+        .leptos_routes_with_context(&state, routes, assets::provide_split_manifest, move || {
+            app::shell(options.clone())
+        })
         // Counted per route template (only matched routes carry one).
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

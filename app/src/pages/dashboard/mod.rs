@@ -15,7 +15,7 @@ mod table;
 mod uploader;
 
 use ::api::accounts::AccountDetails;
-use leptos::{prelude::*, task::spawn_local};
+use leptos::{lazy, lazy_preload, prelude::*, task::spawn_local};
 
 use crate::{
     client::{
@@ -77,6 +77,9 @@ pub(crate) fn Dashboard() -> impl IntoView {
         hydrated.set(true);
         crate::client::mark_hydrated();
         transfer::register_service_worker();
+        // The unlocked view's code, fetched once the page is interactive,
+        // while it asks who is signed in and the user types a password.
+        let _ = lazy_preload!(files_view);
         spawn_local(async move {
             match api::get::<AccountDetails>("/api/account").await {
                 Ok(a) => {
@@ -137,6 +140,18 @@ pub(crate) fn Dashboard() -> impl IntoView {
         }
     });
 
+    let unlocked = Unlocked {
+        cipher,
+        transfers,
+        interrupted,
+        reload,
+        listing,
+        sharing,
+        links,
+        links_changed,
+        shareable,
+    };
+
     let logout = move |_| {
         spawn_local(async move {
             let _ =
@@ -187,12 +202,9 @@ pub(crate) fn Dashboard() -> impl IntoView {
                                 <Usage usage/>
                             </div>
                             <Show when=locked fallback=move || view! {
-                                <Uploader cipher transfers/>
-                                <TransferPanel transfers/>
-                                <InterruptedList interrupted transfers reload/>
-                                <FileTable listing transfers reload sharing links/>
-                                <ShareDialog sharing links_changed/>
-                                <LinksPanel files=shareable links links_changed/>
+                                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                                    {move || Suspend::new(files_view(unlocked))}
+                                </Suspense>
                             }>
                                 <Unlock state/>
                             </Show>
@@ -202,6 +214,49 @@ pub(crate) fn Dashboard() -> impl IntoView {
             </main>
         </div>
     }
+}
+
+/// What the unlocked view shares with the rest of the dashboard.
+#[derive(Clone, Copy)]
+struct Unlocked {
+    cipher: RwSignal<Cipher>,
+    transfers: Transfers,
+    interrupted: RwSignal<Vec<Interrupted>>,
+    reload: RwSignal<u32>,
+    listing: Listing,
+    sharing: RwSignal<Option<Vec<Shareable>>>,
+    links: RwSignal<Vec<LinkView>>,
+    links_changed: RwSignal<u32>,
+    shareable: Signal<Vec<Shareable>>,
+}
+
+/// The unlocked dashboard: uploads, transfers, the file table, sharing.
+///
+/// Most of the dashboard's code is here, so it is a WASM chunk of its own
+/// (`#[lazy]`): a fresh page shows "Loading…", the sign-in links or the
+/// unlock form without it, and fetches it in the background.
+#[lazy]
+fn files_view(parts: Unlocked) -> AnyView {
+    let Unlocked {
+        cipher,
+        transfers,
+        interrupted,
+        reload,
+        listing,
+        sharing,
+        links,
+        links_changed,
+        shareable,
+    } = parts;
+    view! {
+        <Uploader cipher transfers/>
+        <TransferPanel transfers/>
+        <InterruptedList interrupted transfers reload/>
+        <FileTable listing transfers reload sharing links/>
+        <ShareDialog sharing links_changed/>
+        <LinksPanel files=shareable links links_changed/>
+    }
+    .into_any()
 }
 
 /// Storage used against the quota.
