@@ -1,6 +1,7 @@
 //! End to end in headless Chromium, driven over WebDriver (`chromedriver`):
 //! the page loads from the binary alone, the WASM hydrates it, and a click
-//! changes what the page shows.
+//! changes what the page shows; the page's code arrives in chunks, and a
+//! chunk that cannot be fetched is reported with a way back.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`cargo xtask test`
 //! installs them). Without them this test fails rather than skips: a browser
@@ -10,7 +11,11 @@ use fantoccini::{Client, Locator};
 
 use crate::common::{
     Server,
-    browser::{HYDRATION_LIMIT, click, fill, open, open_browser, start_chromedriver, wait_for},
+    browser::{
+        HYDRATION_LIMIT, click, fill, open, open_browser, script, start_chromedriver, until,
+        wait_for,
+    },
+    look::Looker,
     release_binary,
 };
 
@@ -97,6 +102,145 @@ async fn drive(browser: &Client, server: &Server) -> Result<(), String> {
     }
     if let Some(foreign) = loaded.iter().find(|url| !url.starts_with(&server.base)) {
         return Err(format!("external request to {foreign}"));
+    }
+    split_into_chunks(browser, server).await
+}
+
+/// The dashboard's first load fetches the main module and the dashboard's
+/// own chunks, not the other pages' code; the unlocked view's chunk comes
+/// after the page is interactive; every chunk the server names in a preload
+/// link is served from inside the binary.
+async fn split_into_chunks(browser: &Client, server: &Server) -> Result<(), String> {
+    let html = reqwest::get(server.url("/"))
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let preloads: Vec<&str> = html
+        .split("<link ")
+        .skip(1)
+        .filter(|tag| tag.contains("rel=\"preload\""))
+        .filter_map(|tag| tag.split("href=\"").nth(1)?.split('"').next())
+        .filter(|href| href.ends_with(".wasm"))
+        .collect();
+    if !preloads.iter().any(|h| h.contains("dashboard_route_view")) {
+        return Err(format!(
+            "the dashboard names no chunk of its own to preload: {preloads:?}"
+        ));
+    }
+    for href in &preloads {
+        let response = reqwest::get(server.url(href))
+            .await
+            .map_err(|e| e.to_string())?;
+        let kind = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        if response.status() != 200 || kind != "application/wasm" {
+            return Err(format!(
+                "preloaded {href} answers {} {kind:?}",
+                response.status()
+            ));
+        }
+    }
+    // The unlocked view's chunk: fetched once the page is interactive.
+    let fetched = until(
+        browser,
+        "const m = performance.getEntriesByName('nocturne-hydrated')[0];
+         const r = performance.getEntriesByType('resource').filter(e => e.responseEnd > 0);
+         const view = r.find(e => e.name.includes('files_view'));
+         return m && view ? [m.startTime, view.startTime, r.map(e => e.name)] : null;",
+        HYDRATION_LIMIT,
+        "the unlocked view's chunk is fetched",
+    )
+    .await?;
+    if fetched[1].as_f64() < fetched[0].as_f64() {
+        return Err(format!(
+            "the unlocked view's chunk was fetched before the page was interactive: {fetched}"
+        ));
+    }
+    let names: Vec<String> =
+        serde_json::from_value(fetched[2].clone()).map_err(|e| e.to_string())?;
+    for other in [
+        "login_route_view",
+        "register_route_view",
+        "admin_route_view",
+        "share_route_view",
+    ] {
+        if let Some(url) = names.iter().find(|n| n.contains(other)) {
+            return Err(format!("the dashboard fetched another page's code: {url}"));
+        }
+    }
+    Ok(())
+}
+
+/// A page whose code cannot be fetched (the network dropped, or the server
+/// was upgraded under an open tab) says so and offers a reload, instead of
+/// silently doing nothing; the reload brings it back.
+#[tokio::test]
+async fn a_page_whose_code_cannot_be_fetched_says_so_and_reloads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(&release_binary(), dir.path(), &[]).await;
+    let (_driver, port) = start_chromedriver().await;
+    let profile = tempfile::tempdir().expect("profile dir");
+    let mut looker = Looker::new(open_browser(port, profile.path()).await);
+    let result = stopped(&mut looker, &server).await;
+    let _ = looker.browser.close().await;
+    result.unwrap_or_else(|e| panic!("{e}\n--- server log ---\n{}", server.logs()));
+}
+
+async fn stopped(looker: &mut Looker, server: &Server) -> Result<(), String> {
+    let browser = looker.browser.clone();
+    open(&browser, server, "/").await?;
+    wait_for(&browser, Locator::Id("go-login"), "the signed-out page").await?;
+    // The log-in page's own chunk cannot be fetched from now on.
+    script(
+        &browser,
+        "const real = window.fetch;
+         window.fetch = (input, init) => String(input instanceof Request ? input.url : input).includes('login_route_view')
+           ? Promise.reject(new TypeError('Failed to fetch'))
+           : real(input, init);",
+    )
+    .await?;
+    click(&browser, "go-login").await?;
+    let notice = wait_for(&browser, Locator::Id("stopped"), "the page says it stopped").await?;
+    let text = notice.text().await.map_err(|e| e.to_string())?;
+    if !text.contains("stopped working") || !text.contains("Reload") {
+        return Err(format!("the notice says {text:?}"));
+    }
+    if notice
+        .attr("role")
+        .await
+        .map_err(|e| e.to_string())?
+        .as_deref()
+        != Some("alert")
+    {
+        return Err("the notice is not announced (role=alert)".into());
+    }
+    looker
+        .look(
+            "stopped",
+            Some(
+                "const n = document.getElementById('stopped').getBoundingClientRect();
+                 const b = document.getElementById('stopped-reload').getBoundingClientRect();
+                 if (n.left < 0 || n.right > innerWidth || n.top < 0) return 'the notice leaves the viewport';
+                 if (b.left < n.left || b.right > n.right || b.bottom > n.bottom) return 'Reload is outside the notice';
+                 return null;",
+            ),
+        )
+        .await?;
+    click(&browser, "stopped-reload").await?;
+    wait_for(
+        &browser,
+        Locator::Css("[data-hydrated='true']"),
+        "the reloaded page hydrates",
+    )
+    .await?;
+    if browser.find(Locator::Id("stopped")).await.is_ok() {
+        return Err("the notice is still there after the reload".into());
     }
     Ok(())
 }
