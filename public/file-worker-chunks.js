@@ -5,7 +5,7 @@
 // `frontend/src/files.rs` (`noctis::format`); no number of the format is
 // repeated here. The WASM must be initialised (`init`) by the importer.
 
-import { FileOpener, FileSealer, Sha256Stream, aes_content_key, chunk_nonce, is_aes_256_gcm, tag_len } from "/pkg/nocturne.js";
+import { FileOpener, FileSealer, Sha256Stream, aes_content_key, chunk_nonce, is_aes_256_gcm, tag_len } from "/pkg/nocturne-worker.js";
 
 /** Errors the user should read as they are. */
 export class Stop extends Error {}

@@ -372,15 +372,15 @@ async fn main() {
         ));
     }
 
-    // The Noctis-256 block function in the page's own WASM (simd128), the
+    // The Noctis-256 block function in the workers' WASM (simd128), run on the page's thread, the
     // CTR keystream's work without the MAC or the transfer, over 256 MiB.
     let keystream_len = 256u64 << 20;
     let keystream = js_async(
         &browser,
         &format!(
             "const done = arguments[arguments.length - 1];
-             import('/pkg/nocturne.js').then(async (m) => {{
-               await m.default({{ module_or_path: '/pkg/nocturne.wasm' }});
+             import('/pkg/nocturne-worker.js').then(async (m) => {{
+               await m.default({{ module_or_path: '/pkg/nocturne-worker_bg.wasm' }});
                const t0 = performance.now();
                const backend = m.noctis_keystream_probe({keystream_len});
                const t1 = performance.now();
@@ -440,12 +440,12 @@ async fn main() {
         .map(|ms| mib_per_s(keystream_len, ms / 1000.0));
     if let Some(rate) = seal_mib {
         println!(
-            "  Noctis-256 file sealing alone in the page's WASM (keystream and HMAC-SHA3-256, one thread): {rate:.1} MiB/s"
+            "  Noctis-256 file sealing alone in the workers' WASM (keystream and HMAC-SHA3-256, one thread): {rate:.1} MiB/s"
         );
     }
     match (&keystream[0], keystream_mib) {
         (Value::String(backend), Some(rate)) => println!(
-            "  Noctis-256 keystream alone in the page's WASM ({backend}, one thread): {rate:.1} MiB/s"
+            "  Noctis-256 keystream alone in the workers' WASM ({backend}, one thread): {rate:.1} MiB/s"
         ),
         _ => println!("  Noctis-256 keystream alone: failed ({keystream})"),
     }

@@ -41,6 +41,9 @@ const AXE_VERSION: &str = "4.11.0";
 /// (`// @ts-check` with JSDoc types; `tsconfig.json`), emitting nothing.
 const TYPESCRIPT_VERSION: &str = "5.9.3";
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The workers' module under `/pkg/`: `nocturne-worker.js` and
+/// `nocturne-worker_bg.wasm` (see `build_worker_module`).
+const WORKER_MODULE: &str = "nocturne-worker";
 /// schemathesis from PyPI, the JSON API's schema fuzzer.
 const SCHEMATHESIS_VERSION: &str = "4.32.5";
 /// Seconds each schema-fuzzing run (without a session, with one) takes.
@@ -287,6 +290,7 @@ fn build_release(tools: &Tools) -> Result {
         Command::new("cargo-leptos").args(["build", "--release", "--frontend-only", "--split"]),
         &tools.path,
     )?;
+    build_worker_module(&tools.path)?;
     sh(
         Command::new("cargo-leptos").args(["build", "--release", "--server-only"]),
         &tools.path,
@@ -299,6 +303,48 @@ fn build_release(tools: &Tools) -> Result {
         size as f64 / (1024.0 * 1024.0)
     );
     Ok(())
+}
+
+/// The Web Workers' own WASM (the `worker` crate) into the site, beside the
+/// page's bundle: compiled with the same size-optimised profile and the
+/// same wasm-opt flags cargo-leptos gives the page (`wasm-opt-features` in
+/// `Cargo.toml`), so the two modules differ only in what they hold.
+fn build_worker_module(path: &OsString) -> Result {
+    sh(
+        Command::new(cargo()).args([
+            "build",
+            "--package",
+            "worker",
+            "--lib",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            "wasm-release",
+        ]),
+        path,
+    )?;
+    let pkg = root().join("target/site/pkg");
+    sh(
+        Command::new("wasm-bindgen")
+            .arg(root().join("target/wasm32-unknown-unknown/wasm-release/worker.wasm"))
+            .args(["--target", "web", "--out-name", WORKER_MODULE, "--out-dir"])
+            .arg(&pkg),
+        path,
+    )?;
+    let wasm = pkg.join(format!("{WORKER_MODULE}_bg.wasm"));
+    sh(
+        Command::new("wasm-opt")
+            .args([
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-simd",
+            ])
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&wasm),
+        path,
+    )
 }
 
 fn release_binary() -> PathBuf {
@@ -360,6 +406,8 @@ fn test() -> Result {
             "clippy",
             "--package",
             "frontend",
+            "--package",
+            "worker",
             "--package",
             "app",
             "--package",

@@ -33,14 +33,21 @@ struct Site;
 
 /// Logs loudly if this binary was built without its site.
 pub(super) fn check_embedded() {
-    let wasm = format!("pkg/{}.wasm", app::OUTPUT_NAME);
-    if Site::get(&wasm).is_none() {
-        tracing::error!(
-            "this build of nocturne has no web assets ({wasm} is missing): pages will \
-             render but not run; build with `cargo xtask run` (or `cargo leptos build`)"
-        );
+    let page = format!("pkg/{}.wasm", app::OUTPUT_NAME);
+    for wasm in [page.as_str(), WORKER_WASM] {
+        if Site::get(wasm).is_none() {
+            tracing::error!(
+                "this build of nocturne has no web assets ({wasm} is missing): pages will \
+                 render but not run; build with `cargo xtask run`"
+            );
+            return;
+        }
     }
 }
+
+/// The Web Workers' own module (the `worker` crate), which `cargo xtask
+/// build` writes beside the page's bundle.
+const WORKER_WASM: &str = "pkg/nocturne-worker_bg.wasm";
 
 /// Where cargo-leptos' `--split` build lists, for each lazily loaded
 /// function (each page, and the dashboard's unlocked view), the WASM chunks

@@ -68,40 +68,51 @@ impl Looker {
     }
 
     /// Makes the viewport exactly `width` × `height` CSS pixels.
+    ///
+    /// The window's chrome (its size minus the viewport's) is measured on
+    /// the first call; a resize that had not settled when it was measured
+    /// shows up as a wrong viewport, and then it is measured again (at most
+    /// three times in all).
     pub async fn viewport(&mut self, width: u32, height: u32) -> Result<(), String> {
-        let (dw, dh) = match self.chrome {
-            Some(d) => d,
-            None => {
-                self.browser
-                    .set_window_size(width, height)
-                    .await
-                    .map_err(|e| format!("resize: {e}"))?;
-                let v = self
-                    .script("return [window.innerWidth, window.innerHeight]")
-                    .await?;
-                let d = (
-                    i64::from(width) - v[0].as_i64().unwrap_or(0),
-                    i64::from(height) - v[1].as_i64().unwrap_or(0),
-                );
-                self.chrome = Some(d);
-                d
+        let mut got = Value::Null;
+        for _ in 0..3 {
+            let (dw, dh) = match self.chrome {
+                Some(d) => d,
+                None => {
+                    self.browser
+                        .set_window_size(width, height)
+                        .await
+                        .map_err(|e| format!("resize: {e}"))?;
+                    let v = self
+                        .script("return [window.innerWidth, window.innerHeight]")
+                        .await?;
+                    let d = (
+                        i64::from(width) - v[0].as_i64().unwrap_or(0),
+                        i64::from(height) - v[1].as_i64().unwrap_or(0),
+                    );
+                    self.chrome = Some(d);
+                    d
+                }
+            };
+            let outer = |v: u32, d: i64| u32::try_from(i64::from(v) + d).unwrap_or(v);
+            self.browser
+                .set_window_size(outer(width, dw), outer(height, dh))
+                .await
+                .map_err(|e| format!("resize: {e}"))?;
+            got = self
+                .script("return [window.innerWidth, window.innerHeight]")
+                .await?;
+            if got[0].as_u64() == Some(u64::from(width))
+                && got[1].as_u64() == Some(u64::from(height))
+            {
+                return Ok(());
             }
-        };
-        let outer = |v: u32, d: i64| u32::try_from(i64::from(v) + d).unwrap_or(v);
-        self.browser
-            .set_window_size(outer(width, dw), outer(height, dh))
-            .await
-            .map_err(|e| format!("resize: {e}"))?;
-        let v = self
-            .script("return [window.innerWidth, window.innerHeight]")
-            .await?;
-        if v[0].as_u64() != Some(u64::from(width)) || v[1].as_u64() != Some(u64::from(height)) {
-            return Err(format!(
-                "asked for a {width}×{height} viewport, got {}×{}",
-                v[0], v[1]
-            ));
+            self.chrome = None;
         }
-        Ok(())
+        Err(format!(
+            "asked for a {width}×{height} viewport, got {}×{}",
+            got[0], got[1]
+        ))
     }
 
     /// Looks at the page as it is now, at each width: the page-wide layout
