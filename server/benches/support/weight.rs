@@ -21,14 +21,14 @@ pub(crate) struct PageLoad {
     pub(crate) interactive_ms: f64,
     /// The document and everything it fetched before it was interactive
     /// (code, styles, icons; API calls are left out).
-    pub(crate) first: Vec<Sized>,
+    pub(crate) first: Vec<Fetched>,
     /// What it fetched afterwards, in the background (the dashboard's
     /// unlocked view).
-    pub(crate) later: Vec<Sized>,
+    pub(crate) later: Vec<Fetched>,
 }
 
 /// A URL and its size, plain and gzip-compressed by the server.
-pub(crate) struct Sized {
+pub(crate) struct Fetched {
     pub(crate) url: String,
     pub(crate) raw: u64,
     pub(crate) gzip: u64,
@@ -93,7 +93,7 @@ pub(crate) async fn page_load(
     }
 }
 
-async fn size(http: &reqwest::Client, url: &str) -> Sized {
+async fn size(http: &reqwest::Client, url: &str) -> Fetched {
     let body = |encoding: &'static str| {
         let request = http.get(url).header("accept-encoding", encoding);
         async move {
@@ -107,14 +107,14 @@ async fn size(http: &reqwest::Client, url: &str) -> Sized {
                 .len() as u64
         }
     };
-    Sized {
+    Fetched {
         url: url.to_owned(),
         raw: body("identity").await,
         gzip: body("gzip").await,
     }
 }
 
-fn totals(list: &[Sized]) -> (u64, u64) {
+fn totals(list: &[Fetched]) -> (u64, u64) {
     list.iter()
         .fold((0, 0), |(r, g), s| (r + s.raw, g + s.gzip))
 }

@@ -238,23 +238,20 @@ struct Unlocked {
 #[lazy]
 fn files_view(parts: Unlocked) -> AnyView {
     let Unlocked {
-        cipher,
         transfers,
-        interrupted,
-        reload,
-        listing,
-        sharing,
         links,
         links_changed,
-        shareable,
+        sharing,
+        reload,
+        ..
     } = parts;
     view! {
-        <Uploader cipher transfers/>
+        <Uploader cipher=parts.cipher transfers/>
         <TransferPanel transfers/>
-        <InterruptedList interrupted transfers reload/>
-        <FileTable listing transfers reload sharing links/>
+        <InterruptedList interrupted=parts.interrupted transfers reload/>
+        <FileTable listing=parts.listing transfers reload sharing links/>
         <ShareDialog sharing links_changed/>
-        <LinksPanel files=shareable links links_changed/>
+        <LinksPanel files=parts.shareable links links_changed/>
     }
     .into_any()
 }
