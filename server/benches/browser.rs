@@ -34,7 +34,7 @@ use std::{
 use fantoccini::{Client, Locator};
 use serde_json::Value;
 
-use profile::{CpuSnapshot, DevTools, cpu_report, trace_report};
+use profile::{CpuSnapshot, DevTools, trace_report};
 use weight::{page_load, site_wasm, weight_report};
 
 use common::{
@@ -178,11 +178,11 @@ async fn main() {
         settle_disk();
         let before = cpu();
         let (up, heap, long) = upload(&browser, &source).await;
-        let up_cpu = cpu_report(&before.spent_until(&cpu()), up);
+        let up_cpu = before.report_until(&cpu(), up);
         settle_disk();
         let before = cpu();
         let down = download_newest(&browser).await;
-        let down_cpu = cpu_report(&before.spent_until(&cpu()), down);
+        let down_cpu = before.report_until(&cpu(), down);
         results.push((cipher, up, heap, down, long, up_cpu, down_cpu));
     }
 
@@ -302,7 +302,7 @@ async fn main() {
         ceilings.push((
             "PUT parts, no crypto",
             secs,
-            cpu_report(&before.spent_until(&cpu()), secs),
+            before.report_until(&cpu(), secs),
         ));
         let _ = native
             .req(reqwest::Method::DELETE, &format!("/api/uploads/{id}"))
@@ -335,7 +335,7 @@ async fn main() {
         ceilings.push((
             "GET content, read and dropped",
             secs,
-            cpu_report(&before.spent_until(&cpu()), secs),
+            before.report_until(&cpu(), secs),
         ));
 
         settle_disk();
@@ -368,7 +368,7 @@ async fn main() {
         ceilings.push((
             "file write (origin private file system)",
             secs,
-            cpu_report(&before.spent_until(&cpu()), secs),
+            before.report_until(&cpu(), secs),
         ));
     }
 

@@ -20,7 +20,6 @@ use std::{
 use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 /// A blob or staged upload id: 32 lowercase hex digits (128 random bits).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,23 +55,43 @@ impl std::fmt::Display for BlobId {
     }
 }
 
+/// Chunks received but not yet written, per part in flight: enough to keep
+/// the writer busy while the socket delivers the next, bounded so a slow
+/// disk pushes back on the sender (hyper's chunks are at most ~400 KiB).
+const WRITE_QUEUE: usize = 4;
+
+/// A part as it landed on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// Bytes written.
+    pub(crate) len: u64,
+    /// SHA-256 of those bytes.
+    pub(crate) sha256: [u8; 32],
+}
+
 /// Storage for ciphertext blobs.
 pub(crate) trait BlobStore: Send + Sync {
     /// Prepares a staged upload of `size` bytes (idempotent).
     fn stage(&self, id: &BlobId, size: u64) -> impl Future<Output = io::Result<()>> + Send;
 
-    /// Writes `body` into the staged upload at `offset` and syncs it to
-    /// disk before returning, so a part whose hash the caller then records
-    /// survives a crash. Returns the bytes written; the caller bounds and
-    /// checks the length.
-    fn write_at<S>(
+    /// Writes `body` into the staged upload at `offset`, hashing it on the
+    /// way, and syncs it to disk before returning, so a part whose hash the
+    /// caller then records survives a crash. A body longer than `max_len`
+    /// stops at the first chunk past it with [`io::ErrorKind::InvalidData`];
+    /// the caller checks a shorter one. `hold` is dropped once no write to
+    /// the file can still happen, also when the returned future is dropped
+    /// half-way (a writer guard, so a finish never sees bytes still landing).
+    fn write_part<S, H>(
         &self,
         id: &BlobId,
         offset: u64,
+        max_len: u64,
         body: S,
-    ) -> impl Future<Output = io::Result<u64>> + Send
+        hold: H,
+    ) -> impl Future<Output = io::Result<Written>> + Send
     where
-        S: Stream<Item = io::Result<Bytes>> + Send;
+        S: Stream<Item = io::Result<Bytes>> + Send,
+        H: Send + 'static;
 
     /// Makes the staged upload a durable blob (fsync, rename, fsync dir).
     fn commit(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
@@ -175,27 +194,73 @@ impl BlobStore for LocalDisk {
         file.set_len(size).await
     }
 
-    async fn write_at<S>(&self, id: &BlobId, offset: u64, body: S) -> io::Result<u64>
+    async fn write_part<S, H>(
+        &self,
+        id: &BlobId,
+        offset: u64,
+        max_len: u64,
+        body: S,
+        hold: H,
+    ) -> io::Result<Written>
     where
         S: Stream<Item = io::Result<Bytes>> + Send,
+        H: Send + 'static,
     {
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .open(self.staged_path(id))
-            .await?;
-        file.seek(io::SeekFrom::Start(offset)).await?;
-        let mut written = 0u64;
+        // The socket side only receives; one blocking thread per part hashes
+        // each chunk and writes it where it lies (pwrite from the chunk
+        // itself, no copy into a write buffer). Parts in flight hash on
+        // every core, and a chunk is hashed while the next one arrives.
+        let path = self.staged_path(id);
+        let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || -> io::Result<Written> {
+            use std::os::unix::fs::FileExt;
+            let _hold = hold;
+            let file = std::fs::OpenOptions::new().write(true).open(path)?;
+            let mut hash = Sha256::new();
+            let mut len = 0u64;
+            while let Some(chunk) = queue.blocking_recv() {
+                hash.update(&chunk);
+                file.write_all_at(&chunk, offset + len)?;
+                len += chunk.len() as u64;
+            }
+            // Durable before the caller records the part's hash: a finish
+            // trusts recorded hashes without reading the parts again.
+            file.sync_data()?;
+            Ok(Written {
+                len,
+                sha256: hash.finalize().into(),
+            })
+        });
+        let mut received = 0u64;
         let mut body = std::pin::pin!(body);
+        let mut failed = None;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            file.write_all(&chunk).await?;
-            written += chunk.len() as u64;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            received += chunk.len() as u64;
+            if received > max_len {
+                failed = Some(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "body longer than its part",
+                ));
+                break;
+            }
+            if chunks.send(chunk).await.is_err() {
+                // The writer stopped on an error, which its result carries.
+                break;
+            }
         }
-        file.flush().await?;
-        // Durable before the caller records the part's hash: a finish
-        // trusts recorded hashes without reading the parts again.
-        file.sync_data().await?;
-        Ok(written)
+        drop(chunks);
+        let written = writer.await.map_err(io::Error::other)?;
+        match failed {
+            Some(e) => Err(e),
+            None => written,
+        }
     }
 
     async fn commit(&self, id: &BlobId) -> io::Result<()> {
@@ -376,16 +441,23 @@ mod tests {
         let store = LocalDisk::open(dir.path()).expect("open");
         let id = BlobId::random();
         store.stage(&id, 10).await.expect("stage");
-        store
-            .write_at(&id, 8, stream(&[b"ij"]))
+        let last = store
+            .write_part(&id, 8, 2, stream(&[b"ij"]), ())
             .await
             .expect("last");
+        assert_eq!(
+            last,
+            Written {
+                len: 2,
+                sha256: Sha256::digest(b"ij").into()
+            }
+        );
         store
-            .write_at(&id, 0, stream(&[b"abc", b"d"]))
+            .write_part(&id, 0, 4, stream(&[b"abc", b"d"]), ())
             .await
             .expect("first");
         store
-            .write_at(&id, 4, stream(&[b"efgh"]))
+            .write_part(&id, 4, 4, stream(&[b"efgh"]), ())
             .await
             .expect("middle");
         store.commit(&id).await.expect("commit");
@@ -402,6 +474,44 @@ mod tests {
         assert_eq!(bytes, b"abcdefghij");
         store.delete(&id).await.expect("delete");
         store.delete(&id).await.expect("deleting twice is fine");
+    }
+
+    #[tokio::test]
+    async fn a_body_past_its_part_stops_there() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalDisk::open(dir.path()).expect("open");
+        let id = BlobId::random();
+        store.stage(&id, 8).await.expect("stage");
+        let outcome = store
+            .write_part(&id, 0, 4, stream(&[b"abc", b"def", b"gh"]), ())
+            .await;
+        let e = outcome.expect_err("a six-byte body for a four-byte part");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        // Nothing past the first chunk within the limit was written.
+        let staged = std::fs::read(store.staged_path(&id)).expect("read");
+        assert_eq!(&staged, b"abc\0\0\0\0\0");
+    }
+
+    /// A request dropped half-way (the client went away) lets go of its
+    /// hold only once its last write is down, so a finish that the hold
+    /// kept out never reads bytes still landing.
+    #[tokio::test]
+    async fn a_part_cut_off_half_way_holds_until_its_writes_are_down() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalDisk::open(dir.path()).expect("open");
+        let id = BlobId::random();
+        store.stage(&id, 8).await.expect("stage");
+        let (hold, released) = tokio::sync::oneshot::channel::<()>();
+        let body = futures_util::stream::iter([Ok(Bytes::from_static(b"abcd"))])
+            .chain(futures_util::stream::pending());
+        let mut part = Box::pin(store.write_part(&id, 0, 8, body, hold));
+        // Runs until the body has nothing more to give, then the request
+        // is dropped as hyper drops a handler whose client went away.
+        assert!(futures_util::poll!(part.as_mut()).is_pending());
+        drop(part);
+        assert!(released.await.is_err(), "the hold was dropped, not sent");
+        let staged = std::fs::read(store.staged_path(&id)).expect("read");
+        assert_eq!(&staged, b"abcd\0\0\0\0");
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Where a transfer's time goes, for the browser bench: CPU time per thread
-//! of every process involved (Chromium's and the server's, from
-//! `/proc/<pid>/task/<tid>/stat`), and a Chrome trace taken through the
-//! DevTools protocol and summarised per thread (busy time, and self time by
-//! event name).
+//! Where a transfer's time goes, for the benches: CPU time per thread of
+//! every process involved (Chromium's and the server's, from
+//! `/proc/<pid>/task/<tid>/schedstat`), the whole machine's from
+//! `/proc/stat` (so kernel threads, interrupts and idle show too), and a
+//! Chrome trace taken through the DevTools protocol and summarised per
+//! thread (busy time, and self time by event name).
 //!
 //! Both are read-only observers: `/proc` costs nothing while the transfer
 //! runs, so the measured runs carry it; tracing slows the browser a little,
@@ -19,13 +20,60 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async, tungsten
 
 // ------------------------------------------------------------ /proc CPU
 
-/// Clock ticks per second of `/proc`'s utime and stime (USER_HZ, 100 on
-/// every Linux this runs on).
+/// Clock ticks per second of `/proc/stat` (USER_HZ, 100 on every Linux
+/// this runs on).
 const TICKS: f64 = 100.0;
 
-/// Accumulated CPU ticks of every thread of a set of processes.
+/// Accumulated CPU time of every thread of a set of processes, in
+/// nanoseconds, and the machine's counters beside it.
 pub struct CpuSnapshot {
     threads: HashMap<(u32, u32), (String, u64)>,
+    machine: Machine,
+}
+
+/// The `cpu` line of `/proc/stat`, in ticks: time every core spent
+/// working, idle, waiting on I/O, serving interrupts, or taken by the
+/// hypervisor.
+#[derive(Clone, Copy, Default)]
+struct Machine {
+    busy: u64,
+    idle: u64,
+    iowait: u64,
+    irq: u64,
+    steal: u64,
+}
+
+impl Machine {
+    fn take() -> Machine {
+        let stat = read("/proc/stat").unwrap_or_default();
+        let v: Vec<u64> = stat
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("cpu "))
+            .map(|l| {
+                l.split_whitespace()
+                    .filter_map(|f| f.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0);
+        Machine {
+            busy: at(0) + at(1) + at(2),
+            idle: at(3),
+            iowait: at(4),
+            irq: at(5) + at(6),
+            steal: at(7),
+        }
+    }
+}
+
+/// What the whole machine did between two snapshots, in seconds.
+pub struct MachineSpent {
+    busy: f64,
+    idle: f64,
+    iowait: f64,
+    irq: f64,
+    steal: f64,
 }
 
 fn read(path: &str) -> Option<String> {
@@ -109,36 +157,74 @@ impl CpuSnapshot {
                 let Some(stat) = read(&format!("/proc/{pid}/task/{tid}/stat")) else {
                     continue;
                 };
+                // schedstat's first field is exact time on a core; stat's
+                // utime and stime are whole ticks, which loses up to 10 ms
+                // per thread, much of a second's run over twenty threads.
                 let fields = stat_fields(&stat);
-                let ticks = [11, 12]
-                    .iter()
-                    .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
-                    .sum();
+                let ticks_ns = || {
+                    [11, 12]
+                        .iter()
+                        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+                        .sum::<u64>()
+                        * 10_000_000
+                };
+                let nanos = read(&format!("/proc/{pid}/task/{tid}/schedstat"))
+                    .and_then(|s| s.split_whitespace().next()?.parse().ok())
+                    .unwrap_or_else(ticks_ns);
                 let name = read(&format!("/proc/{pid}/task/{tid}/comm"))
                     .unwrap_or_default()
                     .trim()
                     .to_owned();
-                threads.insert((pid, tid), (format!("{role}/{name}"), ticks));
+                threads.insert((pid, tid), (format!("{role}/{name}"), nanos));
             }
         }
-        CpuSnapshot { threads }
+        CpuSnapshot {
+            threads,
+            machine: Machine::take(),
+        }
+    }
+
+    /// The whole machine's time between `self` and `later`.
+    pub fn machine_until(&self, later: &CpuSnapshot) -> MachineSpent {
+        let (a, b) = (self.machine, later.machine);
+        let secs = |x: u64, y: u64| y.saturating_sub(x) as f64 / TICKS;
+        MachineSpent {
+            busy: secs(a.busy, b.busy),
+            idle: secs(a.idle, b.idle),
+            iowait: secs(a.iowait, b.iowait),
+            irq: secs(a.irq, b.irq),
+            steal: secs(a.steal, b.steal),
+        }
     }
 
     /// CPU seconds spent between `self` and `later`, per process role and
     /// thread name (threads of one name summed), largest first.
     pub fn spent_until(&self, later: &CpuSnapshot) -> Vec<(String, f64)> {
         let mut by: BTreeMap<String, u64> = BTreeMap::new();
-        for (key, (name, ticks)) in &later.threads {
+        for (key, (name, nanos)) in &later.threads {
             let before = self.threads.get(key).map_or(0, |(_, t)| *t);
-            *by.entry(name.clone()).or_default() += ticks.saturating_sub(before);
+            *by.entry(name.clone()).or_default() += nanos.saturating_sub(before);
         }
         let mut out: Vec<(String, f64)> = by
             .into_iter()
             .filter(|(_, t)| *t > 0)
-            .map(|(n, t)| (n, t as f64 / TICKS))
+            .map(|(n, t)| (n, t as f64 / 1e9))
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1));
         out
+    }
+}
+
+impl CpuSnapshot {
+    /// [`cpu_report`] from `self` to `later`, then [`machine_report`].
+    pub fn report_until(&self, later: &CpuSnapshot, wall: f64) -> String {
+        let spent = self.spent_until(later);
+        let ours = spent.iter().map(|(_, s)| s).sum();
+        format!(
+            "{}\n{}",
+            cpu_report(&spent, wall),
+            machine_report(&self.machine_until(later), ours)
+        )
     }
 }
 
@@ -169,6 +255,24 @@ pub fn cpu_report(spent: &[(String, f64)], wall: f64) -> String {
         ));
     }
     lines.join("\n")
+}
+
+/// One line: how busy the whole machine was, and where the rest went.
+/// `ours` is the CPU time [`cpu_report`] accounted to the run's processes;
+/// the remainder of `busy` is everyone else's (kernel threads such as
+/// writeback, other processes).
+pub fn machine_report(m: &MachineSpent, ours: f64) -> String {
+    let total = (m.busy + m.idle + m.iowait + m.irq + m.steal).max(f64::EPSILON);
+    let pct = |x: f64| 100.0 * x / total;
+    format!(
+        "      machine: {:.0} % busy ({:.0} % in interrupts, {:.0} % in other processes and kernel threads), {:.0} % idle, {:.0} % waiting on I/O, {:.0} % stolen by the hypervisor",
+        pct(m.busy + m.irq),
+        pct(m.irq),
+        pct((m.busy - ours).max(0.0)),
+        pct(m.idle),
+        pct(m.iowait),
+        pct(m.steal),
+    )
 }
 
 // -------------------------------------------------------- DevTools trace

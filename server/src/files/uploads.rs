@@ -338,7 +338,11 @@ mod tests {
         use sha2::Digest as _;
         let part = axum::body::Bytes::from_static(b"sixteen bytes!!!");
         let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(part.clone())]);
-        state.blobs.write_at(&id, 0, stream).await.expect("write");
+        state
+            .blobs
+            .write_part(&id, 0, 16, stream, ())
+            .await
+            .expect("write");
         let (row, hash) = (
             id.to_string(),
             <[u8; 32]>::from(sha2::Sha256::digest(&part)),

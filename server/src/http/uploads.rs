@@ -11,7 +11,6 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
 };
 use futures_util::StreamExt;
-use sha2::{Digest, Sha256};
 
 use super::{
     session::Session,
@@ -21,7 +20,7 @@ use crate::{
     Error,
     files::{DEFAULT_PART, MAX_METADATA, MAX_PART, MAX_WRAPPED_KEY, MIN_PART, uploads},
     state::AppState,
-    store::{BlobId, BlobStore as _},
+    store::{BlobId, BlobStore as _, Written},
 };
 
 /// Uploads are documented with the files they become.
@@ -118,6 +117,8 @@ pub(crate) async fn put_part(
         .parse()
         .map_err(|_| Error::invalid("invalid_part", "A part number is a whole number from 0."))?;
     let (size, part_size) = uploads::sizes(&state.db, id.to_string(), session.account_id).await?;
+    // Held until the part is recorded, so no finish or cancel runs between
+    // its write and its row.
     let _writing = state.uploads.writer(&id)?;
     let expected = uploads::part_len(size, part_size, index).ok_or_else(|| {
         Error::invalid(
@@ -146,42 +147,25 @@ pub(crate) async fn put_part(
             ));
         }
     }
-    // Count and hash as the bytes pass; stop reading at one byte too many.
-    let hasher = std::sync::Arc::new(std::sync::Mutex::new((Sha256::new(), 0u64)));
-    let tap = hasher.clone();
-    let stream = body.into_data_stream().map(move |chunk| {
-        let chunk = chunk.map_err(std::io::Error::other)?;
-        let mut guard = tap
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        guard.1 += chunk.len() as u64;
-        if guard.1 > expected {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "part too long",
-            ));
-        }
-        guard.0.update(&chunk);
-        Ok(chunk)
-    });
-    let offset = index * part_size;
-    let written = state.blobs.write_at(&id, offset, stream).await;
-    let (hash, seen) = {
-        let mut guard = hasher
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (h, n) = std::mem::replace(&mut *guard, (Sha256::new(), 0));
-        (<[u8; 32]>::from(h.finalize()), n)
-    };
-    match written {
-        Ok(_) if seen == expected => {}
-        Ok(_) => {
+    // A second hold the store drops only once no write can still land, even
+    // if this request is dropped half-way.
+    let landing = state.uploads.writer(&id)?;
+    let stream = body
+        .into_data_stream()
+        .map(|chunk| chunk.map_err(std::io::Error::other));
+    let written = state
+        .blobs
+        .write_part(&id, index * part_size, expected, stream, landing)
+        .await;
+    let hash = match written {
+        Ok(Written { len, sha256 }) if len == expected => sha256,
+        Ok(Written { len, .. }) => {
             return Err(Error::invalid(
                 "wrong_part_length",
-                format!("Part {index} must be {expected} bytes, not {seen}."),
+                format!("Part {index} must be {expected} bytes, not {len}."),
             ));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::InvalidData || seen > expected => {
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
             return Err(Error::TooLarge {
                 code: "part_too_large",
                 message: format!("Part {index} must be {expected} bytes."),
@@ -202,7 +186,7 @@ pub(crate) async fn put_part(
                 e,
             ));
         }
-    }
+    };
     let row_id = id.to_string();
     uploads::record_part(&state.db, row_id, index, hash).await?;
     Ok(Json(PartView {

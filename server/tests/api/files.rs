@@ -219,6 +219,40 @@ async fn size_and_quota_limits_answer_413_before_storing() {
         .put_part(id, 0, vec![0u8; small.ciphertext.len() + 1])
         .await;
     assert_eq!(r.status(), 413);
+    // Without a length up front (a chunked body), the server counts as the
+    // bytes arrive: one byte too many stops the part, one too few is named.
+    let streamed = |len: usize| {
+        let chunks = vec![0u8; len]
+            .chunks(64)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>();
+        a.req(Method::PUT, &format!("/api/uploads/{id}/parts/0"))
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
+            .send()
+    };
+    let r = streamed(small.ciphertext.len() + 1).await.expect("put");
+    assert_eq!(r.status(), 413);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "part_too_large"
+    );
+    let r = streamed(small.ciphertext.len() - 1).await.expect("put");
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "wrong_part_length"
+    );
+    let status: Value = a
+        .req(Method::GET, &format!("/api/uploads/{id}"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["received"], serde_json::json!([]), "{status}");
     let r = a.put_part(id, 1, vec![0u8; 1]).await;
     assert_eq!(r.status(), 400, "no part 1 in a one-part upload");
     let r = a

@@ -328,7 +328,12 @@ impl Client {
             .expect("create upload")
     }
 
-    pub async fn put_part(&self, id: &str, index: usize, bytes: Vec<u8>) -> reqwest::Response {
+    pub async fn put_part(
+        &self,
+        id: &str,
+        index: usize,
+        bytes: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         self.req(
             reqwest::Method::PUT,
             &format!("/api/uploads/{id}/parts/{index}"),
