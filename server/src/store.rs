@@ -55,10 +55,11 @@ impl std::fmt::Display for BlobId {
     }
 }
 
-/// Chunks received but not yet written, per part in flight: enough to keep
-/// the writer busy while the socket delivers the next, bounded so a slow
-/// disk pushes back on the sender (hyper's chunks are at most ~400 KiB).
-const WRITE_QUEUE: usize = 4;
+/// Received bytes handed to a blocking task at once, per part in flight
+/// (one batch writing while the next arrives). Large enough that a task's
+/// start-up is noise, small enough that hashing overlaps receiving (hyper's
+/// chunks are at most ~400 KiB).
+const WRITE_BATCH: u64 = 1 << 20;
 
 /// A part as it landed on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +92,7 @@ pub(crate) trait BlobStore: Send + Sync {
     ) -> impl Future<Output = io::Result<Written>> + Send
     where
         S: Stream<Item = io::Result<Bytes>> + Send,
-        H: Send + 'static;
+        H: Send + Sync + 'static;
 
     /// Makes the staged upload a durable blob (fsync, rename, fsync dir).
     fn commit(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
@@ -204,63 +205,105 @@ impl BlobStore for LocalDisk {
     ) -> io::Result<Written>
     where
         S: Stream<Item = io::Result<Bytes>> + Send,
-        H: Send + 'static,
+        H: Send + Sync + 'static,
     {
-        // The socket side only receives; one blocking thread per part hashes
-        // each chunk and writes it where it lies (pwrite from the chunk
-        // itself, no copy into a write buffer). Parts in flight hash on
-        // every core, and a chunk is hashed while the next one arrives.
+        // The socket side only receives. Every ~1 MiB of received chunks
+        // goes to a blocking task that hashes it and writes it where it lies
+        // (pwrite from the chunks themselves, no copy into a write buffer),
+        // while the next batch arrives: parts in flight hash on every core.
+        // A task holds a blocking thread only while it works, so a slow
+        // client ties up none while it sends nothing.
         let path = self.staged_path(id);
-        let (chunks, mut queue) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || -> io::Result<Written> {
-            use std::os::unix::fs::FileExt;
-            let _hold = hold;
-            let file = std::fs::OpenOptions::new().write(true).open(path)?;
-            let mut hash = Sha256::new();
-            let mut len = 0u64;
-            while let Some(chunk) = queue.blocking_recv() {
-                hash.update(&chunk);
-                file.write_all_at(&chunk, offset + len)?;
-                len += chunk.len() as u64;
-            }
-            // Durable before the caller records the part's hash: a finish
-            // trusts recorded hashes without reading the parts again.
-            file.sync_data()?;
-            Ok(Written {
-                len,
-                sha256: hash.finalize().into(),
+        // Every task holds the upload too: a request dropped half-way lets
+        // go only once its last write is down.
+        let hold = std::sync::Arc::new(hold);
+        let file = {
+            let hold = hold.clone();
+            tokio::task::spawn_blocking(move || {
+                let _hold = hold;
+                std::fs::OpenOptions::new().write(true).open(path)
             })
-        });
-        let mut received = 0u64;
+            .await
+            .map_err(io::Error::other)??
+        };
+        let file = std::sync::Arc::new(file);
+        let mut writing: Option<tokio::task::JoinHandle<io::Result<Sha256>>> = None;
+        let mut hash = Some(Sha256::new());
+        let mut batch: Vec<Bytes> = Vec::new();
+        let mut batch_len = 0u64;
+        let mut written = 0u64;
         let mut body = std::pin::pin!(body);
         let mut failed = None;
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) => {
+        loop {
+            let chunk = match body.next().await {
+                Some(Ok(chunk)) => Some(chunk),
+                Some(Err(e)) => {
                     failed = Some(e);
+                    None
+                }
+                None => None,
+            };
+            let end = chunk.is_none();
+            if let Some(chunk) = chunk {
+                if written + batch_len + chunk.len() as u64 > max_len {
+                    failed = Some(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "body longer than its part",
+                    ));
+                } else {
+                    batch_len += chunk.len() as u64;
+                    batch.push(chunk);
+                }
+            }
+            let stop = end || failed.is_some();
+            if batch_len < WRITE_BATCH && !(stop && batch_len > 0) {
+                if stop {
                     break;
                 }
-            };
-            received += chunk.len() as u64;
-            if received > max_len {
-                failed = Some(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "body longer than its part",
-                ));
-                break;
+                continue;
             }
-            if chunks.send(chunk).await.is_err() {
-                // The writer stopped on an error, which its result carries.
+            // One batch in flight at a time: the hash runs in order.
+            if let Some(task) = writing.take() {
+                hash = Some(task.await.map_err(io::Error::other)??);
+            }
+            let mut state = hash.take().unwrap_or_default();
+            let (file, hold, at) = (file.clone(), hold.clone(), offset + written);
+            let chunks = std::mem::take(&mut batch);
+            writing = Some(tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let _hold = hold;
+                let mut at = at;
+                for chunk in &chunks {
+                    state.update(chunk);
+                    file.write_all_at(chunk, at)?;
+                    at += chunk.len() as u64;
+                }
+                Ok(state)
+            }));
+            written += batch_len;
+            batch_len = 0;
+            if stop {
                 break;
             }
         }
-        drop(chunks);
-        let written = writer.await.map_err(io::Error::other)?;
-        match failed {
-            Some(e) => Err(e),
-            None => written,
+        if let Some(task) = writing.take() {
+            hash = Some(task.await.map_err(io::Error::other)??);
         }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        // Durable before the caller records the part's hash: a finish
+        // trusts recorded hashes without reading the parts again.
+        tokio::task::spawn_blocking(move || {
+            let _hold = hold;
+            file.sync_data()
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(Written {
+            len: written,
+            sha256: hash.unwrap_or_default().finalize().into(),
+        })
     }
 
     async fn commit(&self, id: &BlobId) -> io::Result<()> {
@@ -493,25 +536,83 @@ mod tests {
     }
 
     /// A request dropped half-way (the client went away) lets go of its
-    /// hold only once its last write is down, so a finish that the hold
-    /// kept out never reads bytes still landing.
+    /// hold only once the writes it had started are down, so a finish that
+    /// the hold kept out never reads bytes still landing.
     #[tokio::test]
     async fn a_part_cut_off_half_way_holds_until_its_writes_are_down() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalDisk::open(dir.path()).expect("open");
         let id = BlobId::random();
-        store.stage(&id, 8).await.expect("stage");
+        let batch = usize::try_from(WRITE_BATCH).expect("usize");
+        store.stage(&id, 2 * WRITE_BATCH).await.expect("stage");
         let (hold, released) = tokio::sync::oneshot::channel::<()>();
-        let body = futures_util::stream::iter([Ok(Bytes::from_static(b"abcd"))])
-            .chain(futures_util::stream::pending());
-        let mut part = Box::pin(store.write_part(&id, 0, 8, body, hold));
-        // Runs until the body has nothing more to give, then the request
-        // is dropped as hyper drops a handler whose client went away.
-        assert!(futures_util::poll!(part.as_mut()).is_pending());
-        drop(part);
+        // The body gives one batch, then says when it is asked for more
+        // (the batch has been handed to a writer by then) and never gives it.
+        let (asked, asked_more) = tokio::sync::oneshot::channel::<()>();
+        let mut asked = Some(asked);
+        let body = futures_util::stream::iter([Ok(Bytes::from(vec![b'a'; batch]))]).chain(
+            futures_util::stream::poll_fn(move |_| {
+                if let Some(asked) = asked.take() {
+                    let _ = asked.send(());
+                }
+                std::task::Poll::Pending
+            }),
+        );
+        let part = tokio::spawn({
+            let (store, id) = (store.clone(), id.clone());
+            async move { store.write_part(&id, 0, 2 * WRITE_BATCH, body, hold).await }
+        });
+        asked_more.await.expect("the body was asked for more");
+        // Dropped as hyper drops a handler whose client went away.
+        part.abort();
         assert!(released.await.is_err(), "the hold was dropped, not sent");
         let staged = std::fs::read(store.staged_path(&id)).expect("read");
-        assert_eq!(&staged, b"abcd\0\0\0\0");
+        assert!(staged[..batch].iter().all(|&b| b == b'a'));
+        assert!(staged[batch..].iter().all(|&b| b == 0));
+    }
+
+    /// A part whose client sends nothing for a while holds no blocking
+    /// thread meanwhile: with one in the pool, other blocking work still
+    /// runs while the part waits for its next bytes.
+    #[test]
+    fn a_stalled_part_holds_no_blocking_thread() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = LocalDisk::open(dir.path()).expect("open");
+            let id = BlobId::random();
+            store.stage(&id, 2 * WRITE_BATCH).await.expect("stage");
+            let batch = usize::try_from(WRITE_BATCH).expect("usize");
+            let (more, rest) = tokio::sync::oneshot::channel::<Bytes>();
+            let body = futures_util::stream::iter([Ok(Bytes::from(vec![1u8; batch]))]).chain(
+                futures_util::stream::once(async move {
+                    rest.await.map_err(|_| io::Error::other("gone"))
+                }),
+            );
+            let part = tokio::spawn({
+                let store = store.clone();
+                let id = id.clone();
+                async move { store.write_part(&id, 0, 2 * WRITE_BATCH, body, ()).await }
+            });
+            // The part has its first batch and waits for more; other
+            // blocking work must still get the pool's one thread.
+            let other = tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                tokio::task::spawn_blocking(|| 7),
+            )
+            .await
+            .expect("a blocking task ran while the part waited")
+            .expect("join");
+            assert_eq!(other, 7);
+            more.send(Bytes::from(vec![2u8; batch])).expect("send");
+            let written = part.await.expect("join").expect("write");
+            assert_eq!(written.len, 2 * WRITE_BATCH);
+        });
     }
 
     #[test]
