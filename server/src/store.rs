@@ -18,7 +18,7 @@ use std::{
 };
 
 use axum::body::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt as _, Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
 /// A blob or staged upload id: 32 lowercase hex digits (128 random bits).
@@ -165,6 +165,24 @@ impl LocalDisk {
     }
 }
 
+/// Hashes `chunks` into `hash` and writes them one after another from
+/// `at`, each straight from its own buffer.
+fn write_batch(
+    file: &std::fs::File,
+    hash: &mut Sha256,
+    chunks: &[Bytes],
+    at: u64,
+) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut at = at;
+    for chunk in chunks {
+        hash.update(chunk);
+        file.write_all_at(chunk, at)?;
+        at += chunk.len() as u64;
+    }
+    Ok(())
+}
+
 /// Sets a file's modification time to now (if it is there).
 fn touch(path: &Path) -> io::Result<()> {
     match std::fs::File::options().write(true).open(path) {
@@ -235,7 +253,29 @@ impl BlobStore for LocalDisk {
         let mut body = std::pin::pin!(body);
         let mut failed = None;
         loop {
-            let chunk = match body.next().await {
+            // A batch is handed off at ~1 MiB, or as soon as the socket has
+            // nothing more ready: received bytes never wait on later ones.
+            let next = match body.next().now_or_never() {
+                Some(next) => next,
+                None if batch_len > 0 => {
+                    if let Some(task) = writing.take() {
+                        hash = Some(task.await.map_err(io::Error::other)??);
+                    }
+                    let mut state = hash.take().unwrap_or_default();
+                    let (file, hold, at) = (file.clone(), hold.clone(), offset + written);
+                    let chunks = std::mem::take(&mut batch);
+                    writing = Some(tokio::task::spawn_blocking(move || {
+                        write_batch(&file, &mut state, &chunks, at)?;
+                        drop(hold);
+                        Ok(state)
+                    }));
+                    written += batch_len;
+                    batch_len = 0;
+                    body.next().await
+                }
+                None => body.next().await,
+            };
+            let chunk = match next {
                 Some(Ok(chunk)) => Some(chunk),
                 Some(Err(e)) => {
                     failed = Some(e);
@@ -270,14 +310,8 @@ impl BlobStore for LocalDisk {
             let (file, hold, at) = (file.clone(), hold.clone(), offset + written);
             let chunks = std::mem::take(&mut batch);
             writing = Some(tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                let _hold = hold;
-                let mut at = at;
-                for chunk in &chunks {
-                    state.update(chunk);
-                    file.write_all_at(chunk, at)?;
-                    at += chunk.len() as u64;
-                }
+                write_batch(&file, &mut state, &chunks, at)?;
+                drop(hold);
                 Ok(state)
             }));
             written += batch_len;
