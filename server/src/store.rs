@@ -165,6 +165,66 @@ impl LocalDisk {
     }
 }
 
+/// One part's writes: the batch being received, and the one (at most)
+/// being hashed and written on a blocking task, which hands the hash state
+/// back so the next batch continues it in order.
+struct PartWriter<H> {
+    file: std::sync::Arc<std::fs::File>,
+    /// Shared with every task, so the hold outlives the last write.
+    hold: std::sync::Arc<H>,
+    /// Where the part starts in the file.
+    offset: u64,
+    /// Bytes handed to a writer so far.
+    written: u64,
+    /// The hash state, when no task holds it.
+    hash: Option<Sha256>,
+    writing: Option<tokio::task::JoinHandle<io::Result<Sha256>>>,
+    batch: Vec<Bytes>,
+    batch_len: u64,
+}
+
+impl<H: Send + Sync + 'static> PartWriter<H> {
+    /// Bytes received so far, written or not.
+    fn received(&self) -> u64 {
+        self.written + self.batch_len
+    }
+
+    /// Waits for the batch being written, if any, taking its hash state back.
+    async fn settle(&mut self) -> io::Result<()> {
+        if let Some(task) = self.writing.take() {
+            self.hash = Some(task.await.map_err(io::Error::other)??);
+        }
+        Ok(())
+    }
+
+    /// Starts writing the received batch (if there is one) once the one
+    /// before it is down: one batch in flight, so the hash runs in order.
+    async fn hand_off(&mut self) -> io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.settle().await?;
+        let mut state = self.hash.take().unwrap_or_default();
+        let (file, hold) = (self.file.clone(), self.hold.clone());
+        let at = self.offset + self.written;
+        let chunks = std::mem::take(&mut self.batch);
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            write_batch(&file, &mut state, &chunks, at)?;
+            drop(hold);
+            Ok(state)
+        }));
+        self.written += self.batch_len;
+        self.batch_len = 0;
+        Ok(())
+    }
+
+    /// Waits for the last write; the file, the bytes written and their hash.
+    async fn finish(mut self) -> io::Result<(std::sync::Arc<std::fs::File>, u64, Sha256)> {
+        self.settle().await?;
+        Ok((self.file, self.written, self.hash.unwrap_or_default()))
+    }
+}
+
 /// Hashes `chunks` into `hash` and writes them one after another from
 /// `at`, each straight from its own buffer.
 fn write_batch(
@@ -244,12 +304,16 @@ impl BlobStore for LocalDisk {
             .await
             .map_err(io::Error::other)??
         };
-        let file = std::sync::Arc::new(file);
-        let mut writing: Option<tokio::task::JoinHandle<io::Result<Sha256>>> = None;
-        let mut hash = Some(Sha256::new());
-        let mut batch: Vec<Bytes> = Vec::new();
-        let mut batch_len = 0u64;
-        let mut written = 0u64;
+        let mut part = PartWriter {
+            file: std::sync::Arc::new(file),
+            hold: hold.clone(),
+            offset,
+            written: 0,
+            hash: Some(Sha256::new()),
+            writing: None,
+            batch: Vec::new(),
+            batch_len: 0,
+        };
         let mut body = std::pin::pin!(body);
         let mut failed = None;
         loop {
@@ -257,72 +321,36 @@ impl BlobStore for LocalDisk {
             // nothing more ready: received bytes never wait on later ones.
             let next = match body.next().now_or_never() {
                 Some(next) => next,
-                None if batch_len > 0 => {
-                    if let Some(task) = writing.take() {
-                        hash = Some(task.await.map_err(io::Error::other)??);
-                    }
-                    let mut state = hash.take().unwrap_or_default();
-                    let (file, hold, at) = (file.clone(), hold.clone(), offset + written);
-                    let chunks = std::mem::take(&mut batch);
-                    writing = Some(tokio::task::spawn_blocking(move || {
-                        write_batch(&file, &mut state, &chunks, at)?;
-                        drop(hold);
-                        Ok(state)
-                    }));
-                    written += batch_len;
-                    batch_len = 0;
+                None => {
+                    part.hand_off().await?;
                     body.next().await
                 }
-                None => body.next().await,
             };
-            let chunk = match next {
-                Some(Ok(chunk)) => Some(chunk),
-                Some(Err(e)) => {
-                    failed = Some(e);
-                    None
-                }
-                None => None,
-            };
-            let end = chunk.is_none();
-            if let Some(chunk) = chunk {
-                if written + batch_len + chunk.len() as u64 > max_len {
+            match next {
+                Some(Ok(chunk)) if part.received() + chunk.len() as u64 > max_len => {
                     failed = Some(io::Error::new(
                         io::ErrorKind::InvalidData,
                         "body longer than its part",
                     ));
-                } else {
-                    batch_len += chunk.len() as u64;
-                    batch.push(chunk);
-                }
-            }
-            let stop = end || failed.is_some();
-            if batch_len < WRITE_BATCH && !(stop && batch_len > 0) {
-                if stop {
                     break;
                 }
-                continue;
-            }
-            // One batch in flight at a time: the hash runs in order.
-            if let Some(task) = writing.take() {
-                hash = Some(task.await.map_err(io::Error::other)??);
-            }
-            let mut state = hash.take().unwrap_or_default();
-            let (file, hold, at) = (file.clone(), hold.clone(), offset + written);
-            let chunks = std::mem::take(&mut batch);
-            writing = Some(tokio::task::spawn_blocking(move || {
-                write_batch(&file, &mut state, &chunks, at)?;
-                drop(hold);
-                Ok(state)
-            }));
-            written += batch_len;
-            batch_len = 0;
-            if stop {
-                break;
+                Some(Ok(chunk)) => {
+                    part.batch_len += chunk.len() as u64;
+                    part.batch.push(chunk);
+                    if part.batch_len >= WRITE_BATCH {
+                        part.hand_off().await?;
+                    }
+                }
+                Some(Err(e)) => {
+                    failed = Some(e);
+                    break;
+                }
+                None => break,
             }
         }
-        if let Some(task) = writing.take() {
-            hash = Some(task.await.map_err(io::Error::other)??);
-        }
+        // What arrived before a failure is written all the same.
+        part.hand_off().await?;
+        let (file, written, hash) = part.finish().await?;
         if let Some(e) = failed {
             return Err(e);
         }
@@ -336,7 +364,7 @@ impl BlobStore for LocalDisk {
         .map_err(io::Error::other)??;
         Ok(Written {
             len: written,
-            sha256: hash.unwrap_or_default().finalize().into(),
+            sha256: hash.finalize().into(),
         })
     }
 
