@@ -55,10 +55,11 @@ impl std::fmt::Display for BlobId {
     }
 }
 
-/// Received bytes handed to a blocking task at once, per part in flight
-/// (one batch writing while the next arrives). Large enough that a task's
-/// start-up is noise, small enough that hashing overlaps receiving (hyper's
-/// chunks are at most ~400 KiB).
+/// The most received bytes a part holds in memory while its last batch is
+/// being written: the next batch goes as soon as that one is down, or waits
+/// for it once it is this full. Batches size themselves to the writer's
+/// pace below that (one chunk when the writer keeps up), and a part never
+/// holds more than two batches (hyper's chunks are at most ~400 KiB).
 const WRITE_BATCH: u64 = 1 << 20;
 
 /// A part as it landed on disk.
@@ -189,6 +190,14 @@ impl<H: Send + Sync + 'static> PartWriter<H> {
         self.written + self.batch_len
     }
 
+    /// Whether no write is running (or the one running is done), so a batch
+    /// handed off now starts at once.
+    fn idle(&self) -> bool {
+        self.writing
+            .as_ref()
+            .is_none_or(tokio::task::JoinHandle::is_finished)
+    }
+
     /// Waits for the batch being written, if any, taking its hash state back.
     async fn settle(&mut self) -> io::Result<()> {
         if let Some(task) = self.writing.take() {
@@ -285,12 +294,13 @@ impl BlobStore for LocalDisk {
         S: Stream<Item = io::Result<Bytes>> + Send,
         H: Send + Sync + 'static,
     {
-        // The socket side only receives. Every ~1 MiB of received chunks
-        // goes to a blocking task that hashes it and writes it where it lies
+        // The socket side only receives. Received chunks go in batches to a
+        // blocking task that hashes them and writes them where they lie
         // (pwrite from the chunks themselves, no copy into a write buffer),
-        // while the next batch arrives: parts in flight hash on every core.
-        // A task holds a blocking thread only while it works, so a slow
-        // client ties up none while it sends nothing.
+        // while the next batch arrives: parts in flight hash on every core,
+        // and receiving never stops for a write until a batch is full. A
+        // task holds a blocking thread only while it works, so a slow client
+        // ties up none while it sends nothing.
         let path = self.staged_path(id);
         // Every task holds the upload too: a request dropped half-way lets
         // go only once its last write is down.
@@ -317,14 +327,24 @@ impl BlobStore for LocalDisk {
         let mut body = std::pin::pin!(body);
         let mut failed = None;
         loop {
-            // A batch is handed off at ~1 MiB, or as soon as the socket has
-            // nothing more ready: received bytes never wait on later ones.
             let next = match body.next().now_or_never() {
                 Some(next) => next,
-                None => {
-                    part.hand_off().await?;
-                    body.next().await
-                }
+                // The socket has nothing ready: what arrived is written now,
+                // or the moment the write before it is down, while waiting.
+                None => loop {
+                    let Some(running) = part.writing.as_mut().filter(|task| !task.is_finished())
+                    else {
+                        part.hand_off().await?;
+                        break body.next().await;
+                    };
+                    tokio::select! {
+                        landed = running => {
+                            part.writing = None;
+                            part.hash = Some(landed.map_err(io::Error::other)??);
+                        }
+                        next = body.next() => break next,
+                    }
+                },
             };
             match next {
                 Some(Ok(chunk)) if part.received() + chunk.len() as u64 > max_len => {
@@ -337,7 +357,10 @@ impl BlobStore for LocalDisk {
                 Some(Ok(chunk)) => {
                     part.batch_len += chunk.len() as u64;
                     part.batch.push(chunk);
-                    if part.batch_len >= WRITE_BATCH {
+                    // Batches size themselves: whatever arrived while the
+                    // last one was being written goes as soon as it is down,
+                    // and a full batch waits for it.
+                    if part.batch_len >= WRITE_BATCH || part.idle() {
                         part.hand_off().await?;
                     }
                 }
@@ -631,6 +654,74 @@ mod tests {
         let staged = std::fs::read(store.staged_path(&id)).expect("read");
         assert!(staged[..batch].iter().all(|&b| b == b'a'));
         assert!(staged[batch..].iter().all(|&b| b == 0));
+    }
+
+    /// Bytes that arrive while the part's last batch is still being written
+    /// go to disk as soon as it is down, though the client then sends
+    /// nothing more: received bytes never wait in memory for later ones.
+    #[test]
+    fn what_arrives_during_a_write_lands_once_it_is_down() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = LocalDisk::open(dir.path()).expect("open");
+            let id = BlobId::random();
+            store.stage(&id, 8).await.expect("stage");
+            // The pool's one thread waits on this gate from the moment the
+            // body gives its first chunk, so that chunk's write cannot be
+            // down when the second arrives.
+            let (open_gate, gate) = std::sync::mpsc::channel::<()>();
+            let mut gate = Some(gate);
+            let (quiet, went_quiet) = tokio::sync::oneshot::channel::<()>();
+            let mut quiet = Some(quiet);
+            let (end, mut ended) = tokio::sync::oneshot::channel::<()>();
+            let mut polls = 0;
+            let body = futures_util::stream::poll_fn(move |cx| {
+                polls += 1;
+                match polls {
+                    1 => {
+                        if let Some(gate) = gate.take() {
+                            drop(tokio::task::spawn_blocking(move || gate.recv()));
+                        }
+                        std::task::Poll::Ready(Some(Ok(Bytes::from_static(b"abcd"))))
+                    }
+                    2 => std::task::Poll::Ready(Some(Ok(Bytes::from_static(b"efgh")))),
+                    _ => {
+                        if let Some(quiet) = quiet.take() {
+                            let _ = quiet.send(());
+                        }
+                        std::pin::Pin::new(&mut ended).poll(cx).map(|_| None)
+                    }
+                }
+            });
+            let part = tokio::spawn({
+                let (store, id) = (store.clone(), id.clone());
+                async move { store.write_part(&id, 0, 8, body, ()).await }
+            });
+            went_quiet.await.expect("the body was asked for more");
+            open_gate.send(()).expect("the gate is waiting");
+            let staged = store.staged_path(&id);
+            tokio::time::timeout(std::time::Duration::from_secs(30), async {
+                while std::fs::read(&staged).expect("read") != b"abcdefgh" {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .expect("both chunks landed while the body was quiet");
+            assert!(!part.is_finished(), "the part still waits for its client");
+            end.send(()).expect("the part is running");
+            let written = part.await.expect("join").expect("write");
+            assert_eq!(written.len, 8);
+            assert_eq!(
+                written.sha256,
+                <[u8; 32]>::from(Sha256::digest(b"abcdefgh"))
+            );
+        });
     }
 
     /// A part whose client sends nothing for a while holds no blocking
