@@ -21,6 +21,10 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "support/profile.rs"]
+#[expect(
+    dead_code,
+    reason = "the CPU ceiling of a transfer (MachineSpent::working) is the transfer bench's"
+)]
 mod profile;
 #[path = "support/weight.rs"]
 mod weight;

@@ -196,9 +196,31 @@ async fn main() {
         .expect("finish");
     assert_eq!(r.status(), 201);
     let upload_secs = t.elapsed().as_secs_f64();
-    let upload_cpu = before.report_until(&CpuSnapshot::take(me, pid), upload_secs);
+    let after = CpuSnapshot::take(me, pid);
+    let upload_cpu = before.report_until(&after, upload_secs);
+    // The rate if the cores had done nothing but this upload's work (its
+    // processes, the kernel's writeback and interrupts) the whole time:
+    // what the CPU alone allows, whatever the disk and scheduling do.
+    let machine = before.machine_until(&after);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let upload_ceiling = mib_per_s(size, machine.working() / cores);
     let upload_rss = peak_rss_kib(pid);
     std::fs::remove_file(&source).expect("rm");
+
+    // The server's side alone: the same download, its bytes counted and
+    // dropped, so the client's own disk writes do not set the pace.
+    let before = CpuSnapshot::take(me, pid);
+    let t = Instant::now();
+    let response = client.download(&id).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut got = 0u64;
+    while let Some(chunk) = stream.next().await {
+        got += chunk.expect("chunk").len() as u64;
+    }
+    assert_eq!(got, size);
+    let dropped_secs = t.elapsed().as_secs_f64();
+    let dropped_cpu = before.report_until(&CpuSnapshot::take(me, pid), dropped_secs);
 
     let target = work.path().join("download.bin");
     let before = CpuSnapshot::take(me, pid);
@@ -234,19 +256,30 @@ async fn main() {
         mib_per_s(size, parts_secs)
     );
     println!(
-        "  upload incl. finish:   {:8.1} MiB/s ({upload_secs:.2} s: parts synced as they land; finish checks the parts' digest, renames)",
-        mib_per_s(size, upload_secs)
+        "  upload incl. finish:   {:8.1} MiB/s ({:.0} % of cp; {upload_secs:.2} s: parts synced as they land; finish checks the parts' digest, renames)",
+        mib_per_s(size, upload_secs),
+        100.0 * cp_secs / upload_secs
     );
     println!("{upload_cpu}");
+    println!(
+        "  upload, CPU ceiling:   {upload_ceiling:8.1} MiB/s ({:.0} % of cp: every core busy with this upload's work and nothing else)",
+        100.0 * upload_ceiling / mib_per_s(size, cp_secs)
+    );
     println!(
         "  SHA-256 alone, one core:{hash_alone:8.1} MiB/s (the server hashes every byte of an upload; {:.2} s of CPU for this file)",
         size as f64 / f64::from(1u32 << 20) / hash_alone
     );
     println!(
-        "  download to disk:      {:8.1} MiB/s ({download_secs:.2} s, with fsync)",
-        mib_per_s(size, download_secs)
+        "  download to disk:      {:8.1} MiB/s ({:.0} % of cp; {download_secs:.2} s, with fsync)",
+        mib_per_s(size, download_secs),
+        100.0 * cp_secs / download_secs
     );
     println!("{download_cpu}");
+    println!(
+        "  download, dropped:     {:8.1} MiB/s ({dropped_secs:.2} s: the bytes counted, not written)",
+        mib_per_s(size, dropped_secs)
+    );
+    println!("{dropped_cpu}");
     println!(
         "  server peak RSS:       {:8.1} MiB (idle {:.1} MiB, after upload {:.1} MiB)",
         peak as f64 / 1024.0,

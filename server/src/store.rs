@@ -62,6 +62,14 @@ impl std::fmt::Display for BlobId {
 /// holds more than two batches (hyper's chunks are at most ~400 KiB).
 const WRITE_BATCH: u64 = 1 << 20;
 
+/// A blob's bytes as they are read, in order.
+pub(crate) type Chunks = std::pin::Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Bytes a download reads at once. One chunk is read while the one before
+/// it is being sent, so a download holds at most two in memory, and reading
+/// the file overlaps sending it.
+const READ_CHUNK: u64 = 512 << 10;
+
 /// A part as it landed on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Written {
@@ -103,6 +111,17 @@ pub(crate) trait BlobStore: Send + Sync {
 
     /// Opens a committed blob for reading.
     fn open(&self, id: &BlobId) -> impl Future<Output = io::Result<tokio::fs::File>> + Send;
+
+    /// A committed blob's bytes `start..start + len`, each chunk read on a
+    /// blocking task while the one before it is on its way to the client.
+    /// A blob shorter than that ends the stream with
+    /// [`io::ErrorKind::UnexpectedEof`].
+    fn read(
+        &self,
+        id: &BlobId,
+        start: u64,
+        len: u64,
+    ) -> impl Future<Output = io::Result<Chunks>> + Send;
 
     /// Deletes a committed blob (missing is fine).
     fn delete(&self, id: &BlobId) -> impl Future<Output = io::Result<()>> + Send;
@@ -250,6 +269,50 @@ fn write_batch(
         at += chunk.len() as u64;
     }
     Ok(())
+}
+
+/// Reads the next `n` bytes at `file`'s cursor on a blocking task, into a
+/// buffer of their own (no copy through a read buffer), handing the file
+/// back for the next read.
+fn read_chunk(
+    file: std::fs::File,
+    n: u64,
+) -> tokio::task::JoinHandle<(std::fs::File, io::Result<Bytes>)> {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut buf = Vec::with_capacity(usize::try_from(n).unwrap_or(usize::MAX));
+        let read = match (&file).take(n).read_to_end(&mut buf) {
+            Ok(got) if got as u64 == n => Ok(Bytes::from(buf)),
+            Ok(_) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "blob shorter than its slice",
+            )),
+            Err(e) => Err(e),
+        };
+        (file, read)
+    })
+}
+
+/// `len` bytes from `file`'s cursor, the next chunk's read started as soon
+/// as the last one is handed out.
+fn read_ahead(file: std::fs::File, len: u64) -> Chunks {
+    let first = (len > 0).then(|| read_chunk(file, len.min(READ_CHUNK)));
+    Box::pin(futures_util::stream::unfold(
+        (first, len),
+        |(reading, left)| async move {
+            let (file, read) = match reading?.await {
+                Ok(done) => done,
+                Err(e) => return Some((Err(io::Error::other(e)), (None, 0))),
+            };
+            let chunk = match read {
+                Ok(chunk) => chunk,
+                Err(e) => return Some((Err(e), (None, 0))),
+            };
+            let left = left - chunk.len() as u64;
+            let next = (left > 0).then(|| read_chunk(file, left.min(READ_CHUNK)));
+            Some((Ok(chunk), (next, left)))
+        },
+    ))
 }
 
 /// Sets a file's modification time to now (if it is there).
@@ -423,6 +486,19 @@ impl BlobStore for LocalDisk {
 
     async fn open(&self, id: &BlobId) -> io::Result<tokio::fs::File> {
         tokio::fs::File::open(self.blob_path(id)).await
+    }
+
+    async fn read(&self, id: &BlobId, start: u64, len: u64) -> io::Result<Chunks> {
+        let path = self.blob_path(id);
+        let file = tokio::task::spawn_blocking(move || {
+            use std::io::Seek;
+            let mut file = std::fs::File::open(path)?;
+            file.seek(io::SeekFrom::Start(start))?;
+            Ok::<_, io::Error>(file)
+        })
+        .await
+        .map_err(io::Error::other)??;
+        Ok(read_ahead(file, len))
     }
 
     async fn delete(&self, id: &BlobId) -> io::Result<()> {
@@ -618,6 +694,66 @@ mod tests {
         // Nothing past the first chunk within the limit was written.
         let staged = std::fs::read(store.staged_path(&id)).expect("read");
         assert_eq!(&staged, b"abc\0\0\0\0\0");
+    }
+
+    /// Reads a slice of a committed blob that spans several read chunks.
+    #[tokio::test]
+    async fn a_slice_reads_back_across_chunks_and_a_short_blob_says_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalDisk::open(dir.path()).expect("open");
+        let id = BlobId::random();
+        let chunk = usize::try_from(READ_CHUNK).expect("usize");
+        let content: Vec<u8> = (0..3 * chunk + 77).map(|i| (i % 251) as u8).collect();
+        let size = content.len() as u64;
+        store.stage(&id, size).await.expect("stage");
+        store
+            .write_part(
+                &id,
+                0,
+                size,
+                futures_util::stream::iter([Ok(Bytes::from(content.clone()))]),
+                (),
+            )
+            .await
+            .expect("write");
+        store.commit(&id).await.expect("commit");
+        let read = |start: u64, len: u64| {
+            let store = store.clone();
+            let id = id.clone();
+            async move {
+                let chunks: Vec<io::Result<Bytes>> = store
+                    .read(&id, start, len)
+                    .await
+                    .expect("open")
+                    .collect()
+                    .await;
+                chunks
+            }
+        };
+        let whole: Vec<u8> = read(0, size)
+            .await
+            .into_iter()
+            .map(|c| c.expect("chunk"))
+            .flat_map(|c| c.to_vec())
+            .collect();
+        assert_eq!(whole, content);
+        let (start, len) = (READ_CHUNK - 5, READ_CHUNK + 10);
+        let slice: Vec<u8> = read(start, len)
+            .await
+            .into_iter()
+            .map(|c| c.expect("chunk"))
+            .flat_map(|c| c.to_vec())
+            .collect();
+        assert_eq!(slice, content[chunk - 5..2 * chunk + 5]);
+        assert!(read(7, 0).await.is_empty(), "an empty slice has no chunks");
+        // A blob cut short under the server (disk trouble, a hand at work)
+        // ends its stream with an error, never with fewer bytes as success.
+        let past = read(size - 10, 20).await;
+        let last = past.last().expect("a chunk");
+        assert_eq!(
+            last.as_ref().expect_err("short").kind(),
+            io::ErrorKind::UnexpectedEof
+        );
     }
 
     /// A request dropped half-way (the client went away) lets go of its

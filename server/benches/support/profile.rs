@@ -76,6 +76,13 @@ pub struct MachineSpent {
     steal: f64,
 }
 
+impl MachineSpent {
+    /// CPU seconds the cores worked, interrupts included.
+    pub fn working(&self) -> f64 {
+        self.busy + self.irq
+    }
+}
+
 fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }

@@ -172,17 +172,8 @@ pub(crate) async fn content(
     start: u64,
     len: u64,
 ) -> Result<Option<ByteStream>, Error> {
-    use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-    match blobs.open(id).await {
-        Ok(mut blob) => {
-            if start > 0 {
-                blob.seek(std::io::SeekFrom::Start(start))
-                    .await
-                    .map_err(|e| Error::io("read a blob in", "the data directory", e))?;
-            }
-            let stream = tokio_util::io::ReaderStream::with_capacity(blob.take(len), 256 * 1024);
-            Ok(Some(Box::pin(stream)))
-        }
+    match blobs.read(id, start, len).await {
+        Ok(stream) => Ok(Some(stream)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let Some(mesh) = mesh else { return Ok(None) };
             match mesh.manifest(id.to_string()).await? {
