@@ -27,7 +27,7 @@ mod pages;
 pub mod security;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Link, Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     Lazy, LazyRoute, ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
@@ -36,6 +36,14 @@ use leptos_router::{
 
 /// The name cargo-leptos gives the WASM, JS and CSS bundles (`/pkg/<name>.*`).
 pub const OUTPUT_NAME: &str = "nocturne";
+
+/// Where the page names the site's bundles: `<root>/pkg/…`. The server
+/// provides a root naming its build (`/v/<build>`), under which it lets
+/// browsers keep every bundle for good; without one the page uses `/pkg/`.
+/// Everything the main module loads after it (page chunks, the chunk
+/// loader, JS snippets) is found relative to it, under the same root.
+#[derive(Debug, Clone, Default)]
+pub struct AssetRoot(pub String);
 
 /// The HTML document every page is rendered into.
 ///
@@ -46,13 +54,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     security::apply_page_policy();
 
+    let root = use_context::<AssetRoot>().unwrap_or_default().0;
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <HydrationScripts options/>
+                // Here rather than a `Stylesheet` in `App`: the shell is
+                // rendered on the server only, which knows the build's root.
+                <link rel="stylesheet" id="nocturne-style" href=format!("{root}/pkg/{OUTPUT_NAME}.css")/>
+                <HydrationScripts options root/>
                 <MetaTags/>
             </head>
             <body>
@@ -70,7 +82,6 @@ pub fn App() -> impl IntoView {
     provide_context::<client::keyring::KeyringSignal>(RwSignal::new(None));
 
     view! {
-        <Stylesheet id="nocturne-style" href=format!("/pkg/{OUTPUT_NAME}.css")/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="color-scheme" content="dark"/>
         <Meta name="theme-color" content="#0b0d12"/>

@@ -17,6 +17,7 @@ use leptos::{
     prelude::{ArcStoredValue, provide_context},
 };
 use rust_embed::{EmbeddedFile, RustEmbed};
+use sha2::Digest as _;
 use std::{collections::HashMap, sync::OnceLock};
 use tower::{Layer, ServiceExt};
 use tower_http::compression::CompressionLayer;
@@ -56,6 +57,44 @@ const SPLIT_MANIFEST: &str = "pkg/__wasm_split_manifest.json";
 /// The split build's chunk loader, which the main module imports.
 const SPLIT_LOADER: &str = "__wasm_split.______________________.js";
 
+/// What every rendered page is given: where this build's bundles are
+/// ([`app::AssetRoot`]) and the split manifest.
+pub(super) fn provide_page_context() {
+    provide_context(app::AssetRoot(asset_root().to_owned()));
+    provide_split_manifest();
+}
+
+/// The prefix under which this build's `pkg/` is served for good:
+/// `/v/<build>`, where `<build>` is the first 16 hex digits of a SHA-256
+/// over every embedded file's name and hash. A new build (any file under
+/// `pkg/` changed) gets new URLs, so a browser may keep what it fetched
+/// without asking again, and a tab left open across an upgrade finds its
+/// old chunks gone (404, then the page's reload notice) rather than new
+/// chunks that do not fit its main module. Empty when no site is embedded.
+fn asset_root() -> &'static str {
+    static ROOT: OnceLock<String> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let mut names: Vec<_> = Site::iter().collect();
+        if names.is_empty() {
+            return String::new();
+        }
+        names.sort();
+        let mut hash = sha2::Sha256::new();
+        for name in names {
+            if let Some(file) = Site::get(&name) {
+                hash.update(name.as_bytes());
+                hash.update([0]);
+                hash.update(file.metadata.sha256_hash());
+            }
+        }
+        let digest = to_hex(&hash.finalize());
+        format!("/{VERSIONED}/{}", &digest[..16])
+    })
+}
+
+/// The first segment of a versioned asset URL.
+const VERSIONED: &str = "v";
+
 /// Gives the page being rendered the split manifest, so Leptos names the
 /// chunks of the page it renders in `<link rel="preload">`s and a fresh load
 /// fetches them beside the main module instead of after it.
@@ -64,7 +103,7 @@ const SPLIT_LOADER: &str = "__wasm_split.______________________.js";
 /// disk; this binary carries its site inside, so the server hands it over
 /// itself. (`WasmSplitManifest` is public but undocumented in Leptos 0.8;
 /// without it the pages still load, one round trip later.)
-pub(super) fn provide_split_manifest() {
+fn provide_split_manifest() {
     static MANIFEST: OnceLock<Option<WasmSplitManifest>> = OnceLock::new();
     let manifest = MANIFEST.get_or_init(|| {
         let file = Site::get(SPLIT_MANIFEST)?;
@@ -74,7 +113,7 @@ pub(super) fn provide_split_manifest() {
             )
             .ok()?;
         Some(WasmSplitManifest(ArcStoredValue::new((
-            "/pkg".to_owned(),
+            format!("{}/pkg", asset_root()),
             chunks,
             SPLIT_LOADER.to_owned(),
         ))))
@@ -98,6 +137,15 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
     if path == "api" || path.starts_with("api/") {
         return Error::NotFound.into_response();
     }
+    // This build's bundles under its versioned root never change; any
+    // other build's are gone.
+    let (path, forever) = match path.strip_prefix(asset_root().trim_start_matches('/')) {
+        Some(rest) if !asset_root().is_empty() => match rest.strip_prefix('/') {
+            Some(rest) if rest.starts_with("pkg/") => (rest, true),
+            _ => ("", false),
+        },
+        _ => (path, false),
+    };
     if let Some(file) = lookup(path) {
         if request.method() != Method::GET && request.method() != Method::HEAD {
             return Error::MethodNotAllowed.into_response();
@@ -107,7 +155,7 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
         let is_worker = WORKER_SCRIPTS.contains(&path);
         return CompressionLayer::new()
             .layer(tower::service_fn(move |request: Request| {
-                let mut response = file_response(&request, file.clone());
+                let mut response = file_response(&request, file.clone(), forever);
                 if is_worker {
                     // A worker runs under the policy of its own script's
                     // response: it may load the WASM glue and compile the
@@ -146,7 +194,7 @@ fn is_plain_relative(path: &str) -> bool {
             .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
 }
 
-fn file_response(request: &Request, file: EmbeddedFile) -> Response {
+fn file_response(request: &Request, file: EmbeddedFile, forever: bool) -> Response {
     let etag = format!("\"{}\"", to_hex(&file.metadata.sha256_hash()));
     let etag = HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\""));
     let not_modified = request
@@ -163,9 +211,18 @@ fn file_response(request: &Request, file: EmbeddedFile) -> Response {
         headers.insert(header::CONTENT_TYPE, mime);
     }
     headers.insert(header::ETAG, etag);
-    // File names are not content-hashed (that would need a side file next to
-    // the binary), so browsers revalidate each load and get 304s.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Under the build's root a URL's content never changes: kept for a year
+    // without revalidation. Elsewhere (`/pkg/` as the workers import it,
+    // icons, the workers' scripts) names stay across builds, so browsers
+    // revalidate each load and get 304s.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if forever {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        }),
+    );
     response
 }
 
@@ -177,7 +234,7 @@ async fn not_found_page(state: AppState, request: Request) -> Response {
             let options = options.clone();
             move || {
                 provide_context(options.clone());
-                provide_split_manifest();
+                provide_page_context();
             }
         },
         move || app::shell(options.clone()),

@@ -101,7 +101,7 @@ pub async fn app(config: &Config) -> Result<(Router, Vec<::mesh::Multiaddr>), Er
     let router = Router::new()
         .route("/metrics", axum::routing::get(metrics::metrics))
         .nest("/api", api::routes().0)
-        .leptos_routes_with_context(&state, routes, assets::provide_split_manifest, move || {
+        .leptos_routes_with_context(&state, routes, assets::provide_page_context, move || {
             app::shell(options.clone())
         })
         // Counted per route template (only matched routes carry one).

@@ -103,7 +103,130 @@ async fn drive(browser: &Client, server: &Server) -> Result<(), String> {
     if let Some(foreign) = loaded.iter().find(|url| !url.starts_with(&server.base)) {
         return Err(format!("external request to {foreign}"));
     }
-    split_into_chunks(browser, server).await
+    split_into_chunks(browser, server).await?;
+    kept_for_good(browser, server).await
+}
+
+/// The page names its bundles under a root naming the build, served to be
+/// kept without asking again, so a second visit fetches none of them; other
+/// builds' roots are gone, and `/pkg/` (the workers' imports) still answers.
+async fn kept_for_good(browser: &Client, server: &Server) -> Result<(), String> {
+    let html = reqwest::get(server.url("/"))
+        .await
+        .map_err(|e| e.to_string())?
+        .text()
+        .await
+        .map_err(|e| e.to_string())?;
+    let main = html
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.ends_with("/pkg/nocturne.js"))
+        .ok_or("the page names no main module")?;
+    let root = main.trim_end_matches("/pkg/nocturne.js");
+    if !root.starts_with("/v/") || root.len() != "/v/".len() + 16 {
+        return Err(format!(
+            "the main module is not under a build's root: {main}"
+        ));
+    }
+    if !html.contains(&format!("{root}/pkg/nocturne.css")) {
+        return Err("the stylesheet is not under the build's root".into());
+    }
+    let cache_control = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let kept = reqwest::get(server.url(&format!("{root}/pkg/nocturne.wasm")))
+        .await
+        .map_err(|e| e.to_string())?;
+    if kept.status() != 200 || !cache_control(&kept).contains("immutable") {
+        return Err(format!(
+            "{root}/pkg/nocturne.wasm answers {} with cache-control {:?}",
+            kept.status(),
+            cache_control(&kept)
+        ));
+    }
+    let other = reqwest::get(server.url("/v/0123456789abcdef/pkg/nocturne.wasm"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if other.status() != 404 {
+        return Err(format!("another build's root answers {}", other.status()));
+    }
+    let plain = reqwest::get(server.url("/pkg/nocturne-worker.js"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if plain.status() != 200 || cache_control(&plain) != "no-cache" {
+        return Err(format!(
+            "/pkg/nocturne-worker.js answers {} with cache-control {:?}",
+            plain.status(),
+            cache_control(&plain)
+        ));
+    }
+    // A second visit: every bundle under the root comes from the browser's
+    // cache (no bytes over the wire; a revalidation would carry headers).
+    open(browser, server, "/").await?;
+    let entries = until(
+        browser,
+        &format!(
+            "const m = performance.getEntriesByName('nocturne-hydrated')[0];
+             const r = performance.getEntriesByType('resource')
+                 .filter(e => new URL(e.name).pathname.startsWith('{root}/') && e.responseEnd > 0);
+             return m && r.length ? r.map(e => [e.name, e.transferSize]) : null;"
+        ),
+        HYDRATION_LIMIT,
+        "the second visit hydrates",
+    )
+    .await?;
+    let entries: Vec<(String, u64)> = serde_json::from_value(entries).map_err(|e| e.to_string())?;
+    if !entries
+        .iter()
+        .any(|(name, _)| name.ends_with("/pkg/nocturne.wasm"))
+    {
+        return Err(format!(
+            "the second visit did not use the main module: {entries:?}"
+        ));
+    }
+    if let Some((name, size)) = entries.iter().find(|(_, size)| *size > 0) {
+        return Err(format!(
+            "the second visit fetched {name} again ({size} bytes)"
+        ));
+    }
+    // The measure itself: a URL that is revalidated (`/pkg/`, no-cache)
+    // shows bytes on its second fetch, so the zeros above mean "kept".
+    script(
+        browser,
+        "window.nocturneRevalidated = null;
+         // An entry is recorded once a body has been read to its end.
+         fetch('/pkg/nocturne.css')
+           .then(r => r.text())
+           .then(() => fetch('/pkg/nocturne.css'))
+           .then(r => r.text())
+           .then(() => {
+             window.nocturneRevalidated = performance.getEntriesByType('resource')
+               .filter(e => new URL(e.name).pathname === '/pkg/nocturne.css')
+               .map(e => e.transferSize);
+           });",
+    )
+    .await?;
+    let sizes = until(
+        browser,
+        "return window.nocturneRevalidated;",
+        HYDRATION_LIMIT,
+        "two fetches of /pkg/nocturne.css",
+    )
+    .await?;
+    let sizes: Vec<u64> = serde_json::from_value(sizes).map_err(|e| e.to_string())?;
+    if sizes.len() != 2 || sizes[1] == 0 {
+        return Err(format!(
+            "a revalidated URL shows no bytes on its second fetch ({sizes:?}): \
+             transfer sizes cannot tell kept from revalidated here"
+        ));
+    }
+    Ok(())
 }
 
 /// The dashboard's first load fetches the main module and the dashboard's
