@@ -9,6 +9,8 @@
 //! - The disputed entry opens a verification task on every peer; two
 //!   agents race to claim it and every peer agrees on the winner; the
 //!   claim expires, a third claims it and completes it with a result entry.
+//! - A peer that was not running through a whole vote catches up when it
+//!   tallies: it asks its peers for the entry and its votes.
 //! - Awareness agrees between the first and the last peer.
 //! - A flooding operator is quarantined locally by the peers that saw it,
 //!   network-wide once 4 (two thirds of the quorum of 5) reported, and
@@ -184,6 +186,83 @@ fn nonce() -> Nonce {
     let mut n = [0u8; 32];
     getrandom::fill(&mut n).expect("random");
     Nonce(n)
+}
+
+/// A peer started after a vote closed never saw its gossip; its tally asks
+/// connected peers for the entry and every record naming it, verifies them,
+/// and reaches the outcome everyone else reached.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_away_through_a_vote_catches_up_when_it_tallies() {
+    let net = network(5, |_| Thresholds::default()).await;
+    let k = &net.keys;
+    let entry = net
+        .publish(
+            0,
+            net.entry(&k[0], "voted while one was away", Kind::Fact, None),
+        )
+        .await;
+    let ballots: Vec<(usize, i8, Nonce)> = (0..5)
+        .map(|i| (i, if i == 4 { -1 } else { 1 }, nonce()))
+        .collect();
+    for (i, vote, n) in &ballots {
+        net.publish(*i, net.commit(&k[*i], entry, *vote, n)).await;
+    }
+    net.clock.advance(WINDOW);
+    for (i, vote, n) in &ballots {
+        net.publish(*i, net.reveal(&k[*i], entry, *vote, n)).await;
+    }
+    net.clock.advance(WINDOW);
+    for t in net.tallies(entry, |_| true).await {
+        assert_eq!(
+            (t.up, t.down, t.outcome),
+            (4, 1, Outcome::Accepted),
+            "{t:?}"
+        );
+    }
+
+    // Only now does the late peer start, through peer 4.
+    let at = net.peers[4]
+        .status()
+        .await
+        .expect("status")
+        .listen_addrs
+        .first()
+        .cloned()
+        .expect("peer 4 listens");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let genesis_text: String = k
+        .iter()
+        .map(|k| format!("{}\n", k.id()))
+        .collect::<String>()
+        + &format!("vote.commit = {WINDOW}s\nvote.reveal = {WINDOW}s\ntask.claim_max = 10m\n");
+    let (late, event_loop) = agent::new(agent::Config {
+        keypair: Keypair::generate_ed25519(),
+        genesis: Genesis::parse(&genesis_text).expect("genesis"),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("addr")],
+        bootstrap: vec![at],
+        data_dir: dir.path().to_owned(),
+        operator: OperatorKey::generate(),
+        clock: net.clock.clone(),
+        thresholds: Thresholds::default(),
+    })
+    .expect("the late peer");
+    tokio::spawn(event_loop.run());
+    poll("the late peer is connected", || async {
+        (!late.status().await.ok()?.peers.is_empty()).then_some(())
+    })
+    .await;
+    // The entry itself comes by id from the DHT, as before; its votes
+    // were only ever gossiped.
+    poll("the late peer finds the entry", || async {
+        late.get(entry).await.ok().flatten().map(|_| ())
+    })
+    .await;
+    let t = late.tally(entry).await.expect("tally").expect("the entry");
+    assert_eq!(
+        (t.committed, t.up, t.down, t.outcome),
+        (5, 4, 1, Outcome::Accepted),
+        "{t:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

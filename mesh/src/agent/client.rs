@@ -18,6 +18,9 @@ use crate::Error;
 
 /// Providers asked per query beyond the local store.
 const PROVIDERS_ASKED: usize = 4;
+/// Connected peers asked for the records about an entry before it is
+/// tallied.
+const PEERS_CAUGHT_UP_FROM: usize = 3;
 
 /// Sends commands to the event loop over a bounded channel; clone freely.
 #[derive(Debug, Clone)]
@@ -170,10 +173,33 @@ impl Client {
         self.ask(|reply| Command::Peers { reply }).await
     }
 
-    /// The vote on an entry as this peer tallies it (`None`: the entry is
-    /// not held here).
+    /// The vote on an entry as this peer tallies it, once it has caught up
+    /// on the entry's records from a few connected peers (`None`: the entry
+    /// is held neither here nor by them).
     pub async fn tally(&self, entry: RecordId) -> Result<Option<Tally>, Error> {
+        self.catch_up(entry).await?;
         self.ask(|reply| Command::Tally { entry, reply }).await
+    }
+
+    /// Asks a few connected peers (enrolled operators' first) for `id` and
+    /// every record naming it, and keeps what verifies. Votes are gossiped
+    /// once, so a peer that was offline while they went round would
+    /// otherwise never count them; a peer that answers nothing, or lies,
+    /// can only leave records out, which the others make up.
+    async fn catch_up(&self, id: RecordId) -> Result<(), Error> {
+        let mut peers = self.peers().await?;
+        peers.sort_by_key(|p| !p.enrolled || p.quarantined);
+        let asks = peers
+            .into_iter()
+            .take(PEERS_CAUGHT_UP_FROM)
+            .map(|p| self.request(p.peer, wire::Request::About { id }));
+        for answer in futures::future::join_all(asks).await {
+            if let Ok(wire::Response::Records(records)) = answer {
+                let records = records.into_iter().map(|b| b.into_vec()).collect();
+                self.ask(|reply| Command::Ingest { records, reply }).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Every task, newest first (at most 500).

@@ -939,6 +939,19 @@ impl EventLoop {
                     .into_iter()
                     .collect(),
             ),
+            // The record first, so the asker holds it before what names it.
+            wire::Request::About { id } => wire::Response::Records(
+                self.store
+                    .get(&id)
+                    .map(|s| (id, s))
+                    .into_iter()
+                    .chain(self.store.about(&id))
+                    .filter(|(id, _)| !self.store.is_hidden(id))
+                    .take(wire::MAX_RECORDS)
+                    .map(|(_, s)| bytes(s))
+                    .map_while(&mut within)
+                    .collect(),
+            ),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The agent mesh's request-response protocol, for what gossip and the DHT
 //! do not carry: asking a peer for its matching entries, the trust records
-//! a newcomer needs, or one record by id. CBOR, bounded.
+//! a newcomer needs, one record by id, or a record with everything that names
+//! it. CBOR, bounded.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,13 @@ pub enum Request {
     /// One record.
     Get {
         /// Its id.
+        id: RecordId,
+    },
+    /// The record `id` and every record that names it (the votes on an
+    /// entry, the claims on a task), so a peer that was offline while they
+    /// were gossiped can catch up.
+    About {
+        /// The entry or task.
         id: RecordId,
     },
 }
