@@ -44,6 +44,17 @@ pub enum Error {
     /// A record or request that is not acceptable (says why).
     #[error("{0}")]
     Invalid(String),
+    /// Publishing this record now would make its author look like a flood
+    /// (or a vote burst) to this peer's own watch, and so to peers that
+    /// watch alike: it was neither kept nor sent. Honest bulk publishing
+    /// paces itself by this rather than getting its operator quarantined.
+    #[error(
+        "more records by this operator now would look like a flood; publish again in {retry_after} s"
+    )]
+    Paced {
+        /// Seconds until the record would fit.
+        retry_after: u64,
+    },
     /// The event loop has stopped.
     #[error("the mesh has stopped")]
     Stopped,

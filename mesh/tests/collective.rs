@@ -11,6 +11,8 @@
 //!   claim expires, a third claims it and completes it with a result entry.
 //! - A peer that was not running through a whole vote catches up when it
 //!   tallies: it asks its peers for the entry and its votes.
+//! - An operator publishing in bulk is paced by its own peer at the flood
+//!   threshold, with the seconds to wait, and nobody quarantines it.
 //! - Awareness agrees between the first and the last peer.
 //! - A flooding operator is quarantined locally by the peers that saw it,
 //!   network-wide once 4 (two thirds of the quorum of 5) reported, and
@@ -186,6 +188,49 @@ fn nonce() -> Nonce {
     let mut n = [0u8; 32];
     getrandom::fill(&mut n).expect("random");
     Nonce(n)
+}
+
+/// Bulk publishing (an agent importing what it knows) is held to the flood
+/// threshold by the publisher's own peer, which says how long to wait,
+/// instead of being sent and getting its operator quarantined.
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_publishing_is_paced_by_its_own_peer_not_quarantined() {
+    let net = network(3, |_| Thresholds::default()).await;
+    let k = &net.keys;
+    let flood = Thresholds::default().flood;
+    let mut ids = Vec::new();
+    for n in 0..flood {
+        let id = net.peers[0]
+            .publish(net.entry(&k[0], &format!("import {n}"), Kind::Fact, None))
+            .await
+            .expect("within the threshold");
+        ids.push(id);
+    }
+    let refused = net.peers[0]
+        .publish(net.entry(&k[0], "one too many", Kind::Fact, None))
+        .await;
+    let Err(mesh::Error::Paced { retry_after }) = refused else {
+        panic!("the entry past the threshold was not paced: {refused:?}");
+    };
+    assert_eq!(
+        retry_after,
+        Thresholds::default().window_s,
+        "all were signed at once"
+    );
+    net.clock.advance(retry_after);
+    ids.push(
+        net.publish(0, net.entry(&k[0], "after the wait", Kind::Fact, None))
+            .await,
+    );
+    for id in ids {
+        net.everywhere(id).await;
+    }
+    for p in 0..3 {
+        assert_eq!(
+            net.quarantine_of(p, k[0].id()).await.and_then(|q| q.local),
+            None
+        );
+    }
 }
 
 /// A peer started after a vote closed never saw its gossip; its tally asks

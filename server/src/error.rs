@@ -111,6 +111,13 @@ pub enum Error {
         /// Seconds until the next attempt is allowed.
         retry_after: u64,
     },
+    /// Publishing more records now would make this operator look like a
+    /// flood to the agent mesh (its own peer's watch refused them).
+    #[error("paced")]
+    Paced {
+        /// Seconds until a record would fit.
+        retry_after: u64,
+    },
     /// A Range header that lies outside the file.
     #[error("range not satisfiable")]
     RangeNotSatisfiable {
@@ -214,6 +221,22 @@ impl IntoResponse for Error {
                 let body = ErrorBody {
                     error: "rate_limited",
                     message: format!("Too many attempts; try again in {retry_after} s.").into(),
+                };
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(http::header::RETRY_AFTER, retry_after.to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            Error::Paced { retry_after } => {
+                let body = ErrorBody {
+                    error: "paced",
+                    message: format!(
+                        "More records by this operator now would look like a flood to the mesh \
+                         (and get it quarantined); publish again in {retry_after} s."
+                    )
+                    .into(),
                 };
                 return (
                     StatusCode::TOO_MANY_REQUESTS,

@@ -125,6 +125,23 @@ impl Burst {
     }
 }
 
+impl Burst {
+    /// `None` if one more event by `who` signed at `t` stays within `max`
+    /// in the `window` before it; otherwise the seconds until it would.
+    fn room(&self, who: &OperatorId, t: u64, window: u64, max: usize) -> Option<u64> {
+        let span = window.saturating_sub(1);
+        let within: Vec<u64> = self
+            .seen
+            .get(who)?
+            .range((t.saturating_sub(span), RecordId([0; 32]))..=(t, RecordId([0xff; 32])))
+            .map(|(at, _)| *at)
+            .collect();
+        // The oldest events have to age out until fewer than `max` remain.
+        let must_age = within.len().checked_sub(max)?;
+        Some((within[must_age] + window).saturating_sub(t).max(1))
+    }
+}
+
 /// One revealed vote remembered for the collusion check.
 #[derive(Debug, Clone, Copy)]
 struct Seen {
@@ -183,6 +200,19 @@ impl Watch {
                 t.vote_burst, t.window_s
             ),
         })
+    }
+
+    /// `None` if a knowledge entry by `author` signed at `at` would not
+    /// look like a flood here; otherwise the seconds until it would not.
+    pub fn room_for_entry(&self, author: &OperatorId, at: u64) -> Option<u64> {
+        let t = self.thresholds;
+        self.entries.room(author, at, t.window_s, t.flood)
+    }
+
+    /// As [`Watch::room_for_entry`], for a vote record and vote bursts.
+    pub fn room_for_vote(&self, author: &OperatorId, at: u64) -> Option<u64> {
+        let t = self.thresholds;
+        self.votes.room(author, at, t.window_s, t.vote_burst)
     }
 
     /// The peer `operator` bound to itself sent a record whose signature
@@ -332,6 +362,27 @@ mod tests {
             (f.operator, f.anomaly, f.evidence.len()),
             (op(1), Anomaly::Flood, 4)
         );
+    }
+
+    #[test]
+    fn room_says_when_one_more_entry_stops_looking_like_a_flood() {
+        let mut w = Watch::new(Thresholds {
+            flood: 3,
+            window_s: 60,
+            ..Thresholds::default()
+        });
+        assert_eq!(w.room_for_entry(&op(1), 100), None, "nothing seen yet");
+        for (n, at) in [(1, 100), (2, 110), (3, 120)] {
+            assert_eq!(w.room_for_entry(&op(1), at), None, "entry {n} fits");
+            assert!(w.entry(op(1), id(n), at).is_none());
+        }
+        // A fourth now would be a flood, until the first is 60 s old.
+        assert_eq!(w.room_for_entry(&op(1), 125), Some(35));
+        assert_eq!(w.room_for_entry(&op(1), 159), Some(1));
+        assert_eq!(w.room_for_entry(&op(1), 160), None);
+        assert!(w.entry(op(1), id(4), 160).is_none(), "as room said");
+        assert_eq!(w.room_for_entry(&op(2), 125), None, "others are apart");
+        assert_eq!(w.room_for_vote(&op(1), 125), None, "votes are apart");
     }
 
     #[test]

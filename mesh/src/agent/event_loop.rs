@@ -492,6 +492,18 @@ impl EventLoop {
                     reply.send(Err(Error::Invalid(e.to_string()))).ok();
                     return;
                 }
+                let (author, at) = (&record.record.author, record.record.created_at);
+                let room = match record.record.body {
+                    Body::Knowledge(_) => self.watch.room_for_entry(author, at),
+                    Body::VoteCommit { .. } | Body::VoteReveal { .. } => {
+                        self.watch.room_for_vote(author, at)
+                    }
+                    _ => None,
+                };
+                if let Some(retry_after) = room {
+                    reply.send(Err(Error::Paced { retry_after })).ok();
+                    return;
+                }
                 if matches!(
                     record.record.body,
                     Body::Certificate { .. } | Body::Revocation { .. }

@@ -200,7 +200,8 @@ pub(super) struct NewEntry {
 }
 
 #[utoipa::path(post, path = "/knowledge", request_body = NewEntry,
-    responses((status = 201, body = Published), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Published), (status = 400, body = crate::error::ErrorBody),
+              (status = 429, description = "`paced`: more entries now would look like a flood; `Retry-After` says when", body = crate::error::ErrorBody)))]
 async fn publish(
     State(peer): State<Peer>,
     JsonBody(entry): JsonBody<NewEntry>,

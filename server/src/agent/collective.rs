@@ -56,7 +56,8 @@ pub(super) struct Committed {
 #[utoipa::path(post, path = "/votes", request_body = NewVote,
     responses((status = 201, body = Committed), (status = 400, body = crate::error::ErrorBody),
               (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-              (status = 409, body = crate::error::ErrorBody)))]
+              (status = 409, body = crate::error::ErrorBody),
+              (status = 429, description = "`paced`: more vote records now would look like a burst; `Retry-After` says when", body = crate::error::ErrorBody)))]
 pub(super) async fn vote(
     State(peer): State<Peer>,
     JsonBody(req): JsonBody<NewVote>,

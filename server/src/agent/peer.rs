@@ -58,6 +58,7 @@ pub(super) fn sign_now(peer: &Peer, body: Body, code: &'static str) -> Result<Si
 pub(super) fn mesh_error(e: mesh::Error) -> Error {
     match e {
         mesh::Error::Invalid(message) => invalid("invalid_record", message),
+        mesh::Error::Paced { retry_after } => Error::Paced { retry_after },
         other => Error::MeshUnavailable(other.to_string()),
     }
 }

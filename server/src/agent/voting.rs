@@ -131,6 +131,13 @@ impl Ballots {
                     }
                     tracing::info!(entry = %ballot.entry, "revealed a vote");
                 }
+                // Many reveals due at once: paced so this operator never
+                // looks like a vote burst; the rest wait until there is room.
+                Err(Error::Paced { retry_after }) => {
+                    tracing::info!(retry_after, "pacing reveals");
+                    next = next.min(Duration::from_secs(retry_after));
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(entry = %ballot.entry, error = %e, "could not reveal a vote; retrying");
                     next = next.min(Duration::from_secs(5));

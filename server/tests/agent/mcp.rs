@@ -478,6 +478,34 @@ async fn mcp_tools_reach_the_mesh_and_hand_back_untrusted_data() {
         assert!(message.contains(says), "{tool} {args}: {message}");
     }
 
+    // An agent importing in bulk is paced by its own peer at the flood
+    // threshold (60 entries signed within a minute, this test's earlier
+    // ones included) and told how long to wait, rather than publishing on
+    // and getting its operator quarantined.
+    let mut paced = None;
+    for n in 0..=60 {
+        let result = one
+            .call(
+                "mesh_contribute",
+                json!({
+                    "domain": "bulk",
+                    "content": format!("Imported fact number {n}."),
+                    "kind": "fact",
+                    "confidence": 0.5,
+                }),
+            )
+            .await;
+        if result.is_error == Some(true) {
+            paced = Some(first_text(&result));
+            break;
+        }
+    }
+    let paced = paced.expect("61 entries within a minute were all taken");
+    assert!(
+        paced.contains("look like a flood") && paced.contains("publish again in"),
+        "{paced}"
+    );
+
     // The npm package runs the same server (the original release's way).
     let npx = Mcp::start_npm(&swarm.agents[0]).await;
     assert_eq!(
