@@ -129,16 +129,31 @@ impl Burst {
     /// `None` if one more event by `who` signed at `t` stays within `max`
     /// in the `window` before it; otherwise the seconds until it would.
     fn room(&self, who: &OperatorId, t: u64, window: u64, max: usize) -> Option<u64> {
+        if max == 0 {
+            return Some(window.max(1));
+        }
         let span = window.saturating_sub(1);
-        let within: Vec<u64> = self
-            .seen
-            .get(who)?
+        let times = self.seen.get(who)?;
+        // Records signed after `t` (a clock set back) count as `note`
+        // counts them: no room until `t` is past them.
+        let later = times
+            .range((t, RecordId([0; 32]))..=(t.saturating_add(span), RecordId([0xff; 32])))
+            .count();
+        if later >= max {
+            return Some(window.max(1));
+        }
+        let within: Vec<u64> = times
             .range((t.saturating_sub(span), RecordId([0; 32]))..=(t, RecordId([0xff; 32])))
             .map(|(at, _)| *at)
             .collect();
         // The oldest events have to age out until fewer than `max` remain.
         let must_age = within.len().checked_sub(max)?;
-        Some((within[must_age] + window).saturating_sub(t).max(1))
+        Some(
+            within[must_age]
+                .saturating_add(window)
+                .saturating_sub(t)
+                .max(1),
+        )
     }
 }
 
@@ -383,6 +398,17 @@ mod tests {
         assert!(w.entry(op(1), id(4), 160).is_none(), "as room said");
         assert_eq!(w.room_for_entry(&op(2), 125), None, "others are apart");
         assert_eq!(w.room_for_vote(&op(1), 125), None, "votes are apart");
+        // Entries signed later than now (a clock set back) count too.
+        for (n, at) in [(5, 500), (6, 510), (7, 520)] {
+            assert!(w.entry(op(3), id(n), at).is_none());
+        }
+        assert_eq!(w.room_for_entry(&op(3), 490), Some(60));
+        // A threshold of zero leaves no room at all, and says so.
+        let none = Watch::new(Thresholds {
+            flood: 0,
+            ..Thresholds::default()
+        });
+        assert!(none.room_for_entry(&op(1), 100).is_some());
     }
 
     #[test]

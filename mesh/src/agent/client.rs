@@ -21,6 +21,8 @@ const PROVIDERS_ASKED: usize = 4;
 /// Connected peers asked for the records about an entry before it is
 /// tallied.
 const PEERS_CAUGHT_UP_FROM: usize = 3;
+/// How long a tally waits for their answers.
+const CATCH_UP_LIMIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Sends commands to the event loop over a bounded channel; clone freely.
 #[derive(Debug, Clone)]
@@ -182,7 +184,8 @@ impl Client {
     }
 
     /// Asks a few connected peers (enrolled operators' first) for `id` and
-    /// every record naming it, and keeps what verifies. Votes are gossiped
+    /// the records naming it (up to 256 per answer), waiting at most
+    /// [`CATCH_UP_LIMIT`], and keeps what verifies. Votes are gossiped
     /// once, so a peer that was offline while they went round would
     /// otherwise never count them; a peer that answers nothing, or lies,
     /// can only leave records out, which the others make up.
@@ -193,7 +196,12 @@ impl Client {
             .into_iter()
             .take(PEERS_CAUGHT_UP_FROM)
             .map(|p| self.request(p.peer, wire::Request::About { id }));
-        for answer in futures::future::join_all(asks).await {
+        // A peer that does not answer must not hold the tally up for the
+        // request timeout: what has not come by then is left out.
+        let answers = tokio::time::timeout(CATCH_UP_LIMIT, futures::future::join_all(asks))
+            .await
+            .unwrap_or_default();
+        for answer in answers {
             if let Ok(wire::Response::Records(records)) = answer {
                 let records = records.into_iter().map(|b| b.into_vec()).collect();
                 self.ask(|reply| Command::Ingest { records, reply }).await?;

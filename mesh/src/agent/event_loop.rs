@@ -493,7 +493,10 @@ impl EventLoop {
                     return;
                 }
                 let (author, at) = (&record.record.author, record.record.created_at);
+                // A record already held is not published again: no pacing.
+                let held = self.store.get(&record.id()).is_some();
                 let room = match record.record.body {
+                    _ if held => None,
                     Body::Knowledge(_) => self.watch.room_for_entry(author, at),
                     Body::VoteCommit { .. } | Body::VoteReveal { .. } => {
                         self.watch.room_for_vote(author, at)

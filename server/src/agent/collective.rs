@@ -322,7 +322,8 @@ pub(super) struct Completion {
     params(("id" = String, Path, description = "task id, 64 hex")),
     responses((status = 201, body = Published), (status = 400, body = crate::error::ErrorBody),
               (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
-              (status = 409, body = crate::error::ErrorBody)))]
+              (status = 409, body = crate::error::ErrorBody),
+              (status = 429, description = "`paced`: more entries now would look like a flood; `Retry-After` says when", body = crate::error::ErrorBody)))]
 pub(super) async fn complete(
     State(peer): State<Peer>,
     PathArgs(id): PathArgs<String>,
@@ -475,7 +476,8 @@ pub(super) struct NewReflection {
 }
 
 #[utoipa::path(post, path = "/reflection", request_body = NewReflection,
-    responses((status = 201, body = Published), (status = 400, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Published), (status = 400, body = crate::error::ErrorBody),
+              (status = 429, description = "`paced`: more entries now would look like a flood; `Retry-After` says when", body = crate::error::ErrorBody)))]
 pub(super) async fn reflect(
     State(peer): State<Peer>,
     JsonBody(req): JsonBody<NewReflection>,

@@ -98,13 +98,18 @@ impl Ballots {
         let Ok(files) = std::fs::read_dir(&self.dir) else {
             return next;
         };
-        for file in files.flatten().take(MAX_BALLOTS) {
-            let Some(mut ballot) = std::fs::read(file.path())
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Ballot>(&b).ok())
-            else {
-                continue;
-            };
+        let mut ballots: Vec<Ballot> = files
+            .flatten()
+            .take(MAX_BALLOTS)
+            .filter_map(|file| {
+                std::fs::read(file.path())
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Ballot>(&b).ok())
+            })
+            .collect();
+        // When reveals are paced, the window that closes first goes first.
+        ballots.sort_by_key(|b| b.reveal_until);
+        for mut ballot in ballots {
             if ballot.revealed.is_some() || now >= ballot.reveal_until {
                 continue;
             }

@@ -66,8 +66,8 @@ pub(super) fn provide_page_context() {
 
 /// The prefix under which this build's `pkg/` is served for good:
 /// `/v/<build>`, where `<build>` is the first 16 hex digits of a SHA-256
-/// over every embedded file's name and hash. A new build (any file under
-/// `pkg/` changed) gets new URLs, so a browser may keep what it fetched
+/// over every embedded file's name and hash. A new build (any embedded file
+/// changed) gets new URLs, so a browser may keep what it fetched
 /// without asking again, and a tab left open across an upgrade finds its
 /// old chunks gone (404, then the page's reload notice) rather than new
 /// chunks that do not fit its main module. Empty when no site is embedded.
@@ -138,10 +138,11 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
         return Error::NotFound.into_response();
     }
     // This build's bundles under its versioned root never change; any
-    // other build's are gone.
+    // other build's are gone. (Debug builds read the site from disk, which
+    // a rebuild changes under the same root: there they are revalidated.)
     let (path, forever) = match path.strip_prefix(asset_root().trim_start_matches('/')) {
         Some(rest) if !asset_root().is_empty() => match rest.strip_prefix('/') {
-            Some(rest) if rest.starts_with("pkg/") => (rest, true),
+            Some(rest) if rest.starts_with("pkg/") => (rest, !cfg!(debug_assertions)),
             _ => ("", false),
         },
         _ => (path, false),

@@ -56,58 +56,52 @@ where
     }
 }
 
-/// Path parameters whose rejections (invalid UTF-8 after percent-decoding,
-/// a value that does not parse) are the API's JSON 400, not axum's plain
-/// text.
-#[derive(Debug)]
-pub(crate) struct PathArgs<T>(pub(crate) T);
+/// Declares an extractor around one of axum's whose rejections are the
+/// API's JSON 400 with a fixed message (axum's would be plain text, and may
+/// quote the offending value).
+macro_rules! args_extractor {
+    ($(#[$doc:meta])* $name:ident, $inner:ident, $code:literal, $message:literal) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub(crate) struct $name<T>(pub(crate) T);
 
-impl<T, S> axum::extract::FromRequestParts<S> for PathArgs<T>
-where
-    T: serde::de::DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = Error;
+        impl<T, S> axum::extract::FromRequestParts<S> for $name<T>
+        where
+            T: serde::de::DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = Error;
 
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Error> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(PathArgs(value)),
-            Err(_) => Err(Error::invalid(
-                "invalid_path",
-                "A part of this URL's path is not valid (not UTF-8, or not the expected form).",
-            )),
+            async fn from_request_parts(
+                parts: &mut http::request::Parts,
+                state: &S,
+            ) -> Result<Self, Error> {
+                match axum::extract::$inner::<T>::from_request_parts(parts, state).await {
+                    Ok(axum::extract::$inner(value)) => Ok($name(value)),
+                    Err(_) => Err(Error::invalid($code, $message)),
+                }
+            }
         }
-    }
+    };
 }
 
-/// Query parameters whose rejections are the API's JSON 400, not axum's
-/// plain text.
-#[derive(Debug)]
-pub(crate) struct QueryArgs<T>(pub(crate) T);
+args_extractor!(
+    /// Path parameters (invalid UTF-8 after percent-decoding, or a value
+    /// that does not parse, is a 400 `invalid_path`).
+    PathArgs,
+    Path,
+    "invalid_path",
+    "A part of this URL's path is not valid (not UTF-8, or not the expected form)."
+);
 
-impl<T, S> axum::extract::FromRequestParts<S> for QueryArgs<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = Error;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Error> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(QueryArgs(value)),
-            Err(_) => Err(Error::invalid(
-                "invalid_query",
-                "The query parameters are not what this route expects; see /api/openapi.json.",
-            )),
-        }
-    }
-}
+args_extractor!(
+    /// Query parameters (anything that does not parse is a 400
+    /// `invalid_query`).
+    QueryArgs,
+    Query,
+    "invalid_query",
+    "The query parameters are not what this route expects; see /api/openapi.json."
+);
 
 pub(crate) use api::{B64, accounts::Argon2};
 
