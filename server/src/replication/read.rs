@@ -1,9 +1,9 @@
 //! Reading a file back from the mesh, stripe by stripe.
 
-use std::{collections::HashSet, io, pin::Pin};
+use std::{collections::HashSet, io};
 
 use axum::body::Bytes;
-use futures_util::{Stream, StreamExt, stream::FuturesUnordered};
+use futures_util::{StreamExt, stream::FuturesUnordered};
 use mesh::{
     PeerId,
     storage::{Client, Refusal, erasure},
@@ -15,8 +15,8 @@ use super::{
 };
 use crate::Error;
 
-/// A file's bytes on their way out.
-pub(crate) type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+/// A file's bytes on their way out, from the local store or the mesh alike.
+pub(crate) type ByteStream = crate::store::Chunks;
 
 /// The shards of one stripe that arrived and matched their hashes (at least
 /// k), and the fragments that answered with wrong bytes.
