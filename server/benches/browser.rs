@@ -115,6 +115,8 @@ async fn main() {
         .ok()
         .and_then(|s| server::parse_size(&s).ok())
         .unwrap_or(1 << 30);
+    // Before the bench's own files fill it (see the transfer bench).
+    let memory = profile::meminfo_line();
     let dir = tempfile::tempdir().expect("tempdir");
     let binary = std::env::var_os("NOCTURNE_TEST_BIN").map_or_else(
         || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/nocturne"),
@@ -409,8 +411,9 @@ async fn main() {
 
     let mib = size as f64 / f64::from(1u32 << 20);
     println!("browser bench: {mib:.0} MiB file, headless Chromium, release binary, loopback");
+    println!("  memory at the start: {memory}");
     println!(
-        "  page weight (first load: the document and what it fetched before the app was interactive; interactive: navigation start to hydrated, loopback, cache revalidated after the first page):"
+        "  page weight (first load: the document and what it fetched before the app was interactive; interactive: navigation start to hydrated, loopback; after the first page the build's bundles come from the browser's cache):"
     );
     print!("{}", weight_report(&loads));
     println!(

@@ -101,29 +101,6 @@ fn sha256_alone(content: &[u8]) -> f64 {
     mib_per_s(content.len() as u64 * rounds, t.elapsed().as_secs_f64())
 }
 
-/// Free memory and page cache from `/proc/meminfo`, one line.
-fn meminfo_line() -> String {
-    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let gib = |key: &str| {
-        text.lines()
-            .find_map(|l| {
-                l.strip_prefix(key)?
-                    .trim()
-                    .strip_suffix("kB")?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .map_or(f64::NAN, |kib: f64| kib / (1024.0 * 1024.0))
-    };
-    format!(
-        "{:.1} GiB free, {:.1} GiB page cache, of {:.1} GiB (a full cache slows every write, cp's too: `echo 3 > /proc/sys/vm/drop_caches` first)",
-        gib("MemFree:"),
-        gib("Cached:"),
-        gib("MemTotal:")
-    )
-}
-
 #[tokio::main]
 async fn main() {
     let size = std::env::var("NOCTURNE_BENCH_SIZE")
@@ -132,7 +109,7 @@ async fn main() {
         .unwrap_or(1 << 30);
     // Read before the bench's own files fill it: on a machine whose page
     // cache is full, every write (cp's too) pays for reclaim.
-    let memory = meminfo_line();
+    let memory = profile::meminfo_line();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let binary = std::env::var_os("NOCTURNE_TEST_BIN")
         .map(PathBuf::from)

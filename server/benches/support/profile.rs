@@ -643,3 +643,26 @@ fn profile_report(profile: &Value, top: usize) -> String {
     }
     out.join("\n")
 }
+
+/// Free memory and page cache from `/proc/meminfo`, one line.
+pub fn meminfo_line() -> String {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let gib = |key: &str| {
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(key)?
+                    .trim()
+                    .strip_suffix("kB")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .map_or(f64::NAN, |kib: f64| kib / (1024.0 * 1024.0))
+    };
+    format!(
+        "{:.1} GiB free, {:.1} GiB page cache, of {:.1} GiB (a full cache slows every write, cp's too: `echo 3 > /proc/sys/vm/drop_caches` first)",
+        gib("MemFree:"),
+        gib("Cached:"),
+        gib("MemTotal:")
+    )
+}
