@@ -72,6 +72,9 @@ pub struct PeerInfo {
     pub enrolled: bool,
     /// Whether that operator is quarantined.
     pub quarantined: bool,
+    /// Whether it said (in identify) that it answers `About`, the request
+    /// a tally catches up with; only those are asked.
+    pub answers_about: bool,
 }
 
 impl Client {
@@ -194,6 +197,7 @@ impl Client {
         peers.sort_by_key(|p| !p.enrolled || p.quarantined);
         let asks = peers
             .into_iter()
+            .filter(|p| p.answers_about)
             .take(PEERS_CAUGHT_UP_FROM)
             .map(|p| self.request(p.peer, wire::Request::About { id }));
         // A peer that does not answer must not hold the tally up for the

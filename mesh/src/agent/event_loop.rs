@@ -111,6 +111,11 @@ pub struct EventLoop {
     quarantine: Quarantine,
     /// Connected peers' operators, from their signed bindings.
     bound: HashMap<PeerId, OperatorId>,
+    /// The request-response protocol version that has `About`.
+    about_protocol: StreamProtocol,
+    /// Connected peers that listed it in identify: the only ones asked
+    /// `About` (an older build would take it as malformed and strike us).
+    answers_about: HashSet<PeerId>,
 }
 
 /// What became of a record that arrived.
@@ -141,6 +146,12 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
     let network = config.genesis.network();
     let net = network.to_string();
     let short = &net[..16];
+    // 1.1.0 adds `About`; 1.0.0 stays for peers of builds before it.
+    let rr = |version: &str| {
+        StreamProtocol::try_from_owned(format!("/nocturne/agent/{short}/rr/{version}"))
+            .unwrap_or(StreamProtocol::new("/nocturne/agent/rr/1.0.0"))
+    };
+    let (about_protocol, first_protocol) = (rr("1.1.0"), rr("1.0.0"));
     let clock = config.clock.clone();
     let store = RecordStore::open(&config.data_dir, &network, clock.now())?;
     let mut trust = Trust::new(&config.genesis);
@@ -222,11 +233,10 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
                 gossip,
                 rr: request_response::Behaviour::with_codec(
                     Checked(codec),
-                    [(
-                        StreamProtocol::try_from_owned(format!("/nocturne/agent/{short}/rr/1.0.0"))
-                            .unwrap_or(StreamProtocol::new("/nocturne/agent/rr/1.0.0")),
-                        ProtocolSupport::Full,
-                    )],
+                    [
+                        (about_protocol.clone(), ProtocolSupport::Full),
+                        (first_protocol, ProtocolSupport::Full),
+                    ],
                     request_response::Config::default()
                         .with_request_timeout(Duration::from_secs(20))
                         .with_max_concurrent_streams(64),
@@ -279,6 +289,8 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
         watch: Watch::new(config.thresholds),
         quarantine: Quarantine::default(),
         bound: HashMap::new(),
+        about_protocol,
+        answers_about: HashSet::new(),
     };
     event_loop.refresh_quarantine();
     // What was kept on disk is served and re-replicated like anything new.
@@ -642,6 +654,7 @@ impl EventLoop {
                         enrolled: operator.is_some_and(|o| self.trust.is_enrolled(&o)),
                         quarantined: operator
                             .is_some_and(|o| self.quarantine.is_quarantined(&o, now)),
+                        answers_about: self.answers_about.contains(&peer),
                     });
                 }
                 reply.send(out).ok();
@@ -706,6 +719,7 @@ impl EventLoop {
             } => {
                 self.rates.forget(&peer_id);
                 self.bound.remove(&peer_id);
+                self.answers_about.remove(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -714,6 +728,9 @@ impl EventLoop {
             })) => {
                 for addr in info.listen_addrs.into_iter().take(8) {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+                if info.protocols.contains(&self.about_protocol) {
+                    self.answers_about.insert(peer_id);
                 }
                 // Which operator runs the peer: its signed binding, if any.
                 if let Some(operator) =
