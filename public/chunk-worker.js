@@ -9,14 +9,14 @@
 // strided sealer (`FileSealer.strided`: chunks k, k + n, …, in order), so no
 // two workers ever seal under one nonce; downloads open any chunk by index.
 // The messages, field by field: docs/worker.md (its table's chunk-worker rows).
-import init, { FileOpener, FileSealer } from "/pkg/nocturne-worker.js";
+import init, { FileOpener, FileSealer } from "./pkg/nocturne-worker.js";
 
 /** @typedef {import("./file-worker-protocol.js").ToChunkWorker} ToChunkWorker */
 /** @typedef {import("./file-worker-protocol.js").FromChunkWorker} FromChunkWorker */
 
 /** Why the WASM could not start, if it could not: every request then gets an error answer, so the file worker never waits for ever. @type {unknown} */
 let broken = null;
-const ready = init({ module_or_path: "/pkg/nocturne-worker_bg.wasm" }).catch((error) => {
+const ready = init({ module_or_path: new URL("./pkg/nocturne-worker_bg.wasm", import.meta.url) }).catch((error) => {
   broken = error;
 });
 

@@ -3,7 +3,7 @@
 // 64 MiB) off the page's main thread, with the same WASM the page uses.
 // One worker per derivation: terminating it gives Argon2id's memory back.
 // Its two messages are in docs/worker.md.
-import init, { derive_account_keys } from "/pkg/nocturne-worker.js";
+import init, { derive_account_keys } from "./pkg/nocturne-worker.js";
 
 /**
  * Page → worker (`app/src/client/worker.rs`): the password, the account's
@@ -22,7 +22,7 @@ import init, { derive_account_keys } from "/pkg/nocturne-worker.js";
  * @typedef {{keys: Uint8Array, error?: undefined} | {error: string, keys?: undefined}} DeriveAnswer
  */
 
-const ready = init({ module_or_path: "/pkg/nocturne-worker_bg.wasm" });
+const ready = init({ module_or_path: new URL("./pkg/nocturne-worker_bg.wasm", import.meta.url) });
 
 /** @param {MessageEvent<DeriveRequest>} event */
 self.onmessage = async (event) => {

@@ -5,7 +5,7 @@
 // `frontend/src/files.rs` (`noctis::format`); no number of the format is
 // repeated here. The WASM must be initialised (`init`) by the importer.
 
-import { FileOpener, FileSealer, Sha256Stream, aes_content_key, chunk_nonce, is_aes_256_gcm, tag_len } from "/pkg/nocturne-worker.js";
+import { FileOpener, FileSealer, Sha256Stream, aes_content_key, chunk_nonce, is_aes_256_gcm, tag_len } from "./pkg/nocturne-worker.js";
 
 /** Errors the user should read as they are. */
 export class Stop extends Error {}
@@ -127,7 +127,7 @@ function chunkWorkers() {
   if (typeof Worker !== "function" || cores < 2) return (pool = []);
   pool = [];
   for (let i = 0; i < Math.min(cores, MAX_CHUNK_WORKERS); i++) {
-    const worker = new Worker("/chunk-worker.js", { type: "module" });
+    const worker = new Worker(new URL("./chunk-worker.js", import.meta.url), { type: "module" });
     /** @param {MessageEvent<FromChunkWorker>} event */
     worker.onmessage = (event) => {
       const msg = event.data;

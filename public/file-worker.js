@@ -23,7 +23,7 @@ import init, {
   parts_digest,
   sealed_chunk_count,
   sealed_chunk_len,
-} from "/pkg/nocturne-worker.js";
+} from "./pkg/nocturne-worker.js";
 import { MODIFIED, Stop, chunkCipher, fromWasm, hashPart, toHex } from "./file-worker-chunks.js";
 
 // The protocol's types (docs/worker.md has the same as a table).
@@ -39,7 +39,7 @@ import { MODIFIED, Stop, chunkCipher, fromWasm, hashPart, toHex } from "./file-w
 
 // ---------------------------------------------------------------- worker
 
-const ready = init({ module_or_path: "/pkg/nocturne-worker_bg.wasm" });
+const ready = init({ module_or_path: new URL("./pkg/nocturne-worker_bg.wasm", import.meta.url) });
 
 // Parts in flight at once: enough to keep the connection busy while the
 // next part is encrypted; bounds memory at (IN_FLIGHT + 1) parts. Measured

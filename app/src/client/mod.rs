@@ -12,6 +12,22 @@ pub(crate) mod share;
 pub(crate) mod transfer;
 pub(crate) mod worker;
 
+/// The URL of one of this build's scripts (`crypto-worker.js`, …): under
+/// the build's root that the server put in the stylesheet link it rendered
+/// (`/v/<build>/…`), so a worker and the WASM module it loads come from the
+/// same build as this page, from cache, even after the server was upgraded
+/// under an open tab. At the site's root when the page names no build.
+pub(crate) fn build_script(name: &str) -> String {
+    let css = format!("/pkg/{}.css", crate::OUTPUT_NAME);
+    let root = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("nocturne-style"))
+        .and_then(|link| link.get_attribute("href"))
+        .and_then(|href| href.strip_suffix(&css).map(str::to_owned))
+        .unwrap_or_default();
+    format!("{root}/{name}")
+}
+
 /// Marks the moment the WASM took over the page (`performance.mark`), so
 /// the browser benchmark can read time to interactive from the page itself.
 pub(crate) fn mark_hydrated() {

@@ -21,7 +21,8 @@ pub(crate) async fn account_keys(
     let options = web_sys::WorkerOptions::new();
     options.set_type(web_sys::WorkerType::Module);
     let worker =
-        web_sys::Worker::new_with_options("/crypto-worker.js", &options).map_err(unavailable)?;
+        web_sys::Worker::new_with_options(&super::build_script("crypto-worker.js"), &options)
+            .map_err(unavailable)?;
     let answer = js_sys::Promise::new(&mut |resolve, reject| {
         let on_message = Closure::once_into_js(move |event: web_sys::MessageEvent| {
             let _ = resolve.call1(&JsValue::NULL, &event.data());

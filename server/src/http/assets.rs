@@ -127,6 +127,16 @@ fn provide_split_manifest() {
 /// encryption and decryption, and Noctis-256 chunk work. (The service worker, `sw.js`, fetches
 /// nothing and keeps the default `default-src 'none'`.)
 const WORKER_SCRIPTS: [&str; 3] = ["crypto-worker.js", "file-worker.js", "chunk-worker.js"];
+/// The workers' scripts, also served under the build's root: the page
+/// starts its workers there, and they load the module beside them, so a
+/// worker always matches the page that started it.
+const VERSIONED_SCRIPTS: [&str; 5] = [
+    "crypto-worker.js",
+    "file-worker.js",
+    "chunk-worker.js",
+    "file-worker-chunks.js",
+    "file-worker-protocol.js",
+];
 /// The workers' own Content-Security-Policy.
 const WORKER_CSP: &str =
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
@@ -142,7 +152,9 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
     // a rebuild changes under the same root: there they are revalidated.)
     let (path, forever) = match path.strip_prefix(asset_root().trim_start_matches('/')) {
         Some(rest) if !asset_root().is_empty() => match rest.strip_prefix('/') {
-            Some(rest) if rest.starts_with("pkg/") => (rest, !cfg!(debug_assertions)),
+            Some(rest) if rest.starts_with("pkg/") || VERSIONED_SCRIPTS.contains(&rest) => {
+                (rest, !cfg!(debug_assertions))
+            }
             _ => ("", false),
         },
         _ => (path, false),

@@ -150,6 +150,27 @@ async fn kept_for_good(browser: &Client, server: &Server) -> Result<(), String> 
             cache_control(&kept)
         ));
     }
+    // The workers' scripts too, with their own policy: the page starts its
+    // workers under the root, and they load the module beside them.
+    let worker = reqwest::get(server.url(&format!("{root}/file-worker.js")))
+        .await
+        .map_err(|e| e.to_string())?;
+    let policy = worker
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if worker.status() != 200
+        || !cache_control(&worker).contains("immutable")
+        || !policy.contains("wasm-unsafe-eval")
+    {
+        return Err(format!(
+            "{root}/file-worker.js answers {} with cache-control {:?} and policy {policy:?}",
+            worker.status(),
+            cache_control(&worker)
+        ));
+    }
     let other = reqwest::get(server.url("/v/0123456789abcdef/pkg/nocturne.wasm"))
         .await
         .map_err(|e| e.to_string())?;
@@ -397,10 +418,23 @@ async fn accounts(browser: &Client, server: &Server) -> Result<(), String> {
         Locator::Id("recovery-hex"),
         "the recovery key is shown",
     )
-    .await?
-    .text()
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
+    // Argon2id ran in the crypto worker, started under the build's root, so
+    // the worker and the module it loaded are this page's build.
+    let workers = script(
+        browser,
+        "return performance.getEntriesByType('resource')
+           .map(e => new URL(e.name).pathname)
+           .filter(p => p.endsWith('crypto-worker.js'));",
+    )
+    .await?;
+    let workers: Vec<String> = serde_json::from_value(workers).map_err(|e| e.to_string())?;
+    if workers.is_empty() || !workers.iter().all(|p| p.starts_with("/v/")) {
+        return Err(format!(
+            "the crypto worker was not started under the build's root: {workers:?}"
+        ));
+    }
+    let hex = hex.text().await.map_err(|e| e.to_string())?;
     let words = browser
         .find(Locator::Id("recovery-words"))
         .await

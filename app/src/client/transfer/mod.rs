@@ -203,8 +203,9 @@ impl Transfers {
         }
         let options = web_sys::WorkerOptions::new();
         options.set_type(web_sys::WorkerType::Module);
-        let worker = web_sys::Worker::new_with_options("/file-worker.js", &options)
-            .map_err(|_| "This browser could not start the file worker.".to_owned())?;
+        let worker =
+            web_sys::Worker::new_with_options(&super::build_script("file-worker.js"), &options)
+                .map_err(|_| "This browser could not start the file worker.".to_owned())?;
         let on_message =
             Closure::<dyn FnMut(web_sys::MessageEvent)>::new(|event: web_sys::MessageEvent| {
                 if let Some(t) = CURRENT.with(|c| *c.borrow()) {
