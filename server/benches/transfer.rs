@@ -101,6 +101,25 @@ fn sha256_alone(content: &[u8]) -> f64 {
     mib_per_s(content.len() as u64 * rounds, t.elapsed().as_secs_f64())
 }
 
+/// Downloads file `id` whole, handing each chunk to `sink` as it comes.
+async fn download(
+    client: &common::client::Client,
+    id: &str,
+    size: u64,
+    mut sink: impl FnMut(&[u8]),
+) {
+    let response = client.download(id).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let mut got = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        got += chunk.len() as u64;
+        sink(&chunk);
+    }
+    assert_eq!(got, size, "the download's length");
+}
+
 #[tokio::main]
 async fn main() {
     let size = std::env::var("NOCTURNE_BENCH_SIZE")
@@ -214,35 +233,22 @@ async fn main() {
     // dropped, so the client's own disk writes do not set the pace.
     let before = CpuSnapshot::take(me, pid);
     let t = Instant::now();
-    let response = client.download(&id).await;
-    assert_eq!(response.status(), 200);
-    let mut stream = response.bytes_stream();
-    let mut got = 0u64;
-    while let Some(chunk) = stream.next().await {
-        got += chunk.expect("chunk").len() as u64;
-    }
-    assert_eq!(got, size);
+    download(&client, &id, size, |_| {}).await;
     let dropped_secs = t.elapsed().as_secs_f64();
     let dropped_cpu = before.report_until(&CpuSnapshot::take(me, pid), dropped_secs);
 
     let target = work.path().join("download.bin");
     let before = CpuSnapshot::take(me, pid);
     let t = Instant::now();
-    let response = client.download(&id).await;
-    assert_eq!(response.status(), 200);
-    let mut stream = response.bytes_stream();
     let mut out =
         std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&target).expect("create"));
-    let mut got = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.expect("chunk");
-        got += chunk.len() as u64;
-        out.write_all(&chunk).expect("write");
-    }
+    download(&client, &id, size, |chunk| {
+        out.write_all(chunk).expect("write")
+    })
+    .await;
     out.into_inner().expect("flush").sync_all().expect("sync");
     let download_secs = t.elapsed().as_secs_f64();
     let download_cpu = before.report_until(&CpuSnapshot::take(me, pid), download_secs);
-    assert_eq!(got, size);
     let peak = peak_rss_kib(pid);
     std::fs::remove_file(&target).expect("rm");
 

@@ -177,6 +177,19 @@ pub(crate) struct ErrorBody {
     pub(crate) message: Cow<'static, str>,
 }
 
+/// A 429 with `Retry-After`, so clients can wait rather than guess.
+fn too_many(error: &'static str, message: String, retry_after: u64) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(http::header::RETRY_AFTER, retry_after.to_string())],
+        Json(ErrorBody {
+            error,
+            message: message.into(),
+        }),
+    )
+        .into_response()
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, error, message): (StatusCode, &'static str, Cow<'static, str>) = match self {
@@ -218,32 +231,21 @@ impl IntoResponse for Error {
                 (StatusCode::PAYLOAD_TOO_LARGE, code, message.into())
             }
             Error::RateLimited { retry_after } => {
-                let body = ErrorBody {
-                    error: "rate_limited",
-                    message: format!("Too many attempts; try again in {retry_after} s.").into(),
-                };
-                return (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [(http::header::RETRY_AFTER, retry_after.to_string())],
-                    Json(body),
-                )
-                    .into_response();
+                return too_many(
+                    "rate_limited",
+                    format!("Too many attempts; try again in {retry_after} s."),
+                    retry_after,
+                );
             }
             Error::Paced { retry_after } => {
-                let body = ErrorBody {
-                    error: "paced",
-                    message: format!(
+                return too_many(
+                    "paced",
+                    format!(
                         "More records by this operator now would look like a flood to the mesh \
                          (and get it quarantined); publish again in {retry_after} s."
-                    )
-                    .into(),
-                };
-                return (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [(http::header::RETRY_AFTER, retry_after.to_string())],
-                    Json(body),
-                )
-                    .into_response();
+                    ),
+                    retry_after,
+                );
             }
             Error::RangeNotSatisfiable { size } => {
                 let body = ErrorBody {

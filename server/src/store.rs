@@ -220,8 +220,18 @@ impl<H: Send + Sync + 'static> PartWriter<H> {
     /// Waits for the batch being written, if any, taking its hash state back.
     async fn settle(&mut self) -> io::Result<()> {
         if let Some(task) = self.writing.take() {
-            self.hash = Some(task.await.map_err(io::Error::other)??);
+            self.landed(task.await)?;
         }
+        Ok(())
+    }
+
+    /// Takes back the hash state of the write that just ended.
+    fn landed(
+        &mut self,
+        write: Result<io::Result<Sha256>, tokio::task::JoinError>,
+    ) -> io::Result<()> {
+        self.writing = None;
+        self.hash = Some(write.map_err(io::Error::other)??);
         Ok(())
     }
 
@@ -401,10 +411,7 @@ impl BlobStore for LocalDisk {
                         break body.next().await;
                     };
                     tokio::select! {
-                        landed = running => {
-                            part.writing = None;
-                            part.hash = Some(landed.map_err(io::Error::other)??);
-                        }
+                        landed = running => part.landed(landed)?,
                         next = body.next() => break next,
                     }
                 },
@@ -730,21 +737,18 @@ mod tests {
                 chunks
             }
         };
-        let whole: Vec<u8> = read(0, size)
-            .await
-            .into_iter()
-            .map(|c| c.expect("chunk"))
-            .flat_map(|c| c.to_vec())
-            .collect();
-        assert_eq!(whole, content);
+        let joined = |chunks: Vec<io::Result<Bytes>>| -> Vec<u8> {
+            chunks
+                .into_iter()
+                .flat_map(|c| c.expect("chunk").to_vec())
+                .collect()
+        };
+        assert_eq!(joined(read(0, size).await), content);
         let (start, len) = (READ_CHUNK - 5, READ_CHUNK + 10);
-        let slice: Vec<u8> = read(start, len)
-            .await
-            .into_iter()
-            .map(|c| c.expect("chunk"))
-            .flat_map(|c| c.to_vec())
-            .collect();
-        assert_eq!(slice, content[chunk - 5..2 * chunk + 5]);
+        assert_eq!(
+            joined(read(start, len).await),
+            content[chunk - 5..2 * chunk + 5]
+        );
         assert!(read(7, 0).await.is_empty(), "an empty slice has no chunks");
         // A blob cut short under the server (disk trouble, a hand at work)
         // ends its stream with an error, never with fewer bytes as success.
@@ -792,17 +796,23 @@ mod tests {
         assert!(staged[batch..].iter().all(|&b| b == 0));
     }
 
+    /// A runtime whose blocking pool has a single thread, so a test decides
+    /// what runs on it and when.
+    fn one_blocking_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
     /// Bytes that arrive while the part's last batch is still being written
     /// go to disk as soon as it is down, though the client then sends
     /// nothing more: received bytes never wait in memory for later ones.
     #[test]
     fn what_arrives_during_a_write_lands_once_it_is_down() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .max_blocking_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = one_blocking_thread();
         runtime.block_on(async {
             let dir = tempfile::tempdir().expect("tempdir");
             let store = LocalDisk::open(dir.path()).expect("open");
@@ -865,12 +875,7 @@ mod tests {
     /// runs while the part waits for its next bytes.
     #[test]
     fn a_stalled_part_holds_no_blocking_thread() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .max_blocking_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
+        let runtime = one_blocking_thread();
         runtime.block_on(async {
             let dir = tempfile::tempdir().expect("tempdir");
             let store = LocalDisk::open(dir.path()).expect("open");

@@ -123,9 +123,7 @@ impl Burst {
                 .collect()
         })
     }
-}
 
-impl Burst {
     /// `None` if one more event by `who` signed at `t` stays within `max`
     /// in the `window` before it; otherwise the seconds until it would.
     fn room(&self, who: &OperatorId, t: u64, window: u64, max: usize) -> Option<u64> {

@@ -147,11 +147,12 @@ pub fn new(config: Config) -> Result<(Client, EventLoop), Error> {
     let net = network.to_string();
     let short = &net[..16];
     // 1.1.0 adds `About`; 1.0.0 stays for peers of builds before it.
-    let rr = |version: &str| {
+    let rr = |version: &str, fallback: &'static str| {
         StreamProtocol::try_from_owned(format!("/nocturne/agent/{short}/rr/{version}"))
-            .unwrap_or(StreamProtocol::new("/nocturne/agent/rr/1.0.0"))
+            .unwrap_or(StreamProtocol::new(fallback))
     };
-    let (about_protocol, first_protocol) = (rr("1.1.0"), rr("1.0.0"));
+    let about_protocol = rr("1.1.0", "/nocturne/agent/rr/1.1.0");
+    let first_protocol = rr("1.0.0", "/nocturne/agent/rr/1.0.0");
     let clock = config.clock.clone();
     let store = RecordStore::open(&config.data_dir, &network, clock.now())?;
     let mut trust = Trust::new(&config.genesis);

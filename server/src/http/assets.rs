@@ -127,16 +127,11 @@ fn provide_split_manifest() {
 /// encryption and decryption, and Noctis-256 chunk work. (The service worker, `sw.js`, fetches
 /// nothing and keeps the default `default-src 'none'`.)
 const WORKER_SCRIPTS: [&str; 3] = ["crypto-worker.js", "file-worker.js", "chunk-worker.js"];
-/// The workers' scripts, also served under the build's root: the page
-/// starts its workers there, and they load the module beside them, so a
-/// worker always matches the page that started it.
-const VERSIONED_SCRIPTS: [&str; 5] = [
-    "crypto-worker.js",
-    "file-worker.js",
-    "chunk-worker.js",
-    "file-worker-chunks.js",
-    "file-worker-protocol.js",
-];
+/// The modules the workers' scripts import. With the scripts, they are also
+/// served under the build's root: the page starts its workers there, and
+/// they load what they import beside them, so a worker always matches the
+/// page that started it.
+const WORKER_IMPORTS: [&str; 2] = ["file-worker-chunks.js", "file-worker-protocol.js"];
 /// The workers' own Content-Security-Policy.
 const WORKER_CSP: &str =
     "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'";
@@ -152,7 +147,11 @@ pub(super) async fn fallback(State(state): State<AppState>, request: Request) ->
     // a rebuild changes under the same root: there they are revalidated.)
     let (path, forever) = match path.strip_prefix(asset_root().trim_start_matches('/')) {
         Some(rest) if !asset_root().is_empty() => match rest.strip_prefix('/') {
-            Some(rest) if rest.starts_with("pkg/") || VERSIONED_SCRIPTS.contains(&rest) => {
+            Some(rest)
+                if rest.starts_with("pkg/")
+                    || WORKER_SCRIPTS.contains(&rest)
+                    || WORKER_IMPORTS.contains(&rest) =>
+            {
                 (rest, !cfg!(debug_assertions))
             }
             _ => ("", false),
@@ -225,8 +224,8 @@ fn file_response(request: &Request, file: EmbeddedFile, forever: bool) -> Respon
     }
     headers.insert(header::ETAG, etag);
     // Under the build's root a URL's content never changes: kept for a year
-    // without revalidation. Elsewhere (`/pkg/` as the workers import it,
-    // icons, the workers' scripts) names stay across builds, so browsers
+    // without revalidation. Elsewhere (the same files at their plain paths,
+    // icons, the service worker) names stay across builds, so browsers
     // revalidate each load and get 304s.
     headers.insert(
         header::CACHE_CONTROL,

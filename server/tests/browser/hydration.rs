@@ -107,6 +107,16 @@ async fn drive(browser: &Client, server: &Server) -> Result<(), String> {
     kept_for_good(browser, server).await
 }
 
+/// A response header's value, or "" when it is missing or not text.
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The page names its bundles under a root naming the build, served to be
 /// kept without asking again, so a second visit fetches none of them; other
 /// builds' roots are gone, and `/pkg/` (the workers' imports) still answers.
@@ -132,14 +142,7 @@ async fn kept_for_good(browser: &Client, server: &Server) -> Result<(), String> 
     if !html.contains(&format!("{root}/pkg/nocturne.css")) {
         return Err("the stylesheet is not under the build's root".into());
     }
-    let cache_control = |response: &reqwest::Response| {
-        response
-            .headers()
-            .get("cache-control")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let cache_control = |response: &reqwest::Response| header(response, "cache-control");
     let kept = reqwest::get(server.url(&format!("{root}/pkg/nocturne.wasm")))
         .await
         .map_err(|e| e.to_string())?;
@@ -155,12 +158,7 @@ async fn kept_for_good(browser: &Client, server: &Server) -> Result<(), String> 
     let worker = reqwest::get(server.url(&format!("{root}/file-worker.js")))
         .await
         .map_err(|e| e.to_string())?;
-    let policy = worker
-        .headers()
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let policy = header(&worker, "content-security-policy");
     if worker.status() != 200
         || !cache_control(&worker).contains("immutable")
         || !policy.contains("wasm-unsafe-eval")
@@ -277,12 +275,7 @@ async fn split_into_chunks(browser: &Client, server: &Server) -> Result<(), Stri
         let response = reqwest::get(server.url(href))
             .await
             .map_err(|e| e.to_string())?;
-        let kind = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let kind = header(&response, "content-type");
         if response.status() != 200 || kind != "application/wasm" {
             return Err(format!(
                 "preloaded {href} answers {} {kind:?}",
